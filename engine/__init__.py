@@ -1,0 +1,5 @@
+"""Front ends: the Python game API, the CLI, UCI, tournaments and self-play."""
+from engine._play import GameRecord, play_game
+from engine._players import Decision, HumanPlayer, Player, RandomPlayer, SearchPlayer
+
+__all__ = ["Decision", "GameRecord", "HumanPlayer", "Player", "RandomPlayer", "SearchPlayer", "play_game"]

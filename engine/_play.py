@@ -1,0 +1,115 @@
+"""``play_game``: the one game loop shared by ``plytree play``, tournaments and self-play."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+from games import GameError
+from mcts import Limit
+
+
+@dataclass
+class GameRecord:
+    """A finished (or aborted) game.
+
+    Attributes:
+        game: the game's name.
+        players: the players' names, in seat order (seat 0 moves first in the initial state).
+        start: serialised starting position.
+        actions: actions played, in order.
+        moves: the same as text (``action_to_string`` in the position it was played).
+        returns: each seat's return.
+        reason: why it ended ("terminal", "illegal move by X", "error by X: ...", "max length").
+        seconds: each move's thinking time.
+    """
+
+    game: str
+    players: list[str]
+    start: str
+    actions: list[int] = field(default_factory=list)
+    moves: list[str] = field(default_factory=list)
+    returns: list[float] = field(default_factory=list)
+    reason: str = ""
+    seconds: list[float] = field(default_factory=list)
+
+    @property
+    def winner(self) -> Optional[int]:
+        """Seat of the winner, or None for a draw."""
+        if not self.returns or self.returns[0] == self.returns[1]:
+            return None
+        return 0 if self.returns[0] > self.returns[1] else 1
+
+
+def play_game(
+    game,
+    players: Sequence,
+    *,
+    opening: Optional[Sequence[int] | str] = None,
+    limits: Optional[Sequence[Limit] | Limit] = None,
+    on_move: Optional[Callable[[object, int, object], None]] = None,
+    max_moves: Optional[int] = None,
+) -> GameRecord:
+    """Plays one game between ``players`` (seat i plays player i of the game).
+
+    Args:
+        game: a game from ``games.load``.
+        players: one player per seat.
+        opening: actions to play first, or a serialised start position (FEN, move string).
+        limits: the limit for every move, or one per seat. Default: ``Limit(simulations=200)``.
+        on_move: called after each move with ``(state, action, decision)``, e.g. to print the board.
+        max_moves: adjudicate a draw after this many moves (default: the game's maximum length).
+
+    Returns:
+        The record. A player that raises or returns an illegal action loses the game; the
+        reason says which and why.
+    """
+    if len(players) != game.num_players:
+        raise ValueError(f"{game.name} needs {game.num_players} players, got {len(players)}")
+    if isinstance(opening, str):
+        state = game.deserialize(opening)
+    else:
+        state = game.new_initial_state()
+        for a in opening or ():
+            state.apply_action_checked(a)
+    if limits is None:
+        limits = Limit(simulations=200)
+    seat_limits = list(limits) if isinstance(limits, (list, tuple)) else [limits] * game.num_players
+    record = GameRecord(game.name, [p.name for p in players], state.serialize())
+    for p in players:
+        p.new_game()
+    cap = max_moves if max_moves is not None else game.max_game_length
+    while not state.is_terminal():
+        if len(record.actions) >= cap:
+            record.returns = [0.0] * game.num_players
+            record.reason = "max length"
+            return record
+        seat = state.current_player()
+        player = players[seat]
+        t0 = time.perf_counter()
+        try:
+            decision = player.choose(state.clone(), seat_limits[seat])
+        except Exception as exc:  # a crashing player loses, the loop survives
+            return _forfeit(record, game, seat, f"error by {player.name}: {type(exc).__name__}: {exc}")
+        record.seconds.append(time.perf_counter() - t0)
+        action = decision.action
+        text = None
+        try:
+            text = state.action_to_string(action)
+            state.apply_action_checked(action)
+        except (GameError, TypeError) as exc:
+            return _forfeit(record, game, seat, f"illegal move by {player.name}: {exc}")
+        record.actions.append(action)
+        record.moves.append(text)
+        if on_move is not None:
+            on_move(state, action, decision)
+    record.returns = list(state.returns())
+    record.reason = "terminal"
+    return record
+
+
+def _forfeit(record: GameRecord, game, seat: int, reason: str) -> GameRecord:
+    record.returns = [1.0] * game.num_players
+    record.returns[seat] = -1.0
+    record.reason = reason
+    return record

@@ -1,0 +1,25 @@
+"""Game rules: the game protocol, its errors and the games (tic-tac-toe, Connect Four, Hex, chess)."""
+from games._errors import (
+    ActionOutOfRangeError,
+    GameError,
+    IllegalActionError,
+    InvalidActionError,
+    InvalidStateError,
+    UnknownGameError,
+)
+from games._protocol import TERMINAL_PLAYER, Game, State
+from games._registry import game_names, load
+
+__all__ = [
+    "ActionOutOfRangeError",
+    "Game",
+    "GameError",
+    "IllegalActionError",
+    "InvalidActionError",
+    "InvalidStateError",
+    "State",
+    "TERMINAL_PLAYER",
+    "UnknownGameError",
+    "game_names",
+    "load",
+]

@@ -1,0 +1,3 @@
+"""Evaluators: torch networks, ONNX export, onnxruntime and language-model evaluators."""
+
+__all__: list[str] = []
