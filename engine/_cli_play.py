@@ -1,0 +1,58 @@
+"""``plytree play``: two players on any game, the board printed after each move."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "play a game between two players (random, human, mcts, alphabeta), printing the board"
+
+PLAYER_KINDS = ("human", "random", "mcts", "alphabeta")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("game", help="game name: tictactoe, connect4, hex, chess, chess960")
+    p.add_argument("players", nargs="*", default=None, metavar="PLAYER",
+                   help=f"two players, first to move first; kinds: {', '.join(PLAYER_KINDS)} "
+                        "(default: human against the engine's default player)")
+    p.add_argument("--board-size", type=int, default=None, help="Hex board size (3-19, default 11)")
+    p.add_argument("--simulations", type=int, default=800, help="MCTS simulations per move (default 800)")
+    p.add_argument("--depth", type=int, default=None, help="alpha-beta depth per move (default: --movetime)")
+    p.add_argument("--movetime", type=float, default=1.0, help="alpha-beta seconds per move (default 1.0)")
+    p.add_argument("--model", default=None, help="ONNX model for MCTS (default: the shipped one, if any)")
+    p.add_argument("--start", default=None, help="start position (FEN for chess, move string for others)")
+    p.add_argument("--seed", type=int, default=None, help="seed for random players and MCTS")
+    p.add_argument("--quiet", action="store_true", help="print only the result")
+
+
+def run(args: argparse.Namespace) -> int:
+    import games
+    from engine._factory import make_player
+    from engine._play import play_game
+
+    params = {"board_size": args.board_size} if args.board_size else {}
+    game = games.load(args.game, **params)
+    kinds = list(args.players or ["human", "default"])
+    if len(kinds) != 2:
+        raise ValueError(f"give two players, got {len(kinds)}: {' '.join(kinds)}")
+    players = [
+        make_player(kind, game, simulations=args.simulations, depth=args.depth, movetime=args.movetime,
+                    model=args.model, seed=None if args.seed is None else args.seed + i, name=f"{kind}{i + 1}")
+        for i, kind in enumerate(kinds)
+    ]
+    limits = [p.default_limit for p in players]
+
+    def show(state, action, decision) -> None:
+        if args.quiet:
+            return
+        print(f"\n{state.to_text()}\n", flush=True)
+
+    if not args.quiet:
+        start = game.deserialize(args.start) if args.start else game.new_initial_state()
+        print(start.to_text(), flush=True)
+    record = play_game(game, players, opening=args.start, limits=limits, on_move=show)
+    if record.winner is None:
+        outcome = "draw"
+    else:
+        outcome = f"{record.players[record.winner]} (seat {record.winner + 1}) wins"
+    print(f"result: {outcome} ({record.reason}) after {len(record.actions)} moves: {' '.join(record.moves)}")
+    return 0
