@@ -21,7 +21,7 @@ def test_tictactoe_win_draw_and_players():
     s = g.deserialize("0123456")  # x: 0 2 4 6 -> 2-4-6 diagonal
     assert s.is_terminal() and s.returns() == [1.0, -1.0]
     assert s.current_player() == games.TERMINAL_PLAYER and s.legal_actions() == []
-    draw = g.deserialize("042136578")
+    draw = g.deserialize("012435768")
     assert draw.is_terminal() and draw.returns() == [0.0, 0.0]
 
 
