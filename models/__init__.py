@@ -1,3 +1,49 @@
-"""Evaluators: torch networks, ONNX export, onnxruntime and language-model evaluators."""
+"""Evaluators: torch networks, ONNX export, onnxruntime and language-model evaluators.
 
-__all__: list[str] = []
+``import models`` needs numpy only: onnxruntime is imported when ``OnnxEvaluator`` is first used,
+torch when ``export`` or ``ResNet`` is (``models.nets``, ``models.losses`` import torch).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from models._errors import ModelError, ModelFileError, ModelMismatchError, ModelRuntimeError
+from models._hlgauss import bin_centers, bin_edges, hl_gauss_targets, histogram_mean
+from models._metadata import FORMAT_VERSION, ModelInfo
+
+# name -> module that defines it, imported on first access (keeps torch / onnxruntime out of import)
+_LAZY = {
+    "export": "models._export",
+    "OnnxEvaluator": "models.onnx_evaluator",
+    "choose_providers": "models.onnx_evaluator",
+    "read_metadata": "models.onnx_evaluator",
+    "ResNet": "models.nets",  # torch; deliberately not in __all__ so `from models import *` stays light
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ModelError",
+    "ModelFileError",
+    "ModelInfo",
+    "ModelMismatchError",
+    "ModelRuntimeError",
+    "OnnxEvaluator",
+    "bin_centers",
+    "bin_edges",
+    "choose_providers",
+    "export",
+    "hl_gauss_targets",
+    "histogram_mean",
+    "read_metadata",
+]

@@ -1,0 +1,1 @@
+"""Language models as policy, value and opponent model for search (see docs/llm.md)."""
