@@ -3,3 +3,5 @@ from engine._play import GameRecord, play_game
 from engine._players import Decision, HumanPlayer, Player, RandomPlayer, SearchPlayer
 
 __all__ = ["Decision", "GameRecord", "HumanPlayer", "Player", "RandomPlayer", "SearchPlayer", "play_game"]
+from engine.uci import UciEngine  # noqa: E402
+__all__ += ["UciEngine"]

@@ -15,6 +15,8 @@ from typing import Optional, Sequence
 COMMANDS: dict[str, str] = {
     "play": "engine._cli_play",
     "perft": "engine._cli_perft",
+    "uci": "engine._cli_uci",
+    "tournament": "engine._cli_tournament",
 }
 
 

@@ -1,0 +1,25 @@
+"""``plytree uci``: the engine over the UCI protocol on stdin/stdout (for GUIs and python-chess)."""
+from __future__ import annotations
+
+import argparse
+
+HELP = "run as a UCI chess engine on stdin/stdout (register 'plytree uci' in a GUI)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--search", choices=("alphabeta", "mcts"), default=None,
+                   help="initial SearchKind option (default alphabeta; the GUI may change it)")
+    p.add_argument("--model", default=None, help="initial ModelFile option (ONNX network for MCTS)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from engine.uci import UciEngine
+
+    engine = UciEngine(sys.stdout)
+    if args.search:
+        engine.handle(f"setoption name SearchKind value {args.search}")
+    if args.model:
+        engine.handle(f"setoption name ModelFile value {args.model}")
+    return engine.run(sys.stdin)

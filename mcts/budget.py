@@ -1,0 +1,528 @@
+"""The search-budget controller: one ``Limit`` -> soft and hard deadlines, and early stops.
+
+``BudgetController`` turns a ``Limit`` (UCI ``go``: clocks, increments, moves to go, a fixed move
+time, depth, nodes, mate, infinite) into two deadlines measured from the start of the move:
+
+* ``soft`` -- the time the controller aims to spend; it moves with the search: shorter when the best
+  move has been stable for several iterations, longer (up to ``hard``) when the best move keeps
+  changing or the score is falling;
+* ``hard`` -- never exceeded: the search is stopped there whatever it is doing.
+
+The controller drives any search from outside, through the two hooks every search has: the interim
+results it reports (``on_info``) and its thread-safe ``stop()``. It stops a search early when the
+best move can no longer change:
+
+* MCTS (results with ``visits``): the runner-up cannot catch up with the best action in the
+  simulations that remain at the current rate (lc0's "smart pruning");
+* alpha-beta (results without visits, one per completed depth): the best move has been the same for
+  a few iterations and the next iteration could not finish before the aim.
+
+``run_with_budget`` runs one search under a controller; UCI, the Python API players and tournaments
+all use it.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional
+
+from mcts._limit import Limit, SearchResult
+
+InfoCallback = Callable[[SearchResult], None]
+
+__all__ = ["BudgetController", "Deadlines", "InfoRelay", "compute_deadlines", "run_with_budget"]
+
+# moves left to plan for when the clock has no movestogo (sudden death, or an increment)
+EXPECTED_MOVES = 30
+# the least thinking time any move gets, seconds (a search needs a few ms to return a legal move)
+MIN_SECONDS = 0.005
+# hard deadline as a multiple of the soft one, and as a share of the remaining clock
+HARD_FACTOR = 4.0
+HARD_SHARE = 0.3
+HARD_SHARE_LAST_MOVE = 0.8
+# how far the aim may move from the soft deadline
+MIN_SCALE = 0.4
+MAX_SCALE = 3.0
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    """Seconds after the start of a move; None where no clock limits the search.
+
+    Attributes:
+        soft: the planned time for the move (the aim before the search has reported anything).
+        hard: the time the search must not pass.
+        is_clock: the deadlines come from a game clock (early stops and extensions apply), not from
+            a fixed move time.
+    """
+
+    soft: Optional[float]
+    hard: Optional[float]
+    is_clock: bool = False
+
+
+def compute_deadlines(limit: Limit, player: int = 0, *, overhead: float = 0.03,
+                      expected_moves: int = EXPECTED_MOVES) -> Deadlines:
+    """Soft and hard deadlines for one move.
+
+    Args:
+        limit: the move's limit; clock fields in seconds (``wtime``/``winc`` belong to player 0).
+        player: the player to move (0 or 1).
+        overhead: seconds lost per move outside the search (pipes, the GUI, the operating system);
+            taken off every deadline.
+        expected_moves: moves left to plan for when ``movestogo`` is not given.
+
+    Returns:
+        The deadlines; both None for an infinite search or one limited only by depth, nodes, mate or
+        simulations.
+
+    Raises:
+        ValueError: a negative overhead or a player other than 0 or 1 with a clock.
+    """
+    if overhead < 0 or not math.isfinite(overhead):
+        raise ValueError(f"overhead must be a non-negative number of seconds, got {overhead!r}")
+    if limit.infinite:
+        return Deadlines(None, None)
+    soft: Optional[float] = None
+    hard: Optional[float] = None
+    is_clock = False
+    if limit.has_clock:
+        if player not in (0, 1):
+            raise ValueError(f"player must be 0 or 1 for a clock limit, got {player!r}")
+        remaining = limit.wtime if player == 0 else limit.btime
+        if remaining is None:  # only the opponent's clock was given: assume the same for us
+            remaining = limit.btime if player == 0 else limit.wtime
+        increment = (limit.winc if player == 0 else limit.binc) or 0.0
+        if remaining is not None:
+            is_clock = True
+            moves = max(1, min(int(limit.movestogo), 50)) if limit.movestogo else expected_moves
+            # keep a reserve so that an unlucky overhead never flags: a share of what is left
+            usable = max(0.0, remaining - min(0.05 * remaining, 1.0) - overhead)
+            if moves == 1:
+                soft_raw = 0.6 * usable + increment * 0.5
+                hard_raw = HARD_SHARE_LAST_MOVE * usable
+            else:
+                soft_raw = usable / moves + 0.75 * increment
+                hard_raw = min(HARD_FACTOR * soft_raw, HARD_SHARE * usable + increment * 0.5)
+            hard_raw = min(hard_raw, usable)
+            soft = max(MIN_SECONDS, min(soft_raw, hard_raw) - overhead)
+            hard = max(MIN_SECONDS, hard_raw - overhead)
+            soft = min(soft, hard)
+    if limit.time is not None:
+        fixed = max(MIN_SECONDS, limit.time - overhead)
+        hard = fixed if hard is None else min(hard, fixed)
+        soft = fixed if soft is None else min(soft, hard)
+    return Deadlines(soft, hard, is_clock)
+
+
+class InfoRelay:
+    """An ``on_info`` callback whose receivers can be changed after the search is built.
+
+    Pass one to a search's constructor (``MCTS(game, ev, on_info=relay)``) so that a controller can
+    listen to a search it did not build; ``run_with_budget`` connects to it for one run.
+    """
+
+    def __init__(self, receiver: Optional[InfoCallback] = None) -> None:
+        self._lock = threading.Lock()
+        self._receivers: list[InfoCallback] = [receiver] if receiver is not None else []
+
+    def connect(self, receiver: InfoCallback) -> None:
+        with self._lock:
+            self._receivers.append(receiver)
+
+    def disconnect(self, receiver: InfoCallback) -> None:
+        with self._lock:
+            if receiver in self._receivers:
+                self._receivers.remove(receiver)
+
+    def __call__(self, result: SearchResult) -> None:
+        with self._lock:
+            receivers = list(self._receivers)
+        for receiver in receivers:
+            receiver(result)
+
+
+class BudgetController:
+    """Decides when one search stops, from its limit and what it reports.
+
+    Use: ``start()`` when the move begins (or ``start(pondering=True)`` and ``ponderhit()`` later),
+    feed every interim result to ``observe`` (it returns True when the search should stop now), and
+    ask ``seconds_left`` / ``should_stop`` between results; or let ``run`` do all of that.
+
+    Args:
+        limit: the move's limit.
+        player: the player to move (selects wtime/btime).
+        overhead: seconds per move lost outside the search (UCI ``Move Overhead``).
+        clock: a monotonic clock in seconds (tests pass a fake one).
+
+    Attributes:
+        limit, player, overhead, deadlines: as computed at construction.
+        stop_reason: why the controller asked for a stop ("" while it has not).
+    """
+
+    def __init__(self, limit: Limit, player: int = 0, *, overhead: float = 0.03,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.player = player
+        self.overhead = overhead
+        self.deadlines = compute_deadlines(limit, player, overhead=overhead)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._start: Optional[float] = None
+        self._pondering = False
+        self.stop_reason = ""
+        # what the search said so far
+        self._scale = 1.0
+        self._instability = 0.0
+        self._last_best: Optional[int] = None
+        self._last_depth = 0
+        self._stable_iterations = 0
+        self._best_score: Optional[float] = None  # the best value seen at a reliable depth/time
+        self._last_value: Optional[float] = None
+        self._last_info_time = 0.0
+        self._stop_requested = threading.Event()
+        self._wake: Optional[threading.Event] = None
+
+    # ----------------------------------------------------------------- time
+    def start(self, *, pondering: bool = False, at: Optional[float] = None) -> None:
+        """Starts the move's clock (now, or at the clock time ``at``, e.g. when ``go`` was read).
+
+        With ``pondering`` the deadlines wait for ``ponderhit``: the search runs until stopped.
+        """
+        with self._lock:
+            self._start = self._clock() if at is None else at
+            self._pondering = pondering
+
+    def ponderhit(self) -> None:
+        """The opponent played the expected move: the deadlines count from now."""
+        with self._lock:
+            self._start = self._clock()
+            self._pondering = False
+
+    @property
+    def is_pondering(self) -> bool:
+        return self._pondering
+
+    def elapsed(self) -> float:
+        """Seconds since ``start`` (or since ``ponderhit``)."""
+        start = self._start
+        return 0.0 if start is None else self._clock() - start
+
+    def aim(self) -> Optional[float]:
+        """The current aim in seconds after the start: the soft deadline scaled by what the
+        search reported, never past the hard deadline; None without a clock or move time."""
+        d = self.deadlines
+        if d.soft is None:
+            return None
+        if not d.is_clock:
+            return d.soft
+        return min(d.hard if d.hard is not None else math.inf, d.soft * self._scale)
+
+    def seconds_left(self) -> Optional[float]:
+        """Seconds until the controller would stop the search by time (None: never, by time)."""
+        if self._pondering or self._start is None:
+            return None
+        aim = self.aim()
+        if aim is None:
+            return None
+        elapsed = self.elapsed()
+        stop_at = aim
+        if self._is_iterative and self.deadlines.is_clock:
+            # alpha-beta stops between iterations at a share of the aim (observe); in the middle of
+            # an iteration it may run on past the aim, up to the hard deadline
+            stop_at = min(self.deadlines.hard or aim, 1.5 * aim)
+        return stop_at - elapsed
+
+    def should_stop(self) -> bool:
+        """True when the time is up (the controller's own reasons, not the search's limits)."""
+        left = self.seconds_left()
+        if left is not None and left <= 0:
+            if not self.stop_reason:
+                self.stop_reason = "time"
+            return True
+        return False
+
+    # --------------------------------------------------------------- search
+    _is_iterative = False  # set once a result without visits arrives (alpha-beta)
+
+    def observe(self, result: SearchResult) -> bool:
+        """Takes an interim result into account; returns True when the search should stop now."""
+        with self._lock:
+            if result.visits and len(result.visits) == len(result.actions):
+                return self._observe_mcts(result)
+            self._is_iterative = True
+            return self._observe_iterative(result)
+
+    def _observe_iterative(self, result: SearchResult) -> bool:
+        if result.depth <= self._last_depth and self._last_best is not None:
+            return self.should_stop()  # a repeated report of the same depth changes nothing
+        changed = self._last_best is not None and result.best_action != self._last_best
+        self._instability = 0.5 * self._instability + (1.0 if changed else 0.0)
+        self._stable_iterations = 0 if changed or self._last_best is None else self._stable_iterations + 1
+        self._last_best = result.best_action
+        self._last_depth = result.depth
+        value = _score_value(result)
+        drop = 0.0
+        if value is not None:
+            if self._best_score is not None and result.depth >= 4:
+                drop = max(0.0, self._best_score - value)
+            if result.depth >= 4:
+                self._best_score = value if self._best_score is None else max(value, 0.5 * (self._best_score + value))
+        scale = (1.0 + 0.8 * self._instability) * (1.0 + min(1.0, drop / 0.2))
+        if drop < 0.05:  # a stable best move with a steady score needs less time
+            if self._stable_iterations >= 4:
+                scale *= 0.6
+            elif self._stable_iterations >= 2:
+                scale *= 0.85
+        self._scale = max(MIN_SCALE, min(MAX_SCALE, scale))
+        if result.is_proven:
+            self.stop_reason = "proven"
+            return not self._pondering
+        if len(result.actions) == 1 and self.deadlines.is_clock and not self._pondering:
+            self.stop_reason = "only move"
+            return True
+        if self._pondering or self._start is None or not self.deadlines.is_clock:
+            return self.should_stop()
+        aim = self.aim()
+        # the next iteration costs a few times this one: past ~half the aim it would not finish
+        if aim is not None and self.elapsed() >= 0.55 * aim:
+            self.stop_reason = "stable" if self._stable_iterations >= 2 else "time"
+            return True
+        return self.should_stop()
+
+    def _observe_mcts(self, result: SearchResult) -> bool:
+        now = self.elapsed()
+        order = sorted(range(len(result.visits)), key=result.visits.__getitem__, reverse=True)
+        best = result.actions[order[0]]
+        first = result.visits[order[0]]
+        second = result.visits[order[1]] if len(order) > 1 else 0
+        changed = self._last_best is not None and best != self._last_best
+        # instability decays with time (results come every ~0.1 s), jumps when the best changes
+        decay = 0.5 ** max(0.0, (now - self._last_info_time) / 0.2)
+        self._instability = self._instability * decay + (1.0 if changed else 0.0)
+        self._last_info_time = now
+        self._last_best = best
+        drop = 0.0
+        if self._best_score is not None:
+            drop = max(0.0, self._best_score - result.value)
+        if result.simulations >= 100:
+            self._best_score = result.value if self._best_score is None else max(self._best_score, result.value)
+        self._scale = max(MIN_SCALE, min(MAX_SCALE, (1.0 + 0.5 * self._instability) * (1.0 + min(1.0, drop / 0.15))))
+        if result.is_proven:
+            self.stop_reason = "proven"
+            return not self._pondering
+        if len(order) == 1 and not self._pondering and self.deadlines.is_clock:
+            self.stop_reason = "only move"
+            return True
+        if self._pondering or self.limit.infinite:
+            return False
+        # smart pruning: can the runner-up still overtake in what is left?
+        remaining = math.inf
+        done = result.simulations or sum(result.visits)
+        aim = self.aim()
+        if aim is not None and self._start is not None and now > 0.02:
+            rate = done / now
+            remaining = rate * max(0.0, aim - now)
+        if self.limit.simulations is not None:
+            remaining = min(remaining, max(0, self.limit.simulations - result.simulations))
+        if self.limit.nodes is not None and result.nodes:
+            remaining = min(remaining, max(0, self.limit.nodes - result.nodes))
+        if remaining != math.inf and first - second > remaining:
+            self.stop_reason = "pruned"
+            return True
+        return self.should_stop()
+
+    def search_limit(self) -> Limit:
+        """The limit to hand the search itself: its own limits (depth, nodes, simulations, mate,
+        language-model budget) plus the hard deadline as a backstop, without the clocks (the
+        controller owns them). Pondering or infinite: no time at all, the search runs until stopped."""
+        keep = self.limit.replace(wtime=None, btime=None, winc=None, binc=None, movestogo=None, time=None)
+        if self._pondering or self.limit.infinite:
+            return keep.replace(infinite=True)
+        if self.deadlines.hard is not None:
+            return keep.replace(time=self.deadlines.hard)
+        if keep.is_unbounded or (keep.simulations is None and keep.nodes is None and keep.time is None):
+            # only depth or mate: a search that does not count depth (MCTS) runs until stopped
+            return keep.replace(infinite=True)
+        return keep
+
+    # ------------------------------------------------------------------ run
+    def request_stop(self, reason: str = "stopped") -> None:
+        """Asks the running search to stop (from any thread); ``run`` passes it on safely."""
+        if not self.stop_reason:
+            self.stop_reason = reason
+        self._stop_requested.set()
+        wake = self._wake
+        if wake is not None:
+            wake.set()
+
+    @property
+    def is_stop_requested(self) -> bool:
+        return self._stop_requested.is_set()
+
+    def run(self, search, state, *, on_info: Optional[InfoCallback] = None, pondering: bool = False,
+            started_at: Optional[float] = None, relay: Optional[InfoRelay] = None) -> SearchResult:
+        """Runs ``search`` on ``state`` under this controller and returns its result.
+
+        A watchdog thread stops the search (``search.stop()``) when the time is up, right after an
+        interim result that makes more search pointless, and on ``request_stop``. ``stop()`` is only
+        ever called while ``search.run`` is running (searches differ in when they clear their stop
+        flag: at the start of ``run`` or at its end), a few ms after it began, and repeated every
+        50 ms until the search returns. ``on_info`` receives every interim result (after the
+        controller has seen it).
+
+        Args:
+            search: any search with ``run(state, limit)`` and ``stop()``; its interim results reach
+                the controller when its ``on_info`` is an ``InfoRelay`` or a settable attribute
+                ``on_info`` (else the controller decides by time alone).
+            state: the root position (not modified).
+            on_info: receives the interim results.
+            pondering: start in ponder mode (deadlines wait for ``ponderhit``).
+            started_at: clock time the move began (default: now).
+            relay: the ``InfoRelay`` the search was built with, when the caller knows it.
+        """
+        self.start(pondering=pondering, at=started_at)
+        done = threading.Event()
+        wake = self._wake = threading.Event()
+        gate = _StopGate(search)
+
+        def receive(result: SearchResult) -> None:
+            if self.observe(result) or self._depth_reached(result):
+                self.request_stop(self.stop_reason or "limit")
+            if on_info is not None:
+                on_info(result)
+
+        def watchdog() -> None:
+            while not done.is_set():
+                if self._stop_requested.is_set():
+                    gate.poll()
+                    done.wait(0.002)
+                    continue
+                left = self.seconds_left()
+                if left is not None and left <= 0:
+                    self.request_stop("time")
+                    continue
+                wake.wait(0.05 if left is None else min(0.05, max(0.0005, left)))
+                wake.clear()
+
+        with _listening(search, receive, relay):
+            thread = threading.Thread(target=watchdog, name="plytree-budget", daemon=True)
+            thread.start()
+            try:
+                result = gate.run(state, self.search_limit())
+            finally:
+                done.set()
+                wake.set()
+                thread.join()
+                self._wake = None
+        return result
+
+    def _depth_reached(self, result: SearchResult) -> bool:
+        """A depth limit for a search that does not count depth itself (MCTS: the PV's depth)."""
+        return bool(result.visits) and self.limit.depth is not None and result.depth >= self.limit.depth
+
+    def ponderhit_and_wake(self) -> None:
+        """``ponderhit`` for a controller inside ``run``: also wakes its watchdog."""
+        self.ponderhit()
+        wake = self._wake
+        if wake is not None:
+            wake.set()
+
+
+class _StopGate:
+    """Calls a search's ``stop()`` only while its ``run`` is running, never in the first ms of it."""
+
+    GRACE = 0.005   # seconds after run() began before a stop is passed on
+    REPEAT = 0.05   # seconds between repeated stops while run() has not returned
+
+    def __init__(self, search) -> None:
+        self.search = search
+        self._lock = threading.Lock()
+        self._running = False
+        self._started = 0.0
+        self._last_stop: Optional[float] = None
+
+    def run(self, state, limit: Limit) -> SearchResult:
+        with self._lock:
+            self._running = True
+            self._started = time.monotonic()
+        try:
+            return self.search.run(state, limit)
+        finally:
+            with self._lock:
+                self._running = False
+
+    def poll(self) -> None:
+        with self._lock:
+            if not self._running:
+                return
+            now = time.monotonic()
+            if now - self._started < self.GRACE:
+                return
+            if self._last_stop is None or now - self._last_stop >= self.REPEAT:
+                self._last_stop = now
+                self.search.stop()
+
+
+@contextlib.contextmanager
+def _listening(search, receiver: InfoCallback, relay: Optional[InfoRelay] = None) -> Iterator[None]:
+    """Connects ``receiver`` to ``search``'s interim results for the duration of a run."""
+    current = relay if relay is not None else getattr(search, "on_info", None)
+    if isinstance(current, InfoRelay):
+        current.connect(receiver)
+        try:
+            yield
+        finally:
+            current.disconnect(receiver)
+        return
+    if hasattr(search, "on_info"):
+        def chained(result: SearchResult) -> None:
+            receiver(result)
+            if current is not None:
+                current(result)
+
+        try:
+            search.on_info = chained
+        except AttributeError:  # a read-only attribute: time alone decides
+            yield
+            return
+        try:
+            yield
+        finally:
+            search.on_info = current
+        return
+    yield
+
+
+def _score_value(result: SearchResult) -> Optional[float]:
+    """The result's value on the [-1, 1] scale (centipawn scores through a logistic)."""
+    if result.score is not None:
+        if abs(result.score) >= 20000:  # a mate score
+            return 1.0 if result.score > 0 else -1.0
+        return math.tanh(result.score / 400.0)
+    return result.value
+
+
+def run_with_budget(search, state, limit: Limit, *, overhead: float = 0.03,
+                    on_info: Optional[InfoCallback] = None, player: Optional[int] = None) -> SearchResult:
+    """Runs ``search`` on ``state`` under a ``BudgetController`` for ``limit``.
+
+    Args:
+        search: a search (``run``, ``stop`` and, for early stops, an ``on_info`` the controller can
+            listen to; see ``BudgetController.run``).
+        state: the root position.
+        limit: the move's limit (clocks in seconds).
+        overhead: seconds per move lost outside the search.
+        on_info: receives the interim results.
+        player: the player to move (default: ``state.current_player()``).
+
+    Returns:
+        The search's result.
+    """
+    if player is None:
+        player = state.current_player()
+    controller = BudgetController(limit, player if player in (0, 1) else 0, overhead=overhead)
+    return controller.run(search, state, on_info=on_info)
