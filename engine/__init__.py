@@ -5,3 +5,7 @@ from engine._players import Decision, HumanPlayer, Player, RandomPlayer, SearchP
 __all__ = ["Decision", "GameRecord", "HumanPlayer", "Player", "RandomPlayer", "SearchPlayer", "play_game"]
 from engine.uci import UciEngine  # noqa: E402
 __all__ += ["UciEngine"]
+from engine._llm_player import LLMPlayer  # noqa: E402
+__all__ += ["LLMPlayer"]
+from engine._tournament_runner import Adjudication, TournamentConfig, run_tournament  # noqa: E402
+__all__ += ["Adjudication", "TournamentConfig", "run_tournament"]
