@@ -78,7 +78,8 @@ class HumanPlayer:
 
 
 class SearchPlayer:
-    """Any search with ``run(state, limit) -> SearchResult`` as a player.
+    """Any search with ``run(state, limit) -> SearchResult`` as a player. Limits with a clock
+    (wtime/btime) run under ``mcts.budget.run_with_budget``, which turns the clock into deadlines.
 
     Args:
         search: the search (``mcts.MCTS``, ``mcts.AlphaBeta``, ...), or a factory making one.
@@ -95,7 +96,12 @@ class SearchPlayer:
         lim = limit if limit is not None and not limit.is_unbounded else (self.default_limit or limit)
         if lim is None:
             raise ValueError(f"player {self.name!r} needs a Limit")
-        result = self.search.run(state, lim)
+        if lim.has_clock:  # a clock needs the budget controller's soft/hard deadlines
+            from mcts.budget import run_with_budget
+
+            result = run_with_budget(self.search, state, lim)
+        else:
+            result = self.search.run(state, lim)
         return Decision(result.best_action, result)
 
     def new_game(self) -> None:

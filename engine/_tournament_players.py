@@ -239,19 +239,7 @@ def _build_inner(spec: PlayerSpec, game, seed: int):
         search = mcts.AlphaBeta(game, **spec.search_options())
     else:
         search = mcts.MCTS(game, _evaluator(spec, game, seed), seed=seed, **spec.search_options())
-    return BudgetSearchPlayer(search, spec.name, spec.limit)
-
-
-class BudgetSearchPlayer(SearchPlayer):
-    """A ``SearchPlayer`` that runs clocked moves under ``mcts.budget.run_with_budget``."""
-
-    def choose(self, state, limit: Optional[Limit] = None) -> Decision:
-        if limit is None or not limit.has_clock:
-            return super().choose(state, limit)
-        from mcts.budget import run_with_budget
-
-        result = run_with_budget(self.search, state, limit)
-        return Decision(result.best_action, result)
+    return SearchPlayer(search, spec.name, spec.limit)
 
 
 def _evaluator(spec: PlayerSpec, game, seed: int):
