@@ -11,3 +11,5 @@ __all__ += ["EvaluatorOutputError", "MCTS", "RolloutEvaluator", "UniformEvaluato
 from mcts._ab_search import AlphaBeta, UnsupportedGameError  # noqa: E402
 from mcts._c4solver import Connect4Solver, UnsolvableError, solve as solve_connect4, solve_moves as solve_connect4_moves  # noqa: E402
 __all__ += ["AlphaBeta", "Connect4Solver", "UnsolvableError", "UnsupportedGameError", "solve_connect4", "solve_connect4_moves"]
+from mcts._llm_minimax import LLMBudget, LLMMinimax, heuristic_best  # noqa: E402
+__all__ += ["LLMBudget", "LLMMinimax", "heuristic_best"]

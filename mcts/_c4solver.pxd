@@ -32,5 +32,6 @@ cdef class Connect4Solver:
     cdef int table_bits          # log2 of the number of entries
     cdef public long long nodes  # nodes visited since the last reset_counters()
 
+    cdef uint64_t _index(self, uint64_t key) noexcept nogil                     # table slot of a position key
     cdef int _negamax(self, const C4Pos* p, int alpha, int beta) noexcept nogil   # null/narrow-window search, no immediate win for the mover
     cdef int _solve(self, const C4Pos* p, bint weak) noexcept nogil               # the window-narrowing loop
