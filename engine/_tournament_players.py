@@ -221,10 +221,11 @@ def build_player(spec: PlayerSpec, game, *, seed: int = 0):
     """
     if spec.kind == "uci":
         return UciPlayer(spec, game)
-    return GuardedPlayer(spec, _build_inner(spec, game, seed))
+    return GuardedPlayer(spec, build_local_player(spec, game, seed))
 
 
-def _build_inner(spec: PlayerSpec, game, seed: int):
+def build_local_player(spec: PlayerSpec, game, seed: int):
+    """The player itself, without the tournament's hang guard (``plytree play`` uses it)."""
     o = spec.options
     seed = int(o.get("seed", seed))
     if spec.kind == "random":
