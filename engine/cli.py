@@ -14,9 +14,11 @@ from typing import Optional, Sequence
 # subcommand -> module; the order is the order of --help
 COMMANDS: dict[str, str] = {
     "play": "engine._cli_play",
+    "analyse": "engine._cli_analyse",
     "perft": "engine._cli_perft",
     "uci": "engine._cli_uci",
     "tournament": "engine._cli_tournament",
+    "learn": "engine._cli_learn",
 }
 
 

@@ -107,3 +107,13 @@ def test_cli_reports_bad_input_clearly():
     out = subprocess.run([sys.executable, "-m", "engine.cli", "play", "nogame", "random", "random"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and "unknown game 'nogame'" in out.stderr
+
+
+def test_cli_analyse_finds_the_connect4_win():
+    # x has 3 in the bottom row (columns 2-4) with both ends open: column 1 or 5 wins at once
+    out = subprocess.run([sys.executable, "-m", "engine.cli", "analyse", "connect4", "3344",
+                          "--player", "mcts", "--simulations", "3000"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    best = re.search(r"best move: (\d)", out.stdout).group(1)
+    assert best in ("2", "5") and "proven win" in out.stdout
