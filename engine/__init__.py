@@ -9,3 +9,7 @@ from engine._llm_player import LLMPlayer  # noqa: E402
 __all__ += ["LLMPlayer"]
 from engine._tournament_runner import Adjudication, TournamentConfig, run_tournament  # noqa: E402
 __all__ += ["Adjudication", "TournamentConfig", "run_tournament"]
+# the loop itself is engine.learn.learn (not re-exported: the name would hide the module engine.learn)
+from engine.learn import LearnConfig, learn_supervised  # noqa: E402
+from engine.selfplay import LockstepEvaluator, SelfPlayConfig, match, play_games  # noqa: E402
+__all__ += ["LearnConfig", "LockstepEvaluator", "SelfPlayConfig", "learn_supervised", "match", "play_games"]

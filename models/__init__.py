@@ -18,7 +18,9 @@ _LAZY = {
     "OnnxEvaluator": "models.onnx_evaluator",
     "choose_providers": "models.onnx_evaluator",
     "read_metadata": "models.onnx_evaluator",
+    "shipped_model": "models._zoo",
     "ResNet": "models.nets",  # torch; deliberately not in __all__ so `from models import *` stays light
+    "LLMEvaluator": "models.llm", "CompositeEvaluator": "models.llm",  # numpy only; torch when a TransformersBackend is built
 }
 
 
@@ -46,4 +48,6 @@ __all__ = [
     "hl_gauss_targets",
     "histogram_mean",
     "read_metadata",
+    "shipped_model",
 ]
+__all__ += ["CompositeEvaluator", "LLMEvaluator"]

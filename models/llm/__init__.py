@@ -1,1 +1,82 @@
-"""Language models as policy, value and opponent model for search (see docs/llm.md)."""
+"""Language models as policy, value and opponent model for search (see docs/llm.md).
+
+``import models.llm`` needs numpy only; ``TransformersBackend`` imports torch and transformers when
+it is built.
+"""
+from __future__ import annotations
+
+from models.llm._backend import (
+                                 BaseBackend,
+                                 LLMBackend,
+                                 LLMError,
+                                 LLMTimeoutError,
+                                 LRUCache,
+                                 Usage,
+                                 UsageSnapshot,
+)
+from models.llm._chat import chatml, chatml_to_messages
+from models.llm._evaluator import CompositeEvaluator, LLMEvaluator
+from models.llm._game24 import (
+                                 Game24,
+                                 Game24Result,
+                                 Game24Search,
+                                 Game24State,
+                                 InvalidStepError,
+                                 OpenEnvironment,
+                                 is_solvable,
+                                 puzzles,
+)
+from models.llm._http import HTTPBackend
+from models.llm._oracle import (
+                                 LLMOracle,
+                                 parse_move,
+                                 parse_score,
+                                 score_to_value,
+                                 softmax,
+)
+from models.llm._prompts import PROMPT_DIR, PromptError, PromptSet
+from models.llm._scripted import ScriptedBackend
+from models.llm._transformers import (
+                                 ModelNotFoundError,
+                                 TransformersBackend,
+                                 cache_dir,
+                                 find_smollm2_gguf,
+                                 resolve_model_dir,
+)
+
+__all__ = [
+                                 "PROMPT_DIR",
+                                 "BaseBackend",
+                                 "CompositeEvaluator",
+                                 "Game24",
+                                 "Game24Result",
+                                 "Game24Search",
+                                 "Game24State",
+                                 "HTTPBackend",
+                                 "InvalidStepError",
+                                 "LLMBackend",
+                                 "LLMError",
+                                 "LLMEvaluator",
+                                 "LLMOracle",
+                                 "LLMTimeoutError",
+                                 "LRUCache",
+                                 "ModelNotFoundError",
+                                 "OpenEnvironment",
+                                 "PromptError",
+                                 "PromptSet",
+                                 "ScriptedBackend",
+                                 "TransformersBackend",
+                                 "Usage",
+                                 "UsageSnapshot",
+                                 "cache_dir",
+                                 "chatml",
+                                 "chatml_to_messages",
+                                 "find_smollm2_gguf",
+                                 "is_solvable",
+                                 "parse_move",
+                                 "parse_score",
+                                 "puzzles",
+                                 "resolve_model_dir",
+                                 "score_to_value",
+                                 "softmax",
+]

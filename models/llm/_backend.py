@@ -15,8 +15,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any, Hashable, Optional, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from models.llm._chat import chatml
 
@@ -52,7 +53,7 @@ class UsageSnapshot:
     def tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
-    def __sub__(self, other: "UsageSnapshot") -> "UsageSnapshot":
+    def __sub__(self, other: UsageSnapshot) -> UsageSnapshot:
         return UsageSnapshot(
             self.calls - other.calls,
             self.prompt_tokens - other.prompt_tokens,
@@ -88,7 +89,7 @@ class Usage:
 
     def snapshot(self) -> UsageSnapshot:
         with self._lock:
-            return UsageSnapshot(**self._c)
+            return UsageSnapshot(**self._c)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         return f"Usage({self.snapshot()})"
@@ -140,7 +141,7 @@ class LLMBackend(Protocol):
         """``score`` for several ``(prompt, continuations)`` pairs at once."""
 
     def complete(self, prompts: Sequence[str], *, max_tokens: int = 16, temperature: float = 0.0,
-                 n: int = 1, stop: Optional[Sequence[str]] = None) -> list[list[str]]:
+                 n: int = 1, stop: Sequence[str] | None = None) -> list[list[str]]:
         """``n`` completions of each prompt: a list (one per prompt) of ``n`` texts."""
 
 
@@ -184,7 +185,7 @@ class BaseBackend:
             LLMError: the model failed (the cause is attached).
         """
         reqs = [(str(p), tuple(str(c) for c in cs)) for p, cs in requests]
-        out: list[Optional[list[float]]] = [None] * len(reqs)
+        out: list[list[float] | None] = [None] * len(reqs)
         todo: list[int] = []
         for i, (p, cs) in enumerate(reqs):
             hit = self.cache.get((self.model, "score", p, cs))
@@ -204,7 +205,7 @@ class BaseBackend:
         return out  # type: ignore[return-value]
 
     def complete(self, prompts: Sequence[str], *, max_tokens: int = 16, temperature: float = 0.0,
-                 n: int = 1, stop: Optional[Sequence[str]] = None) -> list[list[str]]:
+                 n: int = 1, stop: Sequence[str] | None = None) -> list[list[str]]:
         """See :meth:`LLMBackend.complete`; cached (prompt, params) pairs are not sent again.
 
         Raises:
@@ -215,7 +216,7 @@ class BaseBackend:
             raise ValueError(f"complete: need max_tokens >= 1, n >= 1, temperature >= 0; got {max_tokens}, {n}, {temperature}")
         stops = tuple(stop or ())
         params = (max_tokens, float(temperature), n, stops)
-        out: list[Optional[list[str]]] = [None] * len(prompts)
+        out: list[list[str] | None] = [None] * len(prompts)
         todo: list[int] = []
         for i, p in enumerate(prompts):
             hit = self.cache.get((self.model, "complete", p, params))

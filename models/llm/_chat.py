@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-_TURN = re.compile(r"<\|im_start\|>(system|user|assistant)\n(.*?)(?:<\|im_end\|>\n?|$)", re.S)
+_TURN = re.compile(r"<\|im_start\|>(system|user|assistant)\n(.*?)(?:<\|im_end\|>\n?|$)", re.DOTALL)
 
 
 def chatml(system: str, user: str) -> str:

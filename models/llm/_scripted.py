@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Mapping, Optional, Sequence, Union
+from collections.abc import Callable, Mapping, Sequence
+from typing import Union
 
 from models.llm._backend import BaseBackend, LLMError, count_tokens_estimate
 
 ScoreTable = Union[Mapping[str, float], Callable[[str, str], float]]
-CompletionTable = Union[Mapping[str, Union[str, Sequence[str]]], Callable[[str], Union[str, Sequence[str]]]]
+CompletionTable = Union[Mapping[str, str | Sequence[str]], Callable[[str], str | Sequence[str]]]
 
 
 class ScriptedBackend(BaseBackend):
@@ -27,7 +28,7 @@ class ScriptedBackend(BaseBackend):
         cache_size: see ``BaseBackend``.
     """
 
-    def __init__(self, *, scores: Optional[ScoreTable] = None, completions: Optional[CompletionTable] = None,
+    def __init__(self, *, scores: ScoreTable | None = None, completions: CompletionTable | None = None,
                  default_score: float = -20.0, default_completion: str = "", delay: float = 0.0,
                  fail: bool = False, model: str = "scripted", cache_size: int = 100_000) -> None:
         super().__init__(model, cache_size=cache_size)

