@@ -37,16 +37,16 @@ def run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     if args.divide:
-        fn = divide if args.backend == "adapter" else divide_python_chess
-        rows = fn(state, args.depth)
+        split = divide if args.backend == "adapter" else divide_python_chess
+        rows = split(state, args.depth)
         nodes = sum(n for _, n in rows)
         seconds = time.perf_counter() - t0
         for text, n in rows:
             print(f"{text}: {n}")
         print()
     else:
-        fn = perft if args.backend == "adapter" else perft_python_chess
-        nodes = fn(state, args.depth)
+        count = perft if args.backend == "adapter" else perft_python_chess
+        nodes = count(state, args.depth)
         seconds = time.perf_counter() - t0
     print(f"Nodes searched: {nodes}")
     print(f"time: {seconds:.3f} s")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 HELP = "play a game between two players (random, human, mcts, alphabeta), printing the board"
 

@@ -10,7 +10,6 @@ from typing import Any, Optional
 
 from engine._players import HumanPlayer
 from engine._tournament_players import LIMIT_KEYS, build_local_player, parse_player, spec_from_mapping
-from mcts import Limit
 
 
 def default_spec(game) -> dict[str, Any]:
@@ -41,9 +40,7 @@ def make_player(text: str, game, *, seed: Optional[int] = None, name: Optional[s
         ValueError: unknown kind or bad option (``PlayerSpecError``), or a model that does not fit.
     """
     if text.strip().lower() == "human":
-        p = HumanPlayer(name=name or "human")
-        p.default_limit = Limit()
-        return p
+        return HumanPlayer(name=name or "human")
     if text.strip().lower() == "default":
         items = default_spec(game)
     else:

@@ -54,6 +54,7 @@ class HumanPlayer:
 
     def __init__(self, name: str = "human", stdin: TextIO | None = None, stdout: TextIO | None = None) -> None:
         self.name = name
+        self.default_limit = Limit()   # a person needs no budget
         self._in = stdin or sys.stdin
         self._out = stdout or sys.stdout
 

@@ -14,7 +14,6 @@ import json
 import multiprocessing
 import os
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -225,7 +224,7 @@ class GameWorker:
         )
         if record.reason.startswith("time forfeit") and self.game.name.startswith("chess"):
             _flag_with_no_mating_material(record, self.game.name == "chess960")
-        for spec, player in zip(specs, players):
+        for spec, player in zip(specs, players, strict=True):
             if getattr(player, "is_broken", False) or (record.reason.startswith(("error by", "illegal move by"))
                                                         and f" by {spec.name}:" in record.reason):
                 self._drop(spec.name)
@@ -480,7 +479,6 @@ def run_tournament(
     """
     out = Path(out_dir)
     config = prepare_out_dir(out, config, resume)
-    names = config.names
     schedule = config.schedule()
     log = out / GAMES_FILE
     records = read_records(log, repair=True)
@@ -531,7 +529,7 @@ def run_tournament(
                 _update_bar(bar, config, records)
                 stopped = stopped or _sprt_decided(config, records)
             if broken:
-                for future, g in list(in_flight.items()):  # their worker pool is gone with the dead worker
+                for g in in_flight.values():  # their worker pool is gone with the dead worker
                     queue.insert(0, g)
                 queue.sort(key=lambda g: g.index)
                 in_flight.clear()

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
+from mcts._evaluators import random_playout_returns
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_OPENINGS = {"connect4": DATA_DIR / "openings_connect4.txt", "chess": DATA_DIR / "openings_chess.epd"}
 FORMATS = ("roundrobin", "gauntlet")
@@ -247,16 +249,7 @@ def random_openings(
 
 
 def _rollout_mean(state, rollouts: int, rng: random.Random) -> float:
-    fast = getattr(state, "random_rollout", None)
-    total = 0.0
-    for _ in range(rollouts):
-        if fast is not None:
-            total += fast(rng.getrandbits(63))
-        else:
-            s = state.clone()
-            while not s.is_terminal():
-                s.apply_action(rng.choice(s.legal_actions()))
-            total += s.returns()[0]
+    total = sum(random_playout_returns(state, rng, seed_bits=63)[0] for _ in range(rollouts))
     return total / max(rollouts, 1)
 
 

@@ -16,7 +16,6 @@ import dataclasses
 import inspect
 import io
 import math
-import shlex
 import sys
 import threading
 import time
@@ -888,9 +887,9 @@ def _ranked_actions(result: SearchResult) -> list[int]:
     """Root actions from best to worst by visits (MCTS) or Q-values where the search gave them."""
     actions = list(result.actions)
     if result.visits and len(result.visits) == len(actions):
-        return [a for _, a in sorted(zip(result.visits, actions), key=lambda x: -x[0])]
+        return [a for _, a in sorted(zip(result.visits, actions, strict=True), key=lambda x: -x[0])]
     if result.q_values and len(result.q_values) == len(actions):
-        return [a for _, a in sorted(zip(result.q_values, actions),
+        return [a for _, a in sorted(zip(result.q_values, actions, strict=True),
                                      key=lambda x: -(x[0] if x[0] == x[0] else -9.0))]
     return actions
 

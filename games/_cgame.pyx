@@ -160,5 +160,44 @@ cdef class CState:
         cdef CState c = self.clone()
         return cgame_rollout(self.cgame, c.data, &rng)
 
+    def random_rollouts(self, int n, seed=0, *, bint generic=False):
+        """Plays ``n`` random games to the end from this position, all in C without the GIL.
+
+        Args:
+            n: number of playouts.
+            seed: seeds the 64-bit generator, which runs on across the playouts.
+            generic: use the generic playout through ``legal_actions``/``apply_action`` instead of
+                the game's own one (for tests and benchmarks).
+
+        Returns:
+            float64 ``[n]``: player 0's return of each playout.
+
+        Raises:
+            ValueError: ``n`` is negative.
+        """
+        if n < 0:
+            raise ValueError(f"random_rollouts: n={n} is negative")
+        out = np.empty(n, dtype=np.float64)
+        cdef double[::1] res = out
+        cdef uint64_t rng = <uint64_t> seed
+        cdef const CGame* g = self.cgame
+        cdef void* work = malloc(g.state_size)
+        cdef int i
+        if work == NULL:
+            raise MemoryError("random_rollouts: cannot allocate a position")
+        with nogil:
+            for i in range(n):
+                memcpy(work, self.data, g.state_size)
+                res[i] = generic_rollout(g, work, &rng) if generic else cgame_rollout(g, work, &rng)
+        free(work)
+        return out
+
+    def _rollout_final_state(self, seed=0):
+        """A copy of this state played to the end by the game's C playout (for tests)."""
+        cdef uint64_t rng = <uint64_t> seed
+        cdef CState c = self.clone()
+        cgame_rollout(self.cgame, c.data, &rng)
+        return c
+
     def __str__(self):
         return self.to_text()

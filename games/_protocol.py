@@ -84,7 +84,8 @@ class Game(Protocol):
 
 def perspective_planes(own: np.ndarray, other: np.ndarray, player: int, shape: Sequence[int]) -> np.ndarray:
     """Three float32 planes: the mover's stones, the opponent's, and a constant plane of the
-    mover's id. Shared by the board games' ``observation``."""
+    mover's id. The layout of the board games' ``observation`` (tic-tac-toe, Connect Four and Hex
+    write the same planes straight from their C position, without numpy)."""
     out = np.empty((3, *shape), dtype=np.float32)
     out[0] = own.reshape(shape)
     out[1] = other.reshape(shape)

@@ -317,10 +317,7 @@ class ChessState:
             IllegalActionError: the action's target square is off the board.
         """
         a = self._check_range(action)
-        if ACTION_TO_SQUARE[a] < 0:
-            raise IllegalActionError(
-                f"action {a} (square {chess.square_name(a // 73)}, plane {a % 73}) leaves the board "
-                f"in {self._board.fen()!r}")
+        self._check_on_board(a)
         return action_to_move(a, self._board).uci()
 
     def string_to_action(self, text: str) -> int:
@@ -367,12 +364,16 @@ class ChessState:
             raise ActionOutOfRangeError(f"chess action {a} is outside [0, {NUM_ACTIONS})")
         return a
 
+    def _check_on_board(self, a: int) -> None:
+        if ACTION_TO_SQUARE[a] < 0:
+            raise IllegalActionError(
+                f"action {a} (square {chess.square_name(a // 73)}, plane {a % 73}) leaves the board "
+                f"in {self._board.fen()!r}")
+
     def _check_legal(self, a: int) -> None:
         b = self._board
         where = f"in {b.fen()!r}"
-        if ACTION_TO_SQUARE[a] < 0:
-            raise IllegalActionError(
-                f"action {a} (square {chess.square_name(a // 73)}, plane {a % 73}) leaves the board {where}")
+        self._check_on_board(a)
         if self.is_terminal():
             raise IllegalActionError(f"action {a}: the game is over ({self.termination()}) {where}")
         move = action_to_move(a, b)

@@ -6,13 +6,12 @@ serialised as the digits of its moves from the empty board, e.g. ``"4453"``. The
 the solver's helpers are in ``connect4.pxd`` (cimport them).
 """
 from libc.stdint cimport uint64_t, int8_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memset
 
 import numpy as np
 
-from games._cgame cimport CGame, CState, TERMINAL_PLAYER, splitmix64, generic_rollout
+from games._cgame cimport CGame, CState, TERMINAL_PLAYER, splitmix64
 from games._errors import ActionOutOfRangeError, IllegalActionError, InvalidActionError, InvalidStateError
-from games._protocol import perspective_planes
 
 
 cdef bint c4_is_terminal(const void* st) noexcept nogil:
@@ -105,9 +104,6 @@ C4_GAME.is_terminal = c4_is_terminal
 C4_GAME.returns0 = c4_returns0
 C4_GAME.rollout = c4_rollout
 
-# bit index of the cell at (row from the top, column), shape [6, 7]
-_CELL_BITS = np.array([[c * 7 + (C4_HEIGHT - 1 - r) for c in range(C4_WIDTH)] for r in range(C4_HEIGHT)],
-                      dtype=np.uint64)
 _COLUMN_LETTERS = "abcdefg"
 
 
@@ -126,10 +122,18 @@ cdef class Connect4State(CState):
 
     def observation(self):
         """float32 ``[3, 6, 7]``: the mover's stones, the opponent's, the mover's id; row 0 is the top."""
-        cdef int p = self.s.num_moves & 1
-        own = ((np.uint64(self.s.current) >> _CELL_BITS) & np.uint64(1)).astype(np.float32)
-        other = ((np.uint64(self.s.current ^ self.s.mask) >> _CELL_BITS) & np.uint64(1)).astype(np.float32)
-        return perspective_planes(own, other, p, (C4_HEIGHT, C4_WIDTH))
+        out = np.empty((3, C4_HEIGHT, C4_WIDTH), dtype=np.float32)
+        cdef float[:, :, ::1] v = out
+        cdef uint64_t own = self.s.current, other = self.s.current ^ self.s.mask
+        cdef float player = self.s.num_moves & 1
+        cdef int r, c, bit
+        for r in range(C4_HEIGHT):
+            for c in range(C4_WIDTH):
+                bit = c * 7 + (C4_HEIGHT - 1 - r)      # row 0 is the top cell of each column
+                v[0, r, c] = (own >> bit) & 1
+                v[1, r, c] = (other >> bit) & 1
+                v[2, r, c] = player
+        return out
 
     def action_to_string(self, action):
         """Pons' digit of a column: ``"1"`` .. ``"7"`` for actions 0-6.
@@ -186,41 +190,6 @@ cdef class Connect4State(CState):
         else:
             status = f"{'xo'[self.s.num_moves & 1]} to move"
         return f"{self.board_string()}\n1234567\n{status}\nmoves: {self.serialize() or '(none)'}"
-
-    def random_rollouts(self, int n, seed=0, *, bint generic=False):
-        """Plays ``n`` random games to the end from this position, all in C without the GIL.
-
-        Args:
-            n: number of playouts.
-            seed: seeds the 64-bit generator, which runs on across the playouts.
-            generic: use the generic playout through ``legal_actions``/``apply_action`` instead of
-                the bitboard one (for tests and benchmarks).
-
-        Returns:
-            float64 ``[n]``: player 0's return of each playout.
-        """
-        if n < 0:
-            raise ValueError(f"random_rollouts: n={n} is negative")
-        out = np.empty(n, dtype=np.float64)
-        cdef double[::1] res = out
-        cdef uint64_t rng = <uint64_t> seed
-        cdef C4 work
-        cdef int i
-        with nogil:
-            for i in range(n):
-                memcpy(&work, &self.s, sizeof(C4))
-                if generic:
-                    res[i] = generic_rollout(&C4_GAME, &work, &rng)
-                else:
-                    res[i] = c4_rollout(&work, &rng)
-        return out
-
-    def _rollout_final_state(self, seed=0):
-        """A copy of this state played to the end by the C playout (for tests)."""
-        cdef uint64_t rng = <uint64_t> seed
-        cdef Connect4State c = self.clone()
-        c4_rollout(&c.s, &rng)
-        return c
 
     def _solver_masks(self):
         """The solver helpers of ``connect4.pxd`` on this position, as ints (for tests): possible,

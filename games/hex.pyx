@@ -19,9 +19,8 @@ import re
 
 import numpy as np
 
-from games._cgame cimport CGame, CState, TERMINAL_PLAYER, splitmix64, generic_rollout
+from games._cgame cimport CGame, CState, TERMINAL_PLAYER, splitmix64
 from games._errors import ActionOutOfRangeError, IllegalActionError, InvalidActionError, InvalidStateError
-from games._protocol import perspective_planes
 
 cdef enum:
     HEX_MIN_SIZE = 3
@@ -265,8 +264,17 @@ cdef class HexState(CState):
         """float32 ``[3, N, N]``: the mover's stones, the opponent's, the mover's id (row 0 at the top)."""
         cdef int n = self.s.size
         cdef int p = self.s.num_moves & 1
-        cells = np.frombuffer((<char*> self.s.cells)[:n * n], dtype=np.int8)
-        return perspective_planes(cells == p + 1, cells == 2 - p, p, (n, n))
+        out = np.empty((3, n, n), dtype=np.float32)
+        cdef float[:, :, ::1] v = out
+        cdef int8_t own = <int8_t> (p + 1), other = <int8_t> (2 - p), cell
+        cdef int r, c
+        for r in range(n):
+            for c in range(n):
+                cell = self.s.cells[r * n + c]
+                v[0, r, c] = cell == own
+                v[1, r, c] = cell == other
+                v[2, r, c] = p
+        return out
 
     def _cell_name(self, int cell):
         return f"{_LETTERS[cell % self.s.size]}{cell // self.s.size + 1}"
@@ -335,40 +343,6 @@ cdef class HexState(CState):
             status = f"{'xo'[self.s.num_moves & 1]} to move"
         return (f"{self.board_string()}\nx joins top and bottom, o joins left and right\n{status}\n"
                 f"moves: {self.serialize() or '(none)'}")
-
-    def random_rollouts(self, int n, seed=0, *, bint generic=False):
-        """Plays ``n`` random games to the end from this position, all in C without the GIL.
-
-        Args:
-            n: number of playouts.
-            seed: seeds the 64-bit generator, which runs on across the playouts.
-            generic: use the generic playout through ``legal_actions``/``apply_action`` instead.
-
-        Returns:
-            float64 ``[n]``: player 0's return of each playout.
-        """
-        if n < 0:
-            raise ValueError(f"random_rollouts: n={n} is negative")
-        out = np.empty(n, dtype=np.float64)
-        cdef double[::1] res = out
-        cdef uint64_t rng = <uint64_t> seed
-        cdef Hex work
-        cdef int i
-        with nogil:
-            for i in range(n):
-                memcpy(&work, &self.s, sizeof(Hex))
-                if generic:
-                    res[i] = generic_rollout(self.cgame, &work, &rng)
-                else:
-                    res[i] = hex_rollout(&work, &rng)
-        return out
-
-    def _rollout_final_state(self, seed=0):
-        """A copy of this state played to the end by the C playout (for tests)."""
-        cdef uint64_t rng = <uint64_t> seed
-        cdef HexState c = self.clone()
-        hex_rollout(&c.s, &rng)
-        return c
 
     def __repr__(self):
         return f"HexState({self.s.size}, {self.serialize()!r})"

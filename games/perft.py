@@ -199,7 +199,9 @@ def read_perft_blocks(path: Union[str, Path]) -> Iterator[PerftCase]:
         ValueError: a line is not one of these (names the file and line).
     """
     p = Path(path)
-    name, fen, counts = None, None, {}
+    name: str | None = None
+    fen: str | None = None
+    counts: dict[int, int] = {}
     for number, raw in enumerate(p.read_text().splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):

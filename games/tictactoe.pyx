@@ -9,7 +9,6 @@ import numpy as np
 
 from games._cgame cimport CGame, CState, TERMINAL_PLAYER
 from games._errors import IllegalActionError, InvalidActionError, InvalidStateError
-from games._protocol import perspective_planes
 
 ctypedef struct TTT:
     uint16_t stones[2]   # bit i set: player's stone on cell i
@@ -105,11 +104,16 @@ cdef class TicTacToeState(CState):
         return [self.s.moves[i] for i in range(self.s.num_moves)]
 
     def observation(self):
+        """float32 ``[3, 3, 3]``: the mover's stones, the opponent's, the mover's id; cell ``r * 3 + c``."""
         cdef int p = self.s.num_moves & 1
-        bits = np.arange(9)
-        own = ((self.s.stones[p] >> bits) & 1).astype(np.float32)
-        other = ((self.s.stones[1 - p] >> bits) & 1).astype(np.float32)
-        return perspective_planes(own, other, p, (3, 3))
+        out = np.empty((3, 3, 3), dtype=np.float32)
+        cdef float[:, :, ::1] v = out
+        cdef int own = self.s.stones[p], other = self.s.stones[1 - p], i
+        for i in range(9):
+            v[0, i // 3, i % 3] = (own >> i) & 1
+            v[1, i // 3, i % 3] = (other >> i) & 1
+            v[2, i // 3, i % 3] = p
+        return out
 
     def action_to_string(self, int action):
         return f"{'xo'[self.s.num_moves & 1]}({action // 3},{action % 3})"

@@ -17,7 +17,6 @@ slowest loss among losses); other scores are the back end's units (centipawns fo
 """
 from __future__ import annotations
 
-import math
 import threading
 import time
 from typing import Any, Callable, Optional, Sequence
@@ -306,7 +305,7 @@ class PySearch:
                 pending_actions.append(a)
         if pending:
             _, values = self._evaluate(pending)
-            for a, v in zip(pending_actions, values):
+            for a, v in zip(pending_actions, values, strict=True):
                 scores[a] = -int(round(float(v) * EVAL_SCALE))
         if ply + 1 > self.seldepth:
             self.seldepth = ply + 1

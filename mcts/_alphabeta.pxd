@@ -2,7 +2,6 @@
 from libc.stdint cimport uint64_t, int32_t, int16_t, int8_t, uint8_t
 
 from games._cgame cimport CGame
-from mcts._c4solver cimport C4Pos
 
 cdef enum:
     AB_MAX_PLY = 128            # deepest ply a search reaches (iteration depth is capped below it)
@@ -15,7 +14,7 @@ cdef enum:
     AB_TT_EXACT = 3
     AB_BUCKET = 4               # TT entries per bucket (one 64-byte cache line)
     AB_KIND_GENERIC = 0         # leaf evaluation: terminal scores and a neutral 0
-    AB_KIND_CONNECT4 = 1        # leaf evaluation: Connect Four threat count on a shadow bitboard
+    AB_KIND_CONNECT4 = 1        # leaf evaluation: Connect Four threat count on the game's bitboards
 
 ctypedef struct ABEntry:
     uint64_t key            # full 64-bit position key (0 = empty)
@@ -31,7 +30,6 @@ ctypedef struct ABContext:
     int max_legal           # buffer length of a move list
     int num_actions         # size of the action space
     char* stack             # positions, one per ply: [AB_MAX_PLY + 1][size]
-    C4Pos* c4               # Connect Four shadow bitboards per ply (AB_KIND_CONNECT4), else NULL
     int* moves              # move lists per ply: [AB_MAX_PLY][max_legal]
     int* scores             # ordering scores per ply: [AB_MAX_PLY][max_legal]
     int* history            # history heuristic: [2][num_actions]

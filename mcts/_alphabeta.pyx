@@ -8,8 +8,8 @@ the search allocates nothing per node.
 
 Leaf evaluation: a terminal position scores ``AB_MATE - ply`` for a win (fastest win highest, slowest
 loss highest among losses), 0 for a draw. Non-terminal horizon leaves score 0, except in Connect Four,
-where a shadow bitboard (Pons' layout, kept beside the game's own state) gives an immediate-win check
-and a threat count.
+where the game's own bitboards (Pons' layout, ``games/connect4.pxd``) give an immediate-win check and a
+threat count.
 """
 from libc.stdint cimport uint64_t, int32_t, int16_t, int8_t, uint8_t
 from libc.stdlib cimport malloc, calloc, free
@@ -18,8 +18,8 @@ from libc.math cimport tanh
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
 from games._cgame cimport CGame, CState, TERMINAL_PLAYER
-from mcts._c4solver cimport (C4Pos, c4_play_col, c4_winning_cells, c4_possible, c4_popcount,
-                             c4_column_mask)
+from games.connect4 cimport (C4, Connect4State, c4_column_mask, c4_opponent_winning_positions, c4_popcount,
+                             c4_possible, c4_winning_positions)
 
 STOP_REASONS = ("", "nodes", "time", "stopped")
 
@@ -56,9 +56,9 @@ cdef inline int _terminal_score(const ABContext* c, const void* s, int stm, int 
     return <int> (r * 1000.0)
 
 
-cdef inline int _c4_eval(const C4Pos* p, int ply) noexcept nogil:
-    cdef uint64_t mine = c4_winning_cells(p.current, p.mask)
-    cdef uint64_t theirs = c4_winning_cells(p.current ^ p.mask, p.mask)
+cdef inline int _c4_eval(const C4* p, int ply) noexcept nogil:
+    cdef uint64_t mine = c4_winning_positions(p)
+    cdef uint64_t theirs = c4_opponent_winning_positions(p)
     cdef uint64_t possible = c4_possible(p)
     cdef int score
     if mine & possible:
@@ -73,7 +73,7 @@ cdef inline int _c4_eval(const C4Pos* p, int ply) noexcept nogil:
 
 cdef inline int _leaf(ABContext* c, int ply) noexcept nogil:
     if c.kind == AB_KIND_CONNECT4:
-        return _c4_eval(&c.c4[ply], ply)
+        return _c4_eval(<const C4*> (c.stack + ply * c.size), ply)
     return 0
 
 
@@ -187,9 +187,6 @@ cdef int _negamax(ABContext* c, int ply, int depth, int alpha, int beta, int stm
         a = moves[i]
         memcpy(child, s, c.size)
         c.g.apply_action(child, a)
-        if c.kind == AB_KIND_CONNECT4:
-            c.c4[ply + 1] = c.c4[ply]
-            c4_play_col(&c.c4[ply + 1], a)
         child_stm = c.g.current_player(child)
         if child_stm == TERMINAL_PLAYER:
             child_stm = 1 - stm
@@ -261,7 +258,7 @@ cdef class CAlphaBeta:
         self.ctx.size = probe.cgame.state_size
         self.ctx.max_legal = probe.cgame.max_legal
         self.ctx.num_actions = probe.cgame.num_actions
-        self.ctx.kind = AB_KIND_CONNECT4 if getattr(game, "name", "") == "connect4" else AB_KIND_GENERIC
+        self.ctx.kind = AB_KIND_CONNECT4 if isinstance(probe, Connect4State) else AB_KIND_GENERIC
         cdef uint64_t buckets = 1
         while buckets * 2 * AB_BUCKET * sizeof(ABEntry) <= tt_bytes:
             buckets *= 2
@@ -272,10 +269,8 @@ cdef class CAlphaBeta:
         self.ctx.moves = <int*> malloc(AB_MAX_PLY * self.ctx.max_legal * sizeof(int))
         self.ctx.scores = <int*> malloc(AB_MAX_PLY * self.ctx.max_legal * sizeof(int))
         self.ctx.history = <int*> calloc(2 * self.ctx.num_actions, sizeof(int))
-        if self.ctx.kind == AB_KIND_CONNECT4:
-            self.ctx.c4 = <C4Pos*> calloc(AB_MAX_PLY + 1, sizeof(C4Pos))
         if (self.ctx.tt == NULL or self.ctx.stack == NULL or self.ctx.moves == NULL or self.ctx.scores == NULL
-                or self.ctx.history == NULL or (self.ctx.kind == AB_KIND_CONNECT4 and self.ctx.c4 == NULL)):
+                or self.ctx.history == NULL):
             raise MemoryError(f"cannot allocate the alpha-beta buffers ({self.tt_bytes} bytes of table)")
         self.reset()
 
@@ -285,7 +280,6 @@ cdef class CAlphaBeta:
         free(self.ctx.moves)
         free(self.ctx.scores)
         free(self.ctx.history)
-        free(self.ctx.c4)
 
     @property
     def table_bytes(self):
@@ -309,14 +303,6 @@ cdef class CAlphaBeta:
         if root.cgame != self.ctx.g:
             raise ValueError(f"state {root!r} is not a position of {self.game!r}")
         memcpy(self.ctx.stack, root.data, self.ctx.size)
-        cdef C4Pos p
-        if self.ctx.kind == AB_KIND_CONNECT4:
-            from mcts._c4solver import bitboards
-            cur, mask, moves, _ = bitboards(root.history())
-            p.current = cur
-            p.mask = mask
-            p.moves = moves
-            self.ctx.c4[0] = p
         self.ctx.nodes = 0
         self.ctx.node_limit = node_limit if node_limit is not None else 0
         self.ctx.deadline = deadline if deadline is not None else 0.0

@@ -12,37 +12,20 @@ counted over both players (so a faster win scores higher); negative for a loss, 
 
 Everything below the Python wrappers runs in C without the GIL.
 """
-from libc.stdint cimport uint64_t, int8_t
+from libc.stdint cimport uint64_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memset
 
-import time
+# Pons' bitboard helpers that do not depend on the position struct are the game's (connect4.pxd)
+from games.connect4 cimport (c4_alignment, c4_board_mask, c4_bottom_mask, c4_bottom_mask_col, c4_column_mask,
+                             c4_popcount, c4_top_mask_col, c4_winning_cells)
 
-from games._errors import InvalidStateError
-
-cdef extern from *:
-    int __builtin_popcountll(unsigned long long) nogil
-
-cdef uint64_t BOTTOM = 0x40810204081ULL          # bottom cell of every column: bits 0, 7, 14, ..., 42
-cdef uint64_t BOARD = BOTTOM * 0x3FULL           # the 42 playable cells
 cdef int[7] COLUMN_ORDER = [3, 2, 4, 1, 5, 0, 6]   # centre first: central columns take part in more fours
 
 
 class UnsolvableError(ValueError):
     """A position cannot be solved exactly (bad moves, a finished game, or a game too large)."""
 
-
-cdef inline uint64_t c4_bottom_mask_col(int col) noexcept nogil:
-    return (<uint64_t> 1) << (col * 7)
-
-cdef inline uint64_t c4_top_mask_col(int col) noexcept nogil:
-    return (<uint64_t> 1) << (5 + col * 7)
-
-cdef inline uint64_t c4_column_mask(int col) noexcept nogil:
-    return (<uint64_t> 0x3F) << (col * 7)
-
-cdef inline int c4_popcount(uint64_t x) noexcept nogil:
-    return __builtin_popcountll(x)
 
 cdef inline bint c4_can_play(const C4Pos* p, int col) noexcept nogil:
     return (p.mask & c4_top_mask_col(col)) == 0
@@ -57,34 +40,8 @@ cdef inline void c4_play_bit(C4Pos* p, uint64_t move) noexcept nogil:
 cdef inline void c4_play_col(C4Pos* p, int col) noexcept nogil:
     c4_play_bit(p, (p.mask + c4_bottom_mask_col(col)) & c4_column_mask(col))
 
-cdef uint64_t c4_winning_cells(uint64_t pos, uint64_t mask) noexcept nogil:
-    cdef uint64_t r, q
-    # vertical: three stones right below
-    r = (pos << 1) & (pos << 2) & (pos << 3)
-    # horizontal (shift 7), diagonal (shift 6), anti-diagonal (shift 8): the empty cell can be at
-    # any of the four places of the line
-    q = (pos << 7) & (pos << 14)
-    r |= q & (pos << 21)
-    r |= q & (pos >> 7)
-    q = (pos >> 7) & (pos >> 14)
-    r |= q & (pos << 7)
-    r |= q & (pos >> 21)
-    q = (pos << 6) & (pos << 12)
-    r |= q & (pos << 18)
-    r |= q & (pos >> 6)
-    q = (pos >> 6) & (pos >> 12)
-    r |= q & (pos << 6)
-    r |= q & (pos >> 18)
-    q = (pos << 8) & (pos << 16)
-    r |= q & (pos << 24)
-    r |= q & (pos >> 8)
-    q = (pos >> 8) & (pos >> 16)
-    r |= q & (pos << 8)
-    r |= q & (pos >> 24)
-    return r & (BOARD ^ mask)
-
 cdef inline uint64_t c4_possible(const C4Pos* p) noexcept nogil:
-    return (p.mask + BOTTOM) & BOARD
+    return (p.mask + c4_bottom_mask()) & c4_board_mask()
 
 cdef inline bint c4_is_winning_col(const C4Pos* p, int col) noexcept nogil:
     return (c4_winning_cells(p.current, p.mask) & c4_possible(p) & c4_column_mask(col)) != 0
@@ -92,24 +49,8 @@ cdef inline bint c4_is_winning_col(const C4Pos* p, int col) noexcept nogil:
 cdef inline bint _can_win_next(const C4Pos* p) noexcept nogil:
     return (c4_winning_cells(p.current, p.mask) & c4_possible(p)) != 0
 
-cdef inline bint _has_four(uint64_t pos) noexcept nogil:
-    cdef uint64_t m
-    m = pos & (pos >> 7)
-    if m & (m >> 14):
-        return True
-    m = pos & (pos >> 6)
-    if m & (m >> 12):
-        return True
-    m = pos & (pos >> 8)
-    if m & (m >> 16):
-        return True
-    m = pos & (pos >> 1)
-    if m & (m >> 2):
-        return True
-    return False
-
 cdef bint c4_last_move_won(const C4Pos* p) noexcept nogil:
-    return _has_four(p.current ^ p.mask)
+    return c4_alignment(p.current ^ p.mask)
 
 cdef inline uint64_t _non_losing_moves(const C4Pos* p) noexcept nogil:
     # the mover must block an opponent's immediate win; with two of them it has lost; and it must

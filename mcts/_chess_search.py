@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import chess
 
-from mcts._chess_eval import PHASE_TOTAL, TEMPO, PIECE_VALUE_MG, eval_terms, move_delta
+from mcts._chess_eval import PHASE_TOTAL, TEMPO, eval_terms, move_delta
 
 MATE = 1_000_000
 MATE_BOUND = 999_000

@@ -18,6 +18,21 @@ def _num_actions(states: Sequence) -> int:
     return int(states[0].game.num_actions)
 
 
+def random_playout_returns(state, rng: random.Random, *, seed_bits: int = 64) -> list[float]:
+    """Each player's return after uniformly random actions from ``state`` to the end (``state`` is
+    not changed). A state with a C interface plays out in C (``random_rollout``, seeded with
+    ``seed_bits`` bits of ``rng``); any other state through ``clone`` / ``legal_actions`` /
+    ``apply_action``, drawing from ``rng``."""
+    fast = getattr(state, "random_rollout", None)
+    if fast is not None:
+        r0 = float(fast(rng.getrandbits(seed_bits)))
+        return [r0, -r0]
+    s = state.clone()
+    while not s.is_terminal():
+        s.apply_action(rng.choice(s.legal_actions()))
+    return [float(r) for r in s.returns()]
+
+
 class UniformEvaluator:
     """Uniform priors over the legal actions and value 0 for every state."""
 
@@ -69,14 +84,7 @@ class RolloutEvaluator:
     def _playout(self, state, player: int) -> float:
         if state.is_terminal():
             return float(state.returns()[player]) if player >= 0 else 0.0
-        fast = getattr(state, "random_rollout", None)
-        if fast is not None:
-            r0 = float(fast(self._rng.getrandbits(64)))
-            return r0 if player == 0 else -r0
-        s = state.clone()
-        while not s.is_terminal():
-            s.apply_action(self._rng.choice(s.legal_actions()))
-        return float(s.returns()[player])
+        return random_playout_returns(state, self._rng)[player]
 
     def __repr__(self) -> str:
         return f"RolloutEvaluator(num_rollouts={self.num_rollouts}, seed={self.seed})"

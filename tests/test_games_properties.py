@@ -249,6 +249,42 @@ def test_connect4_board_and_observation_layout():
     assert (obs[2] == 0).all()
 
 
+def _reference_observation(game, history: list[int]) -> np.ndarray:
+    """The observation planes rebuilt in pure Python from the moves alone (no C code): plane 0 the
+    mover's stones, plane 1 the opponent's, plane 2 the mover's id; row 0 at the top."""
+    _, rows, cols = game.observation_shape
+    board = [[-1] * cols for _ in range(rows)]           # owner of each cell, -1 empty
+    for i, a in enumerate(history):
+        if game.name == "connect4":
+            row = max(r for r in range(rows) if board[r][a] == -1)   # lowest empty cell of the column
+            board[row][a] = i & 1
+        elif game.name == "hex" and a == rows * cols:                # swap: first stone to the mirror cell
+            r, c = divmod(history[0], cols)
+            board[r][c] = -1
+            board[c][r] = 1
+        else:
+            r, c = divmod(a, cols)
+            board[r][c] = i & 1
+    mover = len(history) & 1
+    out = np.zeros((3, rows, cols), dtype=np.float32)
+    for r in range(rows):
+        for c in range(cols):
+            out[0, r, c] = board[r][c] == mover
+            out[1, r, c] = board[r][c] == 1 - mover
+    out[2] = mover
+    return out
+
+
+@PROPERTY
+@given(name=names, picks=choices)
+def test_observation_matches_python_reference(name, picks):
+    g = GAMES[name]()
+    s = _play(g, picks)
+    obs = s.observation()
+    assert obs.dtype == np.float32 and obs.shape == g.observation_shape and obs.flags.c_contiguous
+    assert np.array_equal(obs, _reference_observation(g, s.history()))
+
+
 def test_hex_text_and_errors():
     g = games.load("hex", board_size=5)
     s = g.deserialize("a1 e5 c3")
@@ -361,6 +397,43 @@ def test_fast_rollout_matches_generic_statistics(name, start, n):
     assert s.random_rollout(7) in (1.0, -1.0, 0.0)
     assert np.array_equal(s.random_rollouts(50, seed=3), s.random_rollouts(50, seed=3))  # seeded
     assert not np.array_equal(s.random_rollouts(50, seed=3), s.random_rollouts(50, seed=4))
+
+
+def _ttt_random_play_odds() -> dict[float, float]:
+    """Exact probability of each return of player 0 under uniformly random tic-tac-toe play (pure Python)."""
+    lines = [(0, 1, 2), (3, 4, 5), (6, 7, 8), (0, 3, 6), (1, 4, 7), (2, 5, 8), (0, 4, 8), (2, 4, 6)]
+    memo: dict[tuple, dict[float, float]] = {}
+
+    def odds(board: tuple) -> dict[float, float]:
+        if board not in memo:
+            mover = board.count(0) % 2                # x (1) moves when the count of empties is odd
+            if any(board[a] == board[b] == board[c] != 0 for a, b, c in lines):
+                memo[board] = {-1.0 if mover == 1 else 1.0: 1.0}   # the player who just moved won
+            elif 0 not in board:
+                memo[board] = {0.0: 1.0}
+            else:
+                empty = [i for i in range(9) if board[i] == 0]
+                out = {1.0: 0.0, -1.0: 0.0, 0.0: 0.0}
+                for i in empty:
+                    child = board[:i] + (2 - mover,) + board[i + 1:]
+                    for r, p in odds(child).items():
+                        out[r] += p / len(empty)
+                memo[board] = out
+        return memo[board]
+
+    return odds((0,) * 9)
+
+
+def test_cstate_random_rollouts_generic_path():
+    # tic-tac-toe has no playout of its own: CState.random_rollouts runs the generic one in both modes
+    s = games.load("tictactoe").new_initial_state()
+    assert np.array_equal(s.random_rollouts(200, seed=5), s.random_rollouts(200, seed=5, generic=True))
+    n = 40_000
+    got = s.random_rollouts(n, seed=11)
+    for outcome, p in _ttt_random_play_odds().items():
+        assert abs((got == outcome).mean() - p) < 5 * np.sqrt(p * (1 - p) / n), (outcome, p)
+    with pytest.raises(ValueError, match="negative"):
+        s.random_rollouts(-1)
 
 
 @PROPERTY

@@ -41,7 +41,7 @@ from engine._tournament_schedule import (
     opening_set,
     random_openings,
 )
-from mcts import Limit, SearchResult
+from mcts import Limit
 
 REPO = Path(__file__).resolve().parents[1]
 STOCKFISH = shutil.which("stockfish") or ("/usr/games/stockfish" if os.path.exists("/usr/games/stockfish") else None)
@@ -198,7 +198,7 @@ def test_player_specs_from_command_line_and_toml(tmp_path):
 def test_schedule_pairs_swap_colours_and_is_deterministic():
     rr = make_schedule(4, rounds=3, num_openings=5, seed=7)
     assert len(rr) == 3 * 6 * 2 and [g.index for g in rr] == list(range(36))
-    for a, b in zip(rr[0::2], rr[1::2]):
+    for a, b in zip(rr[0::2], rr[1::2], strict=True):
         assert a.pair == b.pair and a.opening == b.opening and a.seats == b.seats[::-1]
     assert len({frozenset(g.seats) for g in rr}) == 6
     assert rr == make_schedule(4, rounds=3, num_openings=5, seed=7)
@@ -351,7 +351,7 @@ def test_chess_gauntlet_against_stockfish_writes_pgn(tmp_path):
     assert len(res.records) == 2
     with open(tmp_path / "games.pgn") as f:
         parsed = [chess.pgn.read_game(f) for _ in range(2)]
-    for game, rec in zip(parsed, res.records):
+    for game, rec in zip(parsed, res.records, strict=True):
         assert game.headers["White"] == rec["players"][0] and game.headers["Result"] == rec["result"]
         assert game.headers["Termination"] == rec["termination"] and not game.errors
         board = game.end().board()

@@ -6,7 +6,6 @@ end-to-end, fuzz-with-search and timing tests use the engine's real searches.
 """
 from __future__ import annotations
 
-import os
 import random
 import re
 import subprocess
