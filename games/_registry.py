@@ -11,8 +11,8 @@ _GAMES: dict[str, tuple[str, str]] = {
     "tictactoe": ("games.tictactoe", "TicTacToeGame"),
     "connect4": ("games.connect4", "Connect4Game"),
     "hex": ("games.hex", "HexGame"),
-    "chess": ("games.chess", "ChessGame"),
-    "chess960": ("games.chess", "Chess960Game"),
+    "chess": ("games.chessboard", "load_chess"),  # backend="python-chess" for the reference
+    "chess960": ("games.chessboard", "load_chess960"),
 }
 _ALIASES = {"tic_tac_toe": "tictactoe", "connect_four": "connect4", "connectfour": "connect4"}
 

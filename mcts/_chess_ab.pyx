@@ -1,0 +1,692 @@
+"""Alpha-beta for chess on the bitboard board (``games.chessboard``), all in C with the GIL released.
+
+Negamax with principal-variation search, a transposition table, iterative deepening with aspiration
+windows, check extensions, null-move pruning, reverse futility pruning, late-move reductions,
+quiescence on captures and promotions (evasions when in check) with SEE pruning, and move ordering by
+TT move, SEE/MVV-LVA, killers and history. The evaluation is material plus piece-square tables,
+tapered by game phase, with the numbers of ``mcts._chess_eval`` (the python-chess searcher's).
+
+Scores are centipawns for the side to move; a mate ``k`` plies from the root is ``1_000_000 - k``
+(as ``mcts._ab_search``). :class:`ChessAlphaBeta` runs a whole search (``run``); it also offers the
+back-end interface of ``mcts._ab_search.AlphaBeta`` (``begin`` / ``search`` / ``pv`` / ``value_of``).
+"""
+from libc.stdint cimport uint64_t, uint16_t, int32_t, int8_t, uint8_t
+from libc.stdlib cimport malloc, calloc, free
+from libc.string cimport memset, memcpy
+from libc.math cimport log
+
+import time
+
+from games.chessboard cimport (
+    CBoard, ChessBoardState, cb_generate, cb_generate_captures, cb_make, cb_unmake, cb_make_null,
+    cb_unmake_null, cb_in_check, cb_attackers, cb_rook_attacks, cb_bishop_attacks, cb_repetitions,
+    cb_insufficient_material, cb_move_to_action, cb_action_to_move,
+    CB_WHITE, CB_BLACK, CB_PAWN, CB_KNIGHT, CB_BISHOP, CB_ROOK, CB_QUEEN, CB_KING, CB_EMPTY,
+    CB_CASTLE, CB_EP, CB_MAX_MOVES,
+)
+from mcts._limit import Limit, SearchResult
+
+cdef extern from *:
+    """
+    #include <time.h>
+    static double cab_now(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
+    }
+    static inline int cab_lsb(uint64_t b) { return __builtin_ctzll(b); }
+    static inline int cab_popcount(uint64_t b) { return __builtin_popcountll(b); }
+    static inline void cab_prefetch(const void* p) { __builtin_prefetch(p); }
+    #include <stdlib.h>
+    static void* cab_aligned_alloc(size_t align, size_t size) { return aligned_alloc(align, size); }
+    """
+    double cab_now() nogil
+    int cab_lsb(uint64_t b) nogil
+    int cab_popcount(uint64_t b) nogil
+    void cab_prefetch(const void* p) nogil
+    void* cab_aligned_alloc(size_t align, size_t size) nogil
+
+# ---------------------------------------------------------------------------------------------------
+# evaluation tables (filled from mcts._chess_eval at import)
+
+cdef int EVAL_MG[12][64]      # [piece code][square]: material + square, from White's view (Black negative)
+cdef int EVAL_EG[12][64]
+cdef int PHASE_W[12]          # phase weight per piece code
+cdef int PHASE_TOTAL
+cdef int TEMPO
+cdef int SEE_VALUE[6]         # piece values for exchanges and ordering
+cdef int8_t LMR[64][64]       # late-move reduction by depth and move number
+
+
+def _init_eval():
+    from mcts import _chess_eval as ev
+    import chess
+    cdef int t, sq, c
+    global PHASE_TOTAL, TEMPO
+    for c in range(2):
+        colour = chess.WHITE if c == 0 else chess.BLACK
+        for t in range(6):
+            for sq in range(64):
+                EVAL_MG[t + 6 * c][sq] = ev.MG_TABLE[colour][t + 1][sq]
+                EVAL_EG[t + 6 * c][sq] = ev.EG_TABLE[colour][t + 1][sq]
+    for t in range(12):
+        PHASE_W[t] = ev.PHASE_WEIGHT[t % 6 + 1]
+    PHASE_TOTAL = ev.PHASE_TOTAL
+    TEMPO = ev.TEMPO
+    SEE_VALUE[:] = [100, 320, 330, 500, 950, 20000]
+    cdef int d, m
+    for d in range(64):
+        for m in range(64):
+            LMR[d][m] = 0
+            if d >= 1 and m >= 1:
+                LMR[d][m] = <int8_t> (0.75 + log(d) * log(m) / 2.25)
+
+
+_init_eval()
+
+
+cdef int evaluate(const CBoard* b) noexcept nogil:
+    """Tapered material + piece-square score for the side to move, plus the tempo bonus."""
+    cdef int mg = 0, eg = 0, phase = 0, sq, code, score
+    cdef uint64_t occ = b.colors[0] | b.colors[1]
+    while occ:
+        sq = cab_lsb(occ)
+        occ &= occ - 1
+        code = b.board[sq]
+        mg += EVAL_MG[code][sq]
+        eg += EVAL_EG[code][sq]
+        phase += PHASE_W[code]
+    if phase > PHASE_TOTAL:
+        phase = PHASE_TOTAL
+    score = (mg * phase + eg * (PHASE_TOTAL - phase)) // PHASE_TOTAL
+    if b.turn == CB_BLACK:
+        score = -score
+    return score + TEMPO
+
+# ---------------------------------------------------------------------------------------------------
+# static exchange evaluation
+
+cdef inline int piece_type_at(const CBoard* b, int sq) noexcept nogil:
+    return b.board[sq] % 6 if b.board[sq] != CB_EMPTY else -1
+
+cdef int see(const CBoard* b, uint16_t m) noexcept nogil:
+    """Material the side to move wins by the capture sequence that m starts on its target square."""
+    cdef int frm = m & 63, to = (m >> 6) & 63, flag = m >> 12
+    cdef int gain[32]
+    cdef int d = 0, side, attacker_type, sq
+    cdef uint64_t occ = b.colors[0] | b.colors[1]
+    cdef uint64_t attackers, mine, diag, straight, lowest
+    cdef int t
+    if flag == CB_CASTLE:
+        return 0
+    if flag == CB_EP:
+        gain[0] = SEE_VALUE[CB_PAWN]
+        occ ^= (<uint64_t> 1) << (to - 8 if b.turn == CB_WHITE else to + 8)
+    else:
+        t = piece_type_at(b, to)
+        gain[0] = SEE_VALUE[t] if t >= 0 else 0
+    attacker_type = piece_type_at(b, frm)
+    if 1 <= flag <= 4:
+        gain[0] += SEE_VALUE[flag] - SEE_VALUE[CB_PAWN]
+        attacker_type = flag
+    diag = b.pieces[CB_BISHOP] | b.pieces[CB_QUEEN]
+    straight = b.pieces[CB_ROOK] | b.pieces[CB_QUEEN]
+    occ ^= (<uint64_t> 1) << frm
+    attackers = cb_attackers(b, to, occ) & occ
+    side = 1 - b.turn
+    while True:
+        d += 1
+        gain[d] = SEE_VALUE[attacker_type] - gain[d - 1]
+        mine = attackers & b.colors[side]
+        if not mine or d >= 31:
+            break
+        # least valuable attacker
+        attacker_type = -1
+        for t in range(6):
+            lowest = mine & b.pieces[t]
+            if lowest:
+                attacker_type = t
+                break
+        if attacker_type == CB_KING and (attackers & b.colors[1 - side]):
+            break   # the king cannot capture into a defended square
+        occ ^= lowest & (0 - lowest)
+        # x-rays behind the piece that left
+        attackers |= (cb_bishop_attacks(to, occ) & diag) | (cb_rook_attacks(to, occ) & straight)
+        attackers &= occ
+        side = 1 - side
+    while d > 1:
+        d -= 1
+        if -gain[d] < gain[d - 1]:
+            gain[d - 1] = -gain[d]
+    return gain[0]
+
+# ---------------------------------------------------------------------------------------------------
+# transposition table
+
+cdef inline CABEntry* tt_probe(CABContext* c, uint64_t key) noexcept nogil:
+    cdef CABEntry* e = c.tt + 2 * (key & (c.tt_pairs - 1))
+    if e[0].key == key and (e[0].bound_age & 3) != CAB_EMPTY:
+        return &e[0]
+    if e[1].key == key and (e[1].bound_age & 3) != CAB_EMPTY:
+        return &e[1]
+    return NULL
+
+cdef inline void tt_store(CABContext* c, uint64_t key, int depth, int flag, int score, uint16_t move, int ply) noexcept nogil:
+    cdef CABEntry* e = c.tt + 2 * (key & (c.tt_pairs - 1))
+    cdef CABEntry* slot
+    if score > CAB_MATE_BOUND:
+        score += ply
+    elif score < -CAB_MATE_BOUND:
+        score -= ply
+    if e[0].key == key or (e[0].bound_age & 3) == CAB_EMPTY or depth >= e[0].depth or (e[0].bound_age >> 2) != c.age:
+        slot = &e[0]
+    else:
+        slot = &e[1]
+    if move == 0 and slot.key == key:
+        move = slot.move
+    slot.key = key
+    slot.score = score
+    slot.move = move
+    slot.depth = <int8_t> (depth if depth < 127 else 127)
+    slot.bound_age = <uint8_t> (flag | (c.age << 2))
+
+cdef inline int tt_score(int score, int ply) noexcept nogil:
+    if score > CAB_MATE_BOUND:
+        return score - ply
+    if score < -CAB_MATE_BOUND:
+        return score + ply
+    return score
+
+# ---------------------------------------------------------------------------------------------------
+# search
+
+cdef inline bint check_limits(CABContext* c) noexcept nogil:
+    if c.stop:
+        return True
+    if c.node_limit and c.nodes >= c.node_limit:
+        c.stop = 1
+        c.stop_kind = 2
+        return True
+    if (c.nodes & 1023) == 0 and c.deadline > 0 and cab_now() >= c.deadline:
+        c.stop = 1
+        c.stop_kind = 3
+        return True
+    return False
+
+cdef inline bint is_tactical(const CBoard* b, uint16_t m) noexcept nogil:
+    cdef int flag = m >> 12
+    return flag == CB_EP or (1 <= flag <= 4) or (flag != CB_CASTLE and b.board[(m >> 6) & 63] != CB_EMPTY)
+
+cdef inline bint non_pawn_material(const CBoard* b) noexcept nogil:
+    return (b.colors[b.turn] & (b.pieces[CB_KNIGHT] | b.pieces[CB_BISHOP] | b.pieces[CB_ROOK] | b.pieces[CB_QUEEN])) != 0
+
+cdef inline void pick(uint16_t* moves, int* scores, int i, int n) noexcept nogil:
+    cdef int best = i, j, ts
+    cdef uint16_t tm
+    for j in range(i + 1, n):
+        if scores[j] > scores[best]:
+            best = j
+    if best != i:
+        tm = moves[i]
+        moves[i] = moves[best]
+        moves[best] = tm
+        ts = scores[i]
+        scores[i] = scores[best]
+        scores[best] = ts
+
+cdef int capture_order(const CBoard* b, uint16_t m) noexcept nogil:
+    cdef int to = (m >> 6) & 63, flag = m >> 12, victim
+    victim = CB_PAWN if flag == CB_EP else piece_type_at(b, to)
+    if victim < 0:
+        victim = 0
+    return SEE_VALUE[victim] * 8 - SEE_VALUE[piece_type_at(b, m & 63)] // 16 + (SEE_VALUE[flag] if 1 <= flag <= 4 else 0)
+
+
+cdef int qsearch(CABContext* c, int ply, int alpha, int beta) noexcept nogil:
+    cdef CBoard* b = &c.b
+    cdef uint16_t moves[CB_MAX_MOVES]
+    cdef int scores[CB_MAX_MOVES]
+    cdef int n, i, score, stand, best, flag
+    cdef bint in_check
+    cdef int j
+    c.pv_len[ply] = 0
+    c.nodes += 1
+    if ply > c.seldepth:
+        c.seldepth = ply
+    if check_limits(c):
+        return 0
+    if ply >= CAB_MAX_PLY - 1:
+        return evaluate(b)
+    if cb_insufficient_material(b):
+        return 0
+    in_check = cb_in_check(b)
+    if in_check:
+        n = cb_generate(b, moves)
+        if n == 0:
+            return -(CAB_MATE - ply)
+        best = -CAB_INF
+        for i in range(n):
+            scores[i] = capture_order(b, moves[i]) if is_tactical(b, moves[i]) else 0
+    else:
+        stand = evaluate(b)
+        if stand >= beta:
+            return stand
+        if stand > alpha:
+            alpha = stand
+        best = stand
+        n = cb_generate_captures(b, moves)
+        for i in range(n):
+            flag = moves[i] >> 12
+            if flag != CB_QUEEN and see(b, moves[i]) < 0:
+                scores[i] = -CAB_INF     # losing capture: skipped
+            else:
+                scores[i] = capture_order(b, moves[i])
+    for i in range(n):
+        pick(moves, scores, i, n)
+        if scores[i] == -CAB_INF:
+            break
+        cb_make(b, moves[i])
+        score = -qsearch(c, ply + 1, -beta, -alpha)
+        cb_unmake(b)
+        if c.stop:
+            return 0
+        if score > best:
+            best = score
+            if score > alpha:
+                alpha = score
+                c.pv[ply][0] = moves[i]
+                for j in range(c.pv_len[ply + 1]):
+                    c.pv[ply][j + 1] = c.pv[ply + 1][j]
+                c.pv_len[ply] = c.pv_len[ply + 1] + 1
+                if score >= beta:
+                    break
+    return best
+
+
+cdef int negamax(CABContext* c, int ply, int depth, int alpha, int beta, bint is_pv, bint can_null) noexcept nogil:
+    cdef CBoard* b = &c.b
+    cdef uint16_t moves[CB_MAX_MOVES]
+    cdef int scores[CB_MAX_MOVES]
+    cdef int n, i, score, best, static_eval, r, new_depth, searched, alpha0, flag, j
+    cdef uint16_t m, best_move = 0, tt_move = 0
+    cdef bint in_check, tactical
+    cdef CABEntry* e
+    cdef uint64_t key
+    c.pv_len[ply] = 0
+    if ply > 0:
+        if b.halfmove >= 100 or cb_insufficient_material(b) or cb_repetitions(b) >= 1:
+            return 0
+        # mate distance pruning
+        if alpha < -(CAB_MATE - ply):
+            alpha = -(CAB_MATE - ply)
+        if beta > CAB_MATE - ply - 1:
+            beta = CAB_MATE - ply - 1
+        if alpha >= beta:
+            return alpha
+    if ply >= CAB_MAX_PLY - 2:
+        return evaluate(b)
+    in_check = cb_in_check(b)
+    if in_check:
+        depth += 1          # check extension
+    if depth <= 0:
+        return qsearch(c, ply, alpha, beta)
+    c.nodes += 1
+    if ply > c.seldepth:
+        c.seldepth = ply
+    if check_limits(c):
+        return 0
+    key = b.hash
+    e = tt_probe(c, key)
+    if e != NULL:
+        tt_move = e.move
+        if not is_pv and e.depth >= depth:
+            score = tt_score(e.score, ply)
+            flag = e.bound_age & 3
+            if flag == CAB_EXACT or (flag == CAB_LOWER and score >= beta) or (flag == CAB_UPPER and score <= alpha):
+                return score
+    n = cb_generate(b, moves)
+    if n == 0:
+        return -(CAB_MATE - ply) if in_check else 0
+    if c.prune and not is_pv and not in_check and abs(beta) < CAB_MATE_BOUND:
+        static_eval = evaluate(b)
+        # reverse futility: far above beta near the horizon
+        if depth <= 3 and static_eval - 120 * depth >= beta:
+            return static_eval
+        # null move
+        if can_null and depth >= 3 and static_eval >= beta and non_pawn_material(b):
+            r = 3 + depth // 4
+            cb_make_null(b)
+            score = -negamax(c, ply + 1, depth - 1 - r, -beta, -beta + 1, False, False)
+            cb_unmake_null(b)
+            if c.stop:
+                return 0
+            if score >= beta:
+                return beta     # never a mate score proven by a pass
+    # move ordering
+    for i in range(n):
+        m = moves[i]
+        if m == tt_move:
+            scores[i] = 1 << 30
+        elif is_tactical(b, m):
+            if (m >> 12) == CB_QUEEN or see(b, m) >= 0:
+                scores[i] = (1 << 24) + capture_order(b, m)
+            else:
+                scores[i] = -(1 << 24) + capture_order(b, m)
+        elif m == c.killers[ply][0]:
+            scores[i] = (1 << 23) + 1
+        elif m == c.killers[ply][1]:
+            scores[i] = 1 << 23
+        else:
+            scores[i] = c.history[b.turn][m & 63][(m >> 6) & 63]
+    best = -CAB_INF
+    alpha0 = alpha
+    searched = 0
+    for i in range(n):
+        pick(moves, scores, i, n)
+        m = moves[i]
+        tactical = is_tactical(b, m)
+        cb_make(b, m)
+        cab_prefetch(c.tt + 2 * (b.hash & (c.tt_pairs - 1)))   # the child probes it soon
+        new_depth = depth - 1
+        if searched == 0:
+            score = -negamax(c, ply + 1, new_depth, -beta, -alpha, is_pv, True)
+        else:
+            r = 0
+            if c.prune and depth >= 3 and not tactical and not in_check and searched >= 3 and not cb_in_check(b):
+                r = LMR[depth if depth < 64 else 63][searched if searched < 64 else 63]
+                if is_pv:
+                    r -= 1
+                if scores[i] >= (1 << 23):
+                    r -= 1       # killers
+                if r < 0:
+                    r = 0
+                if r > new_depth - 1:
+                    r = new_depth - 1 if new_depth > 1 else 0
+            score = -negamax(c, ply + 1, new_depth - r, -alpha - 1, -alpha, False, True)
+            if score > alpha and r > 0:
+                score = -negamax(c, ply + 1, new_depth, -alpha - 1, -alpha, False, True)
+            if score > alpha and score < beta and is_pv:
+                score = -negamax(c, ply + 1, new_depth, -beta, -alpha, True, True)
+        cb_unmake(b)
+        if c.stop:
+            return 0
+        searched += 1
+        if score > best:
+            best = score
+            best_move = m
+            if score > alpha:
+                alpha = score
+                # triangular PV
+                c.pv[ply][0] = m
+                for j in range(c.pv_len[ply + 1]):
+                    c.pv[ply][j + 1] = c.pv[ply + 1][j]
+                c.pv_len[ply] = c.pv_len[ply + 1] + 1
+                if ply == 0:
+                    c.root_best = m
+                    c.root_best_score = score
+                if score >= beta:
+                    if not tactical:
+                        if c.killers[ply][0] != m:
+                            c.killers[ply][1] = c.killers[ply][0]
+                            c.killers[ply][0] = m
+                        c.history[b.turn][m & 63][(m >> 6) & 63] += depth * depth
+                        if c.history[b.turn][m & 63][(m >> 6) & 63] > (1 << 22):
+                            _age_history(c)
+                    break
+    if best >= beta:
+        flag = CAB_LOWER
+    elif best > alpha0:
+        flag = CAB_EXACT
+    else:
+        flag = CAB_UPPER
+    tt_store(c, key, depth, flag, best, best_move, ply)
+    return best
+
+
+cdef void _age_history(CABContext* c) noexcept nogil:
+    cdef int s, f, t
+    for s in range(2):
+        for f in range(64):
+            for t in range(64):
+                c.history[s][f][t] //= 2
+
+# ---------------------------------------------------------------------------------------------------
+# Python side
+
+
+cdef class ChessAlphaBeta:
+    """Alpha-beta in C for the bitboard chess board (``games.load("chess")`` and ``"chess960"``).
+
+    Args:
+        game: a game whose states are ``games.chessboard.ChessBoardState``.
+        tt_bytes: transposition-table size in bytes (24 bytes an entry).
+        on_info: called with an interim ``SearchResult`` after each completed depth.
+        aspiration: half-width of the aspiration window, centipawns (0: full windows).
+
+    Raises:
+        ValueError: the game's states are not bitboard chess states, or tt_bytes < 1024.
+    """
+
+    def __cinit__(self, game, *, size_t tt_bytes=16 << 20, on_info=None, int aspiration=25):
+        if not isinstance(game.new_initial_state(), ChessBoardState):
+            raise ValueError(f"ChessAlphaBeta needs the bitboard chess game (games.load('chess')), got {game!r}")
+        if tt_bytes < 1024:
+            raise ValueError(f"tt_bytes must be >= 1024, got {tt_bytes}")
+        self.c = <CABContext*> calloc(1, sizeof(CABContext))
+        if self.c == NULL:
+            raise MemoryError("cannot allocate the search context")
+        cdef uint64_t pairs = 1
+        while pairs * 2 * 2 * sizeof(CABEntry) <= tt_bytes or pairs < 2:
+            pairs *= 2
+        # cache-line aligned: a pair of 16-byte entries never straddles two lines
+        self.c.tt = <CABEntry*> cab_aligned_alloc(64, pairs * 2 * sizeof(CABEntry))
+        if self.c.tt == NULL:
+            free(self.c)
+            self.c = NULL
+            raise MemoryError(f"cannot allocate a transposition table of {tt_bytes} bytes")
+        self.c.tt_pairs = pairs
+        self.tt_bytes = tt_bytes
+        self.game = game
+        self.on_info = on_info
+        self.aspiration = aspiration
+        self.c.prune = 1
+        self.reset()
+
+    def __dealloc__(self):
+        if self.c != NULL:
+            free(self.c.tt)
+            free(self.c)
+
+    def reset(self):
+        """Forgets the transposition table, killers and history."""
+        cdef uint64_t i
+        for i in range(2 * self.c.tt_pairs):
+            self.c.tt[i].key = 0
+            self.c.tt[i].bound_age = CAB_EMPTY
+        memset(self.c.killers, 0, sizeof(self.c.killers))
+        memset(self.c.history, 0, sizeof(self.c.history))
+        self.c.age = 0
+
+    def stop(self):
+        """Makes a running search return its best result so far (thread-safe)."""
+        self.c.stop = 1
+        self.c.stop_kind = 1
+
+    # -- back-end interface of mcts._ab_search.AlphaBeta --------------------------------------
+
+    def begin(self, state, node_limit=None, deadline=None):
+        """Loads the root position and the limits (``deadline`` in ``time.monotonic()`` seconds)."""
+        if not isinstance(state, ChessBoardState):
+            raise ValueError(f"ChessAlphaBeta searches bitboard chess states, got {state!r}")
+        memcpy(&self.c.b, &(<ChessBoardState> state).s, sizeof(CBoard))
+        self.c.nodes = 0
+        self.c.seldepth = 0
+        self.c.node_limit = int(node_limit) if node_limit else 0
+        # time.monotonic and clock_gettime(CLOCK_MONOTONIC) share a clock on Linux
+        self.c.deadline = cab_now() + (deadline - time.monotonic()) if deadline is not None else 0.0
+        self.c.age = (self.c.age + 1) & 63
+        self.c.stop = 0
+        self.c.stop_kind = 0
+        cdef int s, f, t
+        for s in range(2):
+            for f in range(64):
+                for t in range(64):
+                    self.c.history[s][f][t] //= 8
+
+    def search(self, int depth, int alpha, int beta):
+        """One iteration at ``depth`` in the window; returns ``(score, stopped, best, best_score, 0)``
+        (best: the action of the root move that last raised alpha, or -1)."""
+        cdef int score
+        self.c.root_best = -1
+        self.c.root_best_score = 0
+        with nogil:
+            score = negamax(self.c, 0, depth, alpha, beta, True, False)
+        best = cb_move_to_action(<uint16_t> self.c.root_best) if self.c.root_best >= 0 else -1
+        return score, bool(self.c.stop), best, self.c.root_best_score, 0
+
+    def pv(self):
+        """Principal variation of the last completed iteration, as actions."""
+        return [cb_move_to_action(self.c.pv[0][i]) for i in range(self.c.pv_len[0])]
+
+    def clear_stop(self):
+        self.c.stop = 0
+        self.c.stop_kind = 0
+
+    @property
+    def exact(self):
+        """Full-width search (no null move, reverse futility or reductions): mate searches."""
+        return not self.c.prune
+
+    @exact.setter
+    def exact(self, value):
+        self.c.prune = 0 if value else 1
+
+    @property
+    def nodes(self):
+        return self.c.nodes
+
+    @property
+    def seldepth(self):
+        return self.c.seldepth
+
+    @property
+    def stop_reason(self):
+        return ("", "stopped", "nodes", "time")[self.c.stop_kind]
+
+    def value_of(self, int score):
+        """A score as a value in [-1, 1] for the side to move (mates are +-1)."""
+        if score > CAB_MATE_BOUND:
+            return 1.0
+        if score < -CAB_MATE_BOUND:
+            return -1.0
+        return 2.0 / (1.0 + 10.0 ** (-score / 400.0)) - 1.0
+
+    # -- whole search -------------------------------------------------------------------------
+
+    def run(self, state, limit):
+        """Searches ``state`` within ``limit`` (depth, nodes, time, mate, clocks; stop()).
+
+        Returns:
+            SearchResult: best action, value in [-1, 1] and score (centipawns or mate) for the side to
+            move, PV, depth, seldepth, nodes, seconds, stop reason; ``is_proven`` when a mate is found.
+
+        Raises:
+            ValueError: ``state`` is finished or not a bitboard chess state, or ``limit`` is not a Limit.
+        """
+        if not isinstance(limit, Limit):
+            raise ValueError(f"limit must be an mcts.Limit, got {limit!r}")
+        if not isinstance(state, ChessBoardState):
+            raise ValueError(f"ChessAlphaBeta searches bitboard chess states, got {state!r}")
+        if state.is_terminal():
+            raise ValueError(f"cannot search a finished game: {state!r}")
+        start = time.monotonic()
+        budget = _budget(state, limit)
+        self.begin(state, limit.nodes, start + budget if budget is not None else None)
+        self.exact = limit.mate is not None   # a mate search is full width: exact to its depth
+        max_depth = CAB_MAX_PLY - 8
+        if limit.depth is not None:
+            max_depth = min(max_depth, max(1, int(limit.depth)))
+        if limit.mate is not None:
+            max_depth = min(max_depth, max(1, 2 * int(limit.mate) - 1))
+        legal = state.legal_actions()
+        best, score, pv, depth_done = legal[0], 0, [legal[0]], 0
+        stop_reason = ""
+        proven = None
+        prev = None
+        cdef int depth, alpha, beta, delta, s
+        for depth in range(1, max_depth + 1):
+            delta = self.aspiration
+            if prev is not None and depth >= 4 and delta > 0 and abs(prev) < CAB_MATE_BOUND:
+                alpha, beta = prev - delta, prev + delta
+            else:
+                alpha, beta = -CAB_INF, CAB_INF
+            while True:
+                s, stopped, rbest, rscore, _ = self.search(depth, alpha, beta)
+                if stopped:
+                    break
+                if s <= alpha and alpha > -CAB_INF:
+                    delta *= 3
+                    alpha = -CAB_INF if delta > 1500 else max(-CAB_INF, s - delta)
+                elif s >= beta and beta < CAB_INF:
+                    delta *= 3
+                    beta = CAB_INF if delta > 1500 else min(CAB_INF, s + delta)
+                else:
+                    break
+            if stopped:
+                stop_reason = self.stop_reason
+                if rbest >= 0 and depth_done > 0 and rscore > alpha:
+                    if rbest != best:
+                        pv = [rbest]
+                    best, score = rbest, rscore
+                elif rbest >= 0 and depth_done == 0:
+                    best, score, pv = rbest, rscore, [rbest]
+                break
+            prev = score = s
+            pv = self.pv() or [rbest]
+            best = pv[0]
+            depth_done = depth
+            if abs(score) > CAB_MATE_BOUND:
+                # a mate score is a proof: no move is pruned outright, only reduced or cut by bounds
+                proven = 1 if score > 0 else -1
+            if self.on_info is not None:
+                self.on_info(self._result(state, legal, best, score, pv, depth_done, start, proven, ""))
+            if proven is not None and CAB_MATE - abs(score) <= depth:
+                stop_reason = "proven"   # the iteration saw every line this long: no shorter mate
+                break
+            if limit.mate is not None and score >= CAB_MATE - (2 * int(limit.mate) - 1):
+                stop_reason = "mate"
+                break
+            if depth == max_depth:
+                stop_reason = "depth"
+                break
+        self.clear_stop()
+        return self._result(state, legal, best, score, pv, depth_done, start, proven, stop_reason)
+
+    def _result(self, state, legal, best, score, pv, depth, start, proven, stop_reason):
+        extra = {}
+        if abs(score) > CAB_MATE_BOUND:
+            plies = CAB_MATE - abs(score)
+            extra["mate_plies"] = plies if score > 0 else -plies
+        return SearchResult(
+            best_action=int(best), value=self.value_of(score), actions=tuple(legal),
+            pv=tuple(int(a) for a in pv), score=int(score), depth=int(depth), seldepth=int(self.c.seldepth),
+            nodes=int(self.c.nodes), seconds=time.monotonic() - start, is_proven=proven is not None,
+            proven_value=proven, stop_reason=stop_reason, extra=extra)
+
+    def __repr__(self):
+        return f"ChessAlphaBeta(tt_bytes={self.tt_bytes})"
+
+
+def _budget(state, limit):
+    """Seconds for this search: ``limit.time``, else a share of the clock, else None."""
+    if limit.time is not None:
+        return float(limit.time)
+    if limit.has_clock and not limit.infinite:
+        white = state.current_player() == 0
+        remaining = limit.wtime if white else limit.btime
+        inc = (limit.winc if white else limit.binc) or 0.0
+        if remaining is None:
+            return None
+        moves = limit.movestogo or 30
+        return max(0.001, min(remaining / moves + 0.8 * inc, 0.5 * remaining))
+    return None
