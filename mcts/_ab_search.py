@@ -46,6 +46,18 @@ def _is_chess(game: Any) -> bool:
     return getattr(game, "name", "") in ("chess", "chess960")
 
 
+def _pv_strings(state: Any, pv: list[int]) -> list[str]:
+    """The principal variation as move text (UCI for chess), as far as it stays legal."""
+    s = state.clone()
+    out = []
+    for a in pv:
+        if s.is_terminal() or a not in s.legal_actions():
+            break
+        out.append(s.action_to_string(a))
+        s.apply_action(a)
+    return out
+
+
 class PySearch:
     """Alpha-beta over the ``State`` protocol in Python (copy-make with ``clone``).
 
@@ -358,9 +370,13 @@ class AlphaBeta:
         self.tt_bytes = tt_bytes
         self._c4_solver: Optional[Connect4Solver] = None
         self._stop_lock = threading.Lock()
-        if evaluator is None and _is_chess(game) and static_eval is None and quiescence is None:
+        plain = evaluator is None and static_eval is None and quiescence is None
+        if plain and _is_chess(game) and _is_cstate(game.new_initial_state()):
+            from mcts._chess_ab import ChessAlphaBeta  # the fast board: the whole search in C
+            self._backend: Any = ChessAlphaBeta(game, tt_bytes=tt_bytes)
+        elif plain and _is_chess(game):
             from mcts._chess_search import ChessSearch
-            self._backend: Any = ChessSearch(tt_entries=max(1024, tt_bytes // 160))
+            self._backend = ChessSearch(tt_entries=max(1024, tt_bytes // 160))
         elif evaluator is None and _is_cstate(game.new_initial_state()):
             from mcts._alphabeta import CAlphaBeta
             self._backend = CAlphaBeta(game, tt_bytes)
@@ -493,8 +509,8 @@ class AlphaBeta:
         if abs(score) > MATE_BOUND:
             plies = MATE - abs(score)
             extra["mate_plies"] = plies if score > 0 else -plies
-        if hasattr(backend, "pv_moves"):
-            extra["pv_uci"] = backend.pv_moves()
+        if _is_chess(self.game):
+            extra["pv_uci"] = _pv_strings(state, pv)
         return SearchResult(
             best_action=int(best), value=backend.value_of(score), actions=tuple(state.legal_actions()),
             pv=tuple(int(a) for a in pv), score=int(score), depth=depth, seldepth=int(backend.seldepth),

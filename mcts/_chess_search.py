@@ -163,10 +163,6 @@ class ChessSearch:
             board.push(move)
         return out
 
-    def pv_moves(self) -> list[str]:
-        """The principal variation in UCI text."""
-        return [m.uci() for m in self._full_pv()]
-
     def value_of(self, score: int) -> float:
         if abs(score) > MATE_BOUND:
             return 1.0 if score > 0 else -1.0

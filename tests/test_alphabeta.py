@@ -273,8 +273,8 @@ def _mate_fens(n: int) -> list[str]:
     return [line.strip() for line in (EPD_DIR / f"mate_in_{n}.fen").read_text().splitlines() if line.strip()]
 
 
-def _check_mates(n: int, fens: list[str]) -> None:
-    game = games.load("chess")
+def _check_mates(n: int, fens: list[str], backend: str = "cython") -> None:
+    game = games.load("chess", backend=backend)
     ab = AlphaBeta(game)
     for fen in fens:
         state = game.deserialize(fen)
@@ -293,13 +293,15 @@ def _check_mates(n: int, fens: list[str]) -> None:
             assert board.is_checkmate(), (fen, result.extra["pv_uci"])
 
 
-def test_chess_mates_in_1_and_2():
-    _check_mates(1, _mate_fens(1))
-    _check_mates(2, _mate_fens(2)[::8])
+@pytest.mark.parametrize("backend", ["cython", "python-chess"])
+def test_chess_mates_in_1_and_2(backend):
+    _check_mates(1, _mate_fens(1), backend)
+    _check_mates(2, _mate_fens(2)[::8], backend)
 
 
-def test_chess_mates_in_3():
-    _check_mates(3, _mate_fens(3)[:4])
+@pytest.mark.parametrize("backend", ["cython", "python-chess"])
+def test_chess_mates_in_3(backend):
+    _check_mates(3, _mate_fens(3)[:4], backend)
 
 
 @pytest.mark.slow
@@ -309,7 +311,8 @@ def test_chess_mates_all(n):
 
 
 def _wac_share(lines: list[str], limit: Limit) -> tuple[int, int]:
-    game = games.load("chess")
+    # the python-chess searcher; the C searcher's WAC checks are in test_chessboard.py
+    game = games.load("chess", backend="python-chess")
     ab = AlphaBeta(game)
     solved = 0
     for line in lines:
