@@ -1,0 +1,83 @@
+"""``plytree learn``: the self-play loop (self-play, train, export, gate), or the supervised
+Connect Four recipe from exact-solver labels (``--supervised``)."""
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "train networks: the AlphaZero self-play loop, or Connect Four from exact-solver labels (--supervised)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("game", help="game name: connect4, hex, tictactoe")
+    p.add_argument("--run", required=True, help="run directory (created; an existing one is resumed)")
+    p.add_argument("--board-size", type=int, default=None, help="Hex board size")
+    p.add_argument("--generations", type=int, default=5, help="generations to produce (default 5)")
+    p.add_argument("--games", type=int, default=64, help="self-play games per generation (default 64)")
+    p.add_argument("--simulations", type=int, default=100, help="MCTS simulations per self-play move (default 100)")
+    p.add_argument("--parallel-games", type=int, default=16, help="games played in lockstep per worker (default 16)")
+    p.add_argument("--search-batch", type=int, default=8, help="leaves per search per evaluator call (default 8)")
+    p.add_argument("--temperature-moves", type=int, default=10, help="plies sampled from the visits (default 10)")
+    p.add_argument("--bootstrap", choices=("rollout", "network"), default="rollout",
+                   help="who plays generation 0: MCTS with random rollouts (default) or the untrained net")
+    p.add_argument("--bootstrap-games", type=int, default=None, help="games of the rollout bootstrap (default --games)")
+    p.add_argument("--bootstrap-simulations", type=int, default=None,
+                   help="simulations of the rollout bootstrap (default --simulations)")
+    p.add_argument("--blocks", type=int, default=4, help="residual blocks (default 4)")
+    p.add_argument("--channels", type=int, default=64, help="channels (default 64)")
+    p.add_argument("--value-head", choices=("hlgauss", "wdl"), default="hlgauss")
+    p.add_argument("--train-steps", type=int, default=None,
+                   help="optimizer steps per generation (default 500; --supervised: 4000 in all)")
+    p.add_argument("--batch-size", type=int, default=256, help="training batch (default 256)")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
+    p.add_argument("--window", type=int, default=200_000, help="newest records trained on (default 200000)")
+    p.add_argument("--gate-games", type=int, default=20, help="games of the gate match (default 20)")
+    p.add_argument("--gate-threshold", type=float, default=0.55, help="score a candidate needs (default 0.55)")
+    p.add_argument("--gate-simulations", type=int, default=100, help="simulations per move in the gate (default 100)")
+    p.add_argument("--workers", type=int, default=1, help="self-play / labelling processes (default 1)")
+    p.add_argument("--ray", default=None, metavar="ADDRESS",
+                   help="run self-play workers as Ray actors: 'local' or a cluster address")
+    p.add_argument("--device", default="cpu", help="torch device for training (default cpu)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    sup = p.add_argument_group("supervised (connect4)")
+    sup.add_argument("--supervised", action="store_true", help="train from exact-solver labels instead of self-play")
+    sup.add_argument("--positions", type=int, default=100_000, help="positions to label (default 100000)")
+    sup.add_argument("--label-time", type=float, default=None, help="stop labelling after this many seconds")
+    sup.add_argument("--train-time", type=float, default=None, help="stop training after this many seconds")
+    sup.add_argument("--min-moves", type=int, default=12, help="earliest ply of a labelled position (default 12)")
+    sup.add_argument("--max-moves", type=int, default=36, help="latest ply (default 36)")
+    sup.add_argument("--output", default=None, help="ONNX file to write (default RUN/onnx/supervised.onnx)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.learn import LearnConfig, learn, learn_supervised
+    from engine.selfplay import SelfPlayConfig
+    from models.train import TrainConfig
+
+    if args.supervised:
+        if args.game != "connect4":
+            raise ValueError(f"--supervised needs the exact solver, which exists for connect4 only, not {args.game!r}")
+        steps = args.train_steps if args.train_steps is not None else 4000
+        entry = learn_supervised(
+            args.run, positions=args.positions, workers=args.workers, blocks=args.blocks, channels=args.channels,
+            train=TrainConfig(steps=steps, batch_size=args.batch_size, learning_rate=args.lr, device=args.device,
+                              seed=args.seed, threads=args.threads),
+            min_moves=args.min_moves, max_moves=args.max_moves, label_time=args.label_time,
+            train_time=args.train_time, seed=args.seed, progress_bars=not args.no_progress, output=args.output)
+        print(json.dumps(entry))
+        return 0
+    params = {"board_size": args.board_size} if args.board_size else {}
+    cfg = LearnConfig(
+        game=args.game, game_params=params, generations=args.generations, games_per_generation=args.games,
+        selfplay=SelfPlayConfig(simulations=args.simulations, parallel_games=args.parallel_games,
+                                batch_size=args.search_batch, temperature_moves=args.temperature_moves, seed=args.seed),
+        bootstrap=args.bootstrap, bootstrap_games=args.bootstrap_games,
+        bootstrap_simulations=args.bootstrap_simulations, blocks=args.blocks, channels=args.channels, value_head=args.value_head,
+        train_steps=args.train_steps if args.train_steps is not None else 500, batch_size=args.batch_size, learning_rate=args.lr, window=args.window,
+        gate_games=args.gate_games, gate_threshold=args.gate_threshold, gate_simulations=args.gate_simulations,
+        workers=args.workers, ray=args.ray, device=args.device, seed=args.seed, threads=args.threads)
+    state = learn(args.run, cfg, progress_bars=not args.no_progress)
+    print(json.dumps(state))
+    return 0
