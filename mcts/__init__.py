@@ -1,15 +1,36 @@
-"""Search cores: MCTS (PUCT), alpha-beta, and the search budget."""
+"""Search cores: MCTS (PUCT), alpha-beta, the Connect Four solver, LLM minimax and the search budget."""
+from mcts._ab_search import AlphaBeta, UnsupportedGameError
+from mcts._c4solver import Connect4Solver, UnsolvableError
+from mcts._c4solver import solve as solve_connect4
+from mcts._c4solver import solve_moves as solve_connect4_moves
 from mcts._evaluator import Evaluator, uniform_priors
+from mcts._evaluators import RolloutEvaluator, UniformEvaluator
 from mcts._limit import Limit, SearchResult
+from mcts._llm_minimax import LLMBudget, LLMMinimax, heuristic_best
+from mcts._puct import MCTS, EvaluatorOutputError
+from mcts.budget import BudgetController, Deadlines, InfoRelay, compute_deadlines, run_with_budget
 
-__all__ = ["Evaluator", "Limit", "SearchResult", "uniform_priors"]
-from mcts.budget import BudgetController, Deadlines, InfoRelay, compute_deadlines, run_with_budget  # noqa: E402
-__all__ += ["BudgetController", "Deadlines", "InfoRelay", "compute_deadlines", "run_with_budget"]
-from mcts._puct import MCTS, EvaluatorOutputError  # noqa: E402
-from mcts._evaluators import RolloutEvaluator, UniformEvaluator  # noqa: E402
-__all__ += ["EvaluatorOutputError", "MCTS", "RolloutEvaluator", "UniformEvaluator"]
-from mcts._ab_search import AlphaBeta, UnsupportedGameError  # noqa: E402
-from mcts._c4solver import Connect4Solver, UnsolvableError, solve as solve_connect4, solve_moves as solve_connect4_moves  # noqa: E402
-__all__ += ["AlphaBeta", "Connect4Solver", "UnsolvableError", "UnsupportedGameError", "solve_connect4", "solve_connect4_moves"]
-from mcts._llm_minimax import LLMBudget, LLMMinimax, heuristic_best  # noqa: E402
-__all__ += ["LLMBudget", "LLMMinimax", "heuristic_best"]
+__all__ = [
+    "AlphaBeta",
+    "BudgetController",
+    "Connect4Solver",
+    "Deadlines",
+    "Evaluator",
+    "EvaluatorOutputError",
+    "InfoRelay",
+    "LLMBudget",
+    "LLMMinimax",
+    "Limit",
+    "MCTS",
+    "RolloutEvaluator",
+    "SearchResult",
+    "UniformEvaluator",
+    "UnsolvableError",
+    "UnsupportedGameError",
+    "compute_deadlines",
+    "heuristic_best",
+    "run_with_budget",
+    "solve_connect4",
+    "solve_connect4_moves",
+    "uniform_priors",
+]
