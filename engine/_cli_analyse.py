@@ -23,6 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import games
+    from games._protocol import actions_to_strings
     from engine._factory import make_player
     from mcts import Limit
 
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if result.score is not None:
         value += f", score {result.score}"
     print(f"value for the side to move: {value}")
-    print(f"pv: {_pv_text(state, result.pv)}")
+    print(f"pv: {' '.join(actions_to_strings(state, result.pv)) or '-'}")
     print(f"depth {result.depth}  nodes {result.nodes}  simulations {result.simulations}  "
           f"{result.seconds:.2f} s  {result.nps:,.0f} nodes/s  stopped by {result.stop_reason or '-'}")
     if result.visits:
@@ -63,13 +64,3 @@ def run(args: argparse.Namespace) -> int:
             print(f"{state.action_to_string(action):>8} {visits:>8} {qtext:>7} {prior:>7.3f}")
     return 0
 
-
-def _pv_text(state, pv) -> str:
-    s = state.clone()
-    words = []
-    for a in pv:
-        if s.is_terminal() or a not in s.legal_actions():
-            break
-        words.append(s.action_to_string(a))
-        s.apply_action(a)
-    return " ".join(words) or "-"

@@ -184,14 +184,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="plytree tournament", description=HELP)
     add_arguments(parser)
     args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"plytree tournament: error: {exc}", file=sys.stderr)
-        return 1
+    from engine.cli import run_guarded
+
+    return run_guarded("tournament", run, args)
 
 
 if __name__ == "__main__":

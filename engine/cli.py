@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 # subcommand -> module; the order is the order of --help
 COMMANDS: dict[str, str] = {
@@ -42,15 +42,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    return run_guarded(args.command, args._run, args)
+
+
+def run_guarded(command: str, run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Runs a subcommand; bad input and engine faults become one ``error:`` line and exit code 1."""
     try:
-        return int(args._run(args) or 0)
+        return int(run(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"plytree {args.command}: error: {exc}", file=sys.stderr)
+        print(f"plytree {command}: error: {exc}", file=sys.stderr)
         return 1
-
 
 if __name__ == "__main__":
     sys.exit(main())

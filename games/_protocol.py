@@ -91,3 +91,16 @@ def perspective_planes(own: np.ndarray, other: np.ndarray, player: int, shape: S
     out[1] = other.reshape(shape)
     out[2] = float(player)
     return out
+
+
+def actions_to_strings(state: State, actions: Sequence[int]) -> list[str]:
+    """Each action of a line as text, in the position where it is played, as far as the line
+    stays legal (a principal variation can end in a position the search did not finish)."""
+    s = state.clone()
+    out = []
+    for a in actions:
+        if s.is_terminal() or a not in s.legal_actions():
+            break
+        out.append(s.action_to_string(a))
+        s.apply_action(a)
+    return out

@@ -23,6 +23,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
+from games._protocol import actions_to_strings
 from mcts._c4solver import Connect4Solver, UnsolvableError
 from mcts._limit import Limit, SearchResult
 
@@ -44,18 +45,6 @@ def _is_cstate(state: Any) -> bool:
 
 def _is_chess(game: Any) -> bool:
     return getattr(game, "name", "") in ("chess", "chess960")
-
-
-def _pv_strings(state: Any, pv: list[int]) -> list[str]:
-    """The principal variation as move text (UCI for chess), as far as it stays legal."""
-    s = state.clone()
-    out = []
-    for a in pv:
-        if s.is_terminal() or a not in s.legal_actions():
-            break
-        out.append(s.action_to_string(a))
-        s.apply_action(a)
-    return out
 
 
 class PySearch:
@@ -510,7 +499,7 @@ class AlphaBeta:
             plies = MATE - abs(score)
             extra["mate_plies"] = plies if score > 0 else -plies
         if _is_chess(self.game):
-            extra["pv_uci"] = _pv_strings(state, pv)
+            extra["pv_uci"] = actions_to_strings(state, pv)
         return SearchResult(
             best_action=int(best), value=backend.value_of(score), actions=tuple(state.legal_actions()),
             pv=tuple(int(a) for a in pv), score=int(score), depth=depth, seldepth=int(backend.seldepth),
