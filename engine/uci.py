@@ -792,6 +792,8 @@ def _state_from_board(game, board: chess.Board):
 def _hashfull(search) -> Optional[int]:
     """Permille of the table (alpha-beta) or tree memory (MCTS) in use, where the search shows it."""
     try:
+        if callable(getattr(search, "hashfull", None)):
+            return int(search.hashfull())
         if hasattr(search, "tree_bytes") and hasattr(search, "memory_limit") and search.memory_limit:
             return min(1000, int(1000 * search.tree_nodes * search.node_size / search.memory_limit))
         backend = getattr(search, "_backend", None)

@@ -573,6 +573,16 @@ cdef class ChessAlphaBeta:
     def stop_reason(self):
         return ("", "stopped", "nodes", "time")[self.c.stop_kind]
 
+    def hashfull(self):
+        """Permille of the transposition table written by the current search (UCI ``hashfull``):
+        the share of the first 1,000 entries that hold a position of this generation."""
+        cdef uint64_t i, n = min(<uint64_t> 1000, 2 * self.c.tt_pairs)
+        cdef int used = 0
+        for i in range(n):
+            if (self.c.tt[i].bound_age & 3) != CAB_EMPTY and (self.c.tt[i].bound_age >> 2) == self.c.age:
+                used += 1
+        return (used * 1000) // n if n else 0
+
     def value_of(self, int score):
         """A score as a value in [-1, 1] for the side to move (mates are +-1)."""
         if score > CAB_MATE_BOUND:

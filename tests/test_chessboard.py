@@ -378,3 +378,16 @@ def test_search_as_backend_of_mcts_alphabeta():
     assert r.score >= 1_000_000 - 5 and r.is_proven and r.best_action in s.legal_actions()
     r = driver.run(g.new_initial_state(), Limit(depth=4))
     assert r.depth == 4 and len(r.pv) >= 1 and abs(r.value) < 0.5
+
+
+def test_searcher_reports_hashfull():
+    from mcts._chess_ab import ChessAlphaBeta
+
+    g = games.load("chess")
+    search = ChessAlphaBeta(g, tt_bytes=1 << 20)
+    assert search.hashfull() == 0
+    search.run(g.new_initial_state(), Limit(nodes=200_000))
+    full = search.hashfull()
+    assert 0 < full <= 1000
+    search.reset()
+    assert search.hashfull() == 0
