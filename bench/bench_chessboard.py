@@ -30,7 +30,6 @@ import pytest
 import games
 from games import chessboard as cb
 from mcts import AlphaBeta, Limit
-from mcts._chess_ab import ChessAlphaBeta
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 STOCKFISH = "/usr/games/stockfish"
@@ -144,7 +143,7 @@ def _bk_positions() -> list[tuple[str, str]]:
 def measure_search(name: str, fen: str, seconds: float) -> dict:
     fast_game = games.load("chess")
     ref_game = games.load("chess", backend="python-chess")
-    ours = ChessAlphaBeta(fast_game, tt_bytes=64 << 20)
+    ours = AlphaBeta(fast_game, tt_bytes=64 << 20)  # the C searcher on the bitboard board
     r = ours.run(fast_game.deserialize(fen), Limit(time=seconds))
     ref = AlphaBeta(ref_game, tt_bytes=64 << 20)
     rr = ref.run(ref_game.deserialize(fen), Limit(time=seconds))
@@ -169,7 +168,7 @@ def wac(searcher: str, count: int, seconds: float) -> tuple[int, int]:
     """
     backend = "cython" if searcher == "ours" else "python-chess"
     game = games.load("chess", backend=backend)
-    search = ChessAlphaBeta(game, tt_bytes=64 << 20) if searcher == "ours" else AlphaBeta(game, tt_bytes=64 << 20)
+    search = AlphaBeta(game, tt_bytes=64 << 20)  # dispatches to the C searcher on the bitboard board
     solved = tried = 0
     for line in (DATA / "chess" / "epd" / "wac.epd").read_text().splitlines()[:count]:
         board, ops = chess.Board.from_epd(line)

@@ -176,12 +176,7 @@ def default_search_factory(game, options: dict, relay: InfoRelay):
         return _construct(mcts.MCTS, game, evaluator, on_info=relay, c_puct=options["cpuct"] / 100.0,
                           batch_size=options["batchsize"], memory_limit=int(options["hash"]) << 20)
     tt_bytes = int(options["hash"]) << 20
-    try:  # the C alpha-beta on the bitboard board: the fastest chess search plytree has
-        from mcts._chess_ab import ChessAlphaBeta
-
-        return ChessAlphaBeta(game, tt_bytes=tt_bytes, on_info=relay)
-    except (ImportError, ValueError):  # a python-chess game, or the extension is not built
-        pass
+    # on the bitboard board mcts.AlphaBeta runs the C searcher (mcts._chess_ab), else python-chess's
     return _construct(mcts.AlphaBeta, game, on_info=relay, tt_bytes=tt_bytes)
 
 
@@ -792,11 +787,12 @@ def _state_from_board(game, board: chess.Board):
 def _hashfull(search) -> Optional[int]:
     """Permille of the table (alpha-beta) or tree memory (MCTS) in use, where the search shows it."""
     try:
-        if callable(getattr(search, "hashfull", None)):
-            return int(search.hashfull())
+        backend = getattr(search, "_backend", None)
+        for part in (search, backend):  # the C chess searcher samples its own table
+            if callable(getattr(part, "hashfull", None)):
+                return int(part.hashfull())
         if hasattr(search, "tree_bytes") and hasattr(search, "memory_limit") and search.memory_limit:
             return min(1000, int(1000 * search.tree_nodes * search.node_size / search.memory_limit))
-        backend = getattr(search, "_backend", None)
         table, entries = getattr(backend, "tt", None), getattr(backend, "tt_entries", None)
         if isinstance(table, dict) and entries:
             return min(1000, int(1000 * len(table) / entries))

@@ -30,6 +30,7 @@ from mcts._limit import Limit, SearchResult
 MATE = 1_000_000          # same as mcts._alphabeta.AB_MATE
 MATE_BOUND = 999_000      # |score| above this is a forced result
 INF = MATE + 1
+DEFAULT_ASPIRATION = (50, 3, 4, 4000)  # (half-width, first depth, growth on a fail, full-open width)
 MAX_PLY = 128
 EVAL_SCALE = 1000         # score units per unit of value for evaluators and static evaluations
 
@@ -331,7 +332,8 @@ class AlphaBeta:
             With an evaluator the search runs in Python, also for games with a C interface.
         tt_bytes: size of the transposition table in bytes.
         on_info: called with an interim ``SearchResult`` after each completed depth.
-        aspiration: half-width of the aspiration window in score units (0 turns windows off).
+        aspiration: half-width of the aspiration window in score units (0 turns windows off;
+            default: the back end's ``aspiration_schedule``, else 50).
         static_eval, quiescence: hooks of the Python search (see :class:`PySearch`).
 
     Raises:
@@ -339,7 +341,7 @@ class AlphaBeta:
     """
 
     def __init__(self, game: Any, evaluator: Any = None, *, tt_bytes: int = 16 << 20,
-                 on_info: Optional[Callable[[SearchResult], None]] = None, aspiration: int = 50,
+                 on_info: Optional[Callable[[SearchResult], None]] = None, aspiration: Optional[int] = None,
                  static_eval: Optional[Callable[[Any], float]] = None,
                  quiescence: Optional[Callable[[Any], Sequence[int]]] = None,
                  max_solve_plies: int = 20) -> None:
@@ -354,7 +356,7 @@ class AlphaBeta:
         self.game = game
         self.evaluator = evaluator
         self.on_info = on_info
-        self.aspiration = int(aspiration)
+        self._aspiration = aspiration
         self.max_solve_plies = int(max_solve_plies)
         self.tt_bytes = tt_bytes
         self._c4_solver: Optional[Connect4Solver] = None
@@ -423,6 +425,11 @@ class AlphaBeta:
         backend = self._backend
         legal = state.legal_actions()
         remaining = self._remaining_plies(state)
+        # the window's half-width, first depth, growth on a fail and width past which it opens fully
+        width, first, growth, cap = getattr(backend, "aspiration_schedule", DEFAULT_ASPIRATION)
+        if self._aspiration is not None:
+            width = int(self._aspiration)
+        max_depth = min(max_depth, getattr(backend, "max_depth", max_depth))
         if hasattr(backend, "exact"):
             backend.exact = limit.mate is not None   # a mate search is full width: no reductions
         backend.begin(state, limit.nodes, deadline)
@@ -431,8 +438,8 @@ class AlphaBeta:
         proven: Optional[int] = None
         prev: Optional[int] = None
         for depth in range(1, max_depth + 1):
-            delta = self.aspiration
-            if prev is not None and depth >= 3 and delta > 0 and abs(prev) < MATE_BOUND:
+            delta = width
+            if prev is not None and depth >= first and delta > 0 and abs(prev) < MATE_BOUND:
                 alpha, beta = prev - delta, prev + delta
             else:
                 alpha, beta = -INF, INF
@@ -441,17 +448,17 @@ class AlphaBeta:
                 if stopped:
                     break
                 if s <= alpha and alpha > -INF:
-                    delta *= 4
-                    alpha = -INF if delta > 4000 or s < -MATE_BOUND else s - delta
+                    delta *= growth
+                    alpha = -INF if delta > cap or s < -MATE_BOUND else s - delta
                 elif s >= beta and beta < INF:
-                    delta *= 4
-                    beta = INF if delta > 4000 or s > MATE_BOUND else s + delta
+                    delta *= growth
+                    beta = INF if delta > cap or s > MATE_BOUND else s + delta
                 else:
                     break
             if stopped:
                 stop_reason = backend.stop_reason
-                if rbest >= 0:
-                    # a root move of the unfinished iteration beat the window: it is at least as
+                if rbest >= 0 and (depth_done == 0 or rscore > alpha):
+                    # a root move of the unfinished iteration raised alpha: it is at least as
                     # good as the last completed answer (the PV move is searched first)
                     if rbest != best:
                         pv = [rbest]
@@ -470,7 +477,9 @@ class AlphaBeta:
             result = self._result(state, best, score, pv, depth_done, start, proven, "")
             if self.on_info is not None:
                 self.on_info(result)
-            if proven is not None:
+            if proven is not None and (abs(score) <= MATE_BOUND or MATE - abs(score) <= depth):
+                # a mate seen no deeper than this iteration: every shorter line was searched, so
+                # no faster win (or slower loss) exists
                 stop_reason = "proven"
                 break
             if limit.mate is not None and score >= MATE - (2 * int(limit.mate) - 1):

@@ -43,6 +43,5 @@ ctypedef struct CABContext:
 cdef class ChessAlphaBeta:
     cdef CABContext* c          # the search context (malloc'd: the board and tables are large)
     cdef public object game     # the game searched
-    cdef public object on_info  # callback(SearchResult) after each completed depth, or None
     cdef public int aspiration  # half-width of the aspiration window in centipawns (0: none)
     cdef size_t tt_bytes        # transposition-table size

@@ -24,7 +24,6 @@ from games.chessboard cimport (
     CB_WHITE, CB_BLACK, CB_PAWN, CB_KNIGHT, CB_BISHOP, CB_ROOK, CB_QUEEN, CB_KING, CB_EMPTY,
     CB_CASTLE, CB_EP, CB_MAX_MOVES,
 )
-from mcts._limit import Limit, SearchResult
 
 cdef extern from *:
     """
@@ -455,19 +454,20 @@ cdef void _age_history(CABContext* c) noexcept nogil:
 
 
 cdef class ChessAlphaBeta:
-    """Alpha-beta in C for the bitboard chess board (``games.load("chess")`` and ``"chess960"``).
+    """Alpha-beta in C for the bitboard chess board (``games.load("chess")`` and ``"chess960"``): the
+    back end that ``mcts.AlphaBeta`` drives (iterative deepening, aspiration windows, limits and
+    interim reports live in that one driver; this class runs one iteration at a time in C).
 
     Args:
         game: a game whose states are ``games.chessboard.ChessBoardState``.
         tt_bytes: transposition-table size in bytes (24 bytes an entry).
-        on_info: called with an interim ``SearchResult`` after each completed depth.
         aspiration: half-width of the aspiration window, centipawns (0: full windows).
 
     Raises:
         ValueError: the game's states are not bitboard chess states, or tt_bytes < 1024.
     """
 
-    def __cinit__(self, game, *, size_t tt_bytes=16 << 20, on_info=None, int aspiration=25):
+    def __cinit__(self, game, *, size_t tt_bytes=16 << 20, int aspiration=25):
         if not isinstance(game.new_initial_state(), ChessBoardState):
             raise ValueError(f"ChessAlphaBeta needs the bitboard chess game (games.load('chess')), got {game!r}")
         if tt_bytes < 1024:
@@ -487,7 +487,6 @@ cdef class ChessAlphaBeta:
         self.c.tt_pairs = pairs
         self.tt_bytes = tt_bytes
         self.game = game
-        self.on_info = on_info
         self.aspiration = aspiration
         self.c.prune = 1
         self.reset()
@@ -591,112 +590,15 @@ cdef class ChessAlphaBeta:
             return -1.0
         return 2.0 / (1.0 + 10.0 ** (-score / 400.0)) - 1.0
 
-    # -- whole search -------------------------------------------------------------------------
+    @property
+    def aspiration_schedule(self):
+        """The driver's aspiration windows for chess: (half-width cp, first depth, growth, full-open width)."""
+        return (self.aspiration, 4, 3, 1500)
 
-    def run(self, state, limit):
-        """Searches ``state`` within ``limit`` (depth, nodes, time, mate, clocks; stop()).
-
-        Returns:
-            SearchResult: best action, value in [-1, 1] and score (centipawns or mate) for the side to
-            move, PV, depth, seldepth, nodes, seconds, stop reason; ``is_proven`` when a mate is found.
-
-        Raises:
-            ValueError: ``state`` is finished or not a bitboard chess state, or ``limit`` is not a Limit.
-        """
-        if not isinstance(limit, Limit):
-            raise ValueError(f"limit must be an mcts.Limit, got {limit!r}")
-        if not isinstance(state, ChessBoardState):
-            raise ValueError(f"ChessAlphaBeta searches bitboard chess states, got {state!r}")
-        if state.is_terminal():
-            raise ValueError(f"cannot search a finished game: {state!r}")
-        start = time.monotonic()
-        budget = _budget(state, limit)
-        self.begin(state, limit.nodes, start + budget if budget is not None else None)
-        self.exact = limit.mate is not None   # a mate search is full width: exact to its depth
-        max_depth = CAB_MAX_PLY - 8
-        if limit.depth is not None:
-            max_depth = min(max_depth, max(1, int(limit.depth)))
-        if limit.mate is not None:
-            max_depth = min(max_depth, max(1, 2 * int(limit.mate) - 1))
-        legal = state.legal_actions()
-        best, score, pv, depth_done = legal[0], 0, [legal[0]], 0
-        stop_reason = ""
-        proven = None
-        prev = None
-        cdef int depth, alpha, beta, delta, s
-        for depth in range(1, max_depth + 1):
-            delta = self.aspiration
-            if prev is not None and depth >= 4 and delta > 0 and abs(prev) < CAB_MATE_BOUND:
-                alpha, beta = prev - delta, prev + delta
-            else:
-                alpha, beta = -CAB_INF, CAB_INF
-            while True:
-                s, stopped, rbest, rscore, _ = self.search(depth, alpha, beta)
-                if stopped:
-                    break
-                if s <= alpha and alpha > -CAB_INF:
-                    delta *= 3
-                    alpha = -CAB_INF if delta > 1500 else max(-CAB_INF, s - delta)
-                elif s >= beta and beta < CAB_INF:
-                    delta *= 3
-                    beta = CAB_INF if delta > 1500 else min(CAB_INF, s + delta)
-                else:
-                    break
-            if stopped:
-                stop_reason = self.stop_reason
-                if rbest >= 0 and depth_done > 0 and rscore > alpha:
-                    if rbest != best:
-                        pv = [rbest]
-                    best, score = rbest, rscore
-                elif rbest >= 0 and depth_done == 0:
-                    best, score, pv = rbest, rscore, [rbest]
-                break
-            prev = score = s
-            pv = self.pv() or [rbest]
-            best = pv[0]
-            depth_done = depth
-            if abs(score) > CAB_MATE_BOUND:
-                # a mate score is a proof: no move is pruned outright, only reduced or cut by bounds
-                proven = 1 if score > 0 else -1
-            if self.on_info is not None:
-                self.on_info(self._result(state, legal, best, score, pv, depth_done, start, proven, ""))
-            if proven is not None and CAB_MATE - abs(score) <= depth:
-                stop_reason = "proven"   # the iteration saw every line this long: no shorter mate
-                break
-            if limit.mate is not None and score >= CAB_MATE - (2 * int(limit.mate) - 1):
-                stop_reason = "mate"
-                break
-            if depth == max_depth:
-                stop_reason = "depth"
-                break
-        self.clear_stop()
-        return self._result(state, legal, best, score, pv, depth_done, start, proven, stop_reason)
-
-    def _result(self, state, legal, best, score, pv, depth, start, proven, stop_reason):
-        extra = {}
-        if abs(score) > CAB_MATE_BOUND:
-            plies = CAB_MATE - abs(score)
-            extra["mate_plies"] = plies if score > 0 else -plies
-        return SearchResult(
-            best_action=int(best), value=self.value_of(score), actions=tuple(legal),
-            pv=tuple(int(a) for a in pv), score=int(score), depth=int(depth), seldepth=int(self.c.seldepth),
-            nodes=int(self.c.nodes), seconds=time.monotonic() - start, is_proven=proven is not None,
-            proven_value=proven, stop_reason=stop_reason, extra=extra)
+    @property
+    def max_depth(self):
+        """Deepest iteration the driver may ask for (the ply tables hold quiescence beyond it)."""
+        return CAB_MAX_PLY - 8
 
     def __repr__(self):
         return f"ChessAlphaBeta(tt_bytes={self.tt_bytes})"
-
-
-def _budget(state, limit):
-    """Seconds for this search: ``limit.time``, else a share of the clock, else None."""
-    if limit.time is not None:
-        return float(limit.time)
-    if limit.has_clock and not limit.infinite:
-        white = state.current_player() == 0
-        remaining = limit.wtime if white else limit.btime
-        inc = (limit.winc if white else limit.binc) or 0.0
-        if remaining is None:
-            return None
-        moves = limit.movestogo or 30
-        return max(0.001, min(remaining / moves + 0.8 * inc, 0.5 * remaining))
-    return None

@@ -282,9 +282,9 @@ def _mate_fens(n: int) -> list[str]:
 
 def _check_mates(n: int, fens: list[str]) -> None:
     from games.chess_encoding import action_to_move
-    from mcts._chess_ab import ChessAlphaBeta
+    from mcts import AlphaBeta
     g = games.load("chess")
-    search = ChessAlphaBeta(g, tt_bytes=4 << 20)
+    search = AlphaBeta(g, tt_bytes=4 << 20)
     for fen in fens:
         s = g.deserialize(fen)
         search.reset()
@@ -313,10 +313,12 @@ def test_search_finds_all_mates_in_4():
 def test_search_limits_stop_and_info():
     import threading
     import time
+    from mcts import AlphaBeta
     from mcts._chess_ab import ChessAlphaBeta
     g = games.load("chess")
     infos = []
-    search = ChessAlphaBeta(g, tt_bytes=1 << 20, on_info=infos.append)
+    search = AlphaBeta(g, tt_bytes=1 << 20, on_info=infos.append)
+    assert isinstance(search._backend, ChessAlphaBeta)  # the bitboard game runs the C searcher
     s = g.deserialize("r1bq1rk1/pp2bppp/2n1pn2/3p4/2PP4/2N1PN2/PP1B1PPP/R2QKB1R w KQ - 0 8")
     r = search.run(s, Limit(depth=5))
     assert r.depth == 5 and r.stop_reason == "depth" and [i.depth for i in infos] == [1, 2, 3, 4, 5]
@@ -348,9 +350,9 @@ def test_search_wac_sample():
 
 
 def _wac(count: int, limit: Limit) -> int:
-    from mcts._chess_ab import ChessAlphaBeta
+    from mcts import AlphaBeta
     g = games.load("chess")
-    search = ChessAlphaBeta(g, tt_bytes=16 << 20)
+    search = AlphaBeta(g, tt_bytes=16 << 20)
     solved = 0
     for line in (EPD / "wac.epd").read_text().splitlines()[:count]:
         board, ops = chess.Board.from_epd(line)
@@ -369,10 +371,8 @@ def test_search_wac_at_one_second():
 def test_search_as_backend_of_mcts_alphabeta():
     # mcts.AlphaBeta's driver over ChessAlphaBeta's back-end interface (begin/search/pv/value_of/exact)
     from mcts import AlphaBeta
-    from mcts._chess_ab import ChessAlphaBeta
     g = games.load("chess")
     driver = AlphaBeta(g, tt_bytes=1 << 20)
-    driver._backend = ChessAlphaBeta(g, tt_bytes=1 << 20)
     s = g.deserialize(_mate_fens(3)[0])
     r = driver.run(s, Limit(mate=3))
     assert r.score >= 1_000_000 - 5 and r.is_proven and r.best_action in s.legal_actions()
@@ -381,13 +381,13 @@ def test_search_as_backend_of_mcts_alphabeta():
 
 
 def test_searcher_reports_hashfull():
-    from mcts._chess_ab import ChessAlphaBeta
+    from mcts import AlphaBeta
 
     g = games.load("chess")
-    search = ChessAlphaBeta(g, tt_bytes=1 << 20)
-    assert search.hashfull() == 0
+    search = AlphaBeta(g, tt_bytes=1 << 20)
+    table = search._backend  # the C searcher
+    assert table.hashfull() == 0
     search.run(g.new_initial_state(), Limit(nodes=200_000))
-    full = search.hashfull()
-    assert 0 < full <= 1000
+    assert 0 < table.hashfull() <= 1000
     search.reset()
-    assert search.hashfull() == 0
+    assert table.hashfull() == 0
