@@ -105,4 +105,5 @@ cdef class MCTS:
     cdef int _select_leaf_c(self, const CGame* g, const void* root_pos, void* scratch) noexcept nogil  # walks from the root on a copy of the position; returns the leaf
     cdef int _find_child_c(self, int node, int action) noexcept              # the child of `node` reached by `action`, or -1
     cdef int _pv_child_c(self, int node) noexcept                             # the principal-variation child of `node` (proven win, else most visited), or -1
+    cdef void _root_top_two(self, int* best, int* second) noexcept nogil        # visits of the root's most and second most visited children
     cdef bint _pruned(self, long long sims_left) noexcept nogil                 # smart pruning: the runner-up cannot catch the best within sims_left

@@ -663,20 +663,26 @@ cdef class MCTS:
         while p != NO_PARENT and self._check_proven(p):
             p = self.nodes[p].parent
 
-    cdef bint _pruned(self, long long sims_left) noexcept nogil:
+    cdef void _root_top_two(self, int* best, int* second) noexcept nogil:
         cdef Node* root = &self.nodes[ROOT]
-        cdef int i, v, best = 0, second = 0
-        if root.num_children == 0:
-            return False
-        if root.num_children == 1:
-            return True
+        cdef int i, v
+        best[0] = 0
+        second[0] = 0
         for i in range(root.num_children):
             v = self.nodes[root.first_child + i].visits
-            if v > best:
-                second = best
-                best = v
-            elif v > second:
-                second = v
+            if v > best[0]:
+                second[0] = best[0]
+                best[0] = v
+            elif v > second[0]:
+                second[0] = v
+
+    cdef bint _pruned(self, long long sims_left) noexcept nogil:
+        cdef int best, second
+        if self.nodes[ROOT].num_children == 0:
+            return False
+        if self.nodes[ROOT].num_children == 1:
+            return True
+        self._root_top_two(&best, &second)
         return best - second > sims_left
 
     cdef int _leaf_outcome(self, int leaf, bint terminal, double r0) noexcept nogil:
@@ -828,15 +834,8 @@ cdef class MCTS:
         return False
 
     def _top_two(self):
-        cdef Node* root = &self.nodes[ROOT]
-        cdef int i, v, best = 0, second = 0
-        for i in range(root.num_children):
-            v = self.nodes[root.first_child + i].visits
-            if v > best:
-                second = best
-                best = v
-            elif v > second:
-                second = v
+        cdef int best, second
+        self._root_top_two(&best, &second)
         return best, second
 
     def _after_root_expanded(self, long long max_sims, long long max_nodes):
