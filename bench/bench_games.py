@@ -20,11 +20,12 @@ Contenders, each playing uniformly random moves from the initial position to the
 from __future__ import annotations
 
 import random
-import time
 from typing import Callable
 
 import pyspiel
 import pytest
+
+from _timing import best_round_seconds
 
 import games
 
@@ -96,24 +97,13 @@ MAKERS = {
 CASES = [(game, who) for who in MAKERS for game in GAMES if game in PLAYOUTS[who]]
 
 
-def _best_seconds(fn: Callable[[], object], rounds: int = 5) -> float:
-    """Best wall time of ``rounds`` calls (used when pytest-benchmark is disabled)."""
-    best = float("inf")
-    for _ in range(rounds):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 @pytest.mark.parametrize("game, who", CASES, ids=[f"{g}-{w.replace(' ', '_')}" for g, w in CASES])
 def test_random_playouts(benchmark, game: str, who: str):
     n = PLAYOUTS[who][game]
     fn = MAKERS[who](game, n)
     benchmark.group = f"{game} (round = the playouts in PLAYOUTS)"
     benchmark.extra_info["playouts_per_round"] = n
-    benchmark.pedantic(fn, rounds=7, iterations=1, warmup_rounds=1)
-    best = benchmark.stats.stats.min if benchmark.stats is not None else _best_seconds(fn)
+    best = best_round_seconds(benchmark, fn, rounds=7)
     SECONDS[(game, who)] = best / n
 
 

@@ -24,13 +24,14 @@ arrays at once (uniform priors, value 0), at batch sizes 1, 16 and 256, beside t
 """
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 import numpy as np
 import pyspiel
 import pytest
 from open_spiel.python.algorithms import mcts as os_mcts
+
+from _timing import best_round_seconds
 
 import games
 from mcts import MCTS, Limit, RolloutEvaluator, UniformEvaluator
@@ -121,20 +122,10 @@ OVERHEAD: dict[str, Callable[[], object]] = {
 }
 
 
-def _best_seconds(fn: Callable[[], object], rounds: int = 5) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 def _measure(benchmark, group: str, name: str, fn: Callable[[], object], sims: int, rounds: int) -> None:
     benchmark.group = group
     benchmark.extra_info["simulations_per_round"] = sims
-    benchmark.pedantic(fn, rounds=rounds, iterations=1, warmup_rounds=1)
-    best = benchmark.stats.stats.min if benchmark.stats is not None else _best_seconds(fn)
+    best = best_round_seconds(benchmark, fn, rounds=rounds)
     SECONDS[name] = best / sims
 
 
