@@ -185,17 +185,7 @@ class BaseBackend:
             LLMError: the model failed (the cause is attached).
         """
         reqs = [(str(p), tuple(str(c) for c in cs)) for p, cs in requests]
-        out: list[list[float] | None] = [None] * len(reqs)
-        todo: list[int] = []
-        for i, (p, cs) in enumerate(reqs):
-            hit = self.cache.get((self.model, "score", p, cs))
-            if hit is not None:
-                out[i] = list(hit)
-            else:
-                todo.append(i)
-        hits = len(reqs) - len(todo)
-        if hits:
-            self.usage.add(cache_hits=hits)
+        out, todo = self._cached([(self.model, "score", p, cs) for p, cs in reqs])
         if todo:
             results, prompt_tokens = self._timed(self._score_uncached, [reqs[i] for i in todo], count=len(todo))
             for i, r in zip(todo, results):
@@ -216,17 +206,7 @@ class BaseBackend:
             raise ValueError(f"complete: need max_tokens >= 1, n >= 1, temperature >= 0; got {max_tokens}, {n}, {temperature}")
         stops = tuple(stop or ())
         params = (max_tokens, float(temperature), n, stops)
-        out: list[list[str] | None] = [None] * len(prompts)
-        todo: list[int] = []
-        for i, p in enumerate(prompts):
-            hit = self.cache.get((self.model, "complete", p, params))
-            if hit is not None:
-                out[i] = list(hit)
-            else:
-                todo.append(i)
-        hits = len(prompts) - len(todo)
-        if hits:
-            self.usage.add(cache_hits=hits)
+        out, todo = self._cached([(self.model, "complete", p, params) for p in prompts])
         if todo:
             texts, pt, ct = self._timed(self._complete_uncached, [prompts[i] for i in todo], max_tokens,
                                         float(temperature), n, stops, count=len(todo))
@@ -236,6 +216,21 @@ class BaseBackend:
                 out[i] = t
             self.usage.add(prompt_tokens=pt, completion_tokens=ct)
         return out  # type: ignore[return-value]
+
+    def _cached(self, keys: list[tuple]) -> tuple[list, list[int]]:
+        """The cached answer for each key (None where absent) and the indices still to ask;
+        hits are counted in the usage."""
+        out: list = [None] * len(keys)
+        todo: list[int] = []
+        for i, key in enumerate(keys):
+            hit = self.cache.get(key)
+            if hit is not None:
+                out[i] = list(hit)
+            else:
+                todo.append(i)
+        if len(keys) > len(todo):
+            self.usage.add(cache_hits=len(keys) - len(todo))
+        return out, todo
 
     def _timed(self, fn, *args, count: int):
         t0 = time.perf_counter()
