@@ -2,6 +2,7 @@
 from libc.stdint cimport uint64_t, uint16_t, int32_t, int8_t, uint8_t
 
 from games.chessboard cimport CBoard
+from mcts._nnue cimport NNUEStack
 
 cdef enum:
     CAB_MAX_PLY = 128          # deepest ply of the search (quiescence included)
@@ -38,6 +39,7 @@ ctypedef struct CABContext:
     int32_t history[2][64][64]            # quiet-move history by colour, from, to
     uint16_t pv[128][128]                 # triangular principal-variation table
     int pv_len[128]                       # its lengths
+    NNUEStack* nn                         # the learned evaluation's accumulators, NULL: hand-written evaluation
 
 
 cdef class ChessAlphaBeta:
@@ -45,3 +47,4 @@ cdef class ChessAlphaBeta:
     cdef public object game     # the game searched
     cdef public int aspiration  # half-width of the aspiration window in centipawns (0: none)
     cdef size_t tt_bytes        # transposition-table size
+    cdef readonly object nnue   # the mcts._nnue.ChessNNUE evaluating, or None (hand-written evaluation)

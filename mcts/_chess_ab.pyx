@@ -17,6 +17,9 @@ from libc.math cimport log
 
 import time
 
+from mcts._nnue cimport (
+    ChessNNUE, nnue_stack_new, nnue_stack_free, nnue_refresh, nnue_push, nnue_push_null, nnue_pop, nnue_evaluate,
+)
 from games.chessboard cimport (
     CBoard, ChessBoardState, cb_generate, cb_generate_captures, cb_make, cb_unmake, cb_make_null,
     cb_unmake_null, cb_in_check, cb_attackers, cb_rook_attacks, cb_bishop_attacks, cb_repetitions,
@@ -101,6 +104,33 @@ cdef int evaluate(const CBoard* b) noexcept nogil:
     if b.turn == CB_BLACK:
         score = -score
     return score + TEMPO
+
+# the learned evaluation (mcts._nnue) when the context has one: its accumulator follows make/unmake
+
+cdef inline int eval_position(CABContext* c) noexcept nogil:
+    if c.nn != NULL:
+        return nnue_evaluate(c.nn, c.b.turn)
+    return evaluate(&c.b)
+
+cdef inline void make(CABContext* c, uint16_t m) noexcept nogil:
+    if c.nn != NULL:
+        nnue_push(c.nn, &c.b, m)
+    cb_make(&c.b, m)
+
+cdef inline void unmake(CABContext* c) noexcept nogil:
+    if c.nn != NULL:
+        nnue_pop(c.nn)
+    cb_unmake(&c.b)
+
+cdef inline void make_null(CABContext* c) noexcept nogil:
+    if c.nn != NULL:
+        nnue_push_null(c.nn)
+    cb_make_null(&c.b)
+
+cdef inline void unmake_null(CABContext* c) noexcept nogil:
+    if c.nn != NULL:
+        nnue_pop(c.nn)
+    cb_unmake_null(&c.b)
 
 # ---------------------------------------------------------------------------------------------------
 # static exchange evaluation
@@ -255,7 +285,7 @@ cdef int qsearch(CABContext* c, int ply, int alpha, int beta) noexcept nogil:
     if check_limits(c):
         return 0
     if ply >= CAB_MAX_PLY - 1:
-        return evaluate(b)
+        return eval_position(c)
     if cb_insufficient_material(b):
         return 0
     in_check = cb_in_check(b)
@@ -267,7 +297,7 @@ cdef int qsearch(CABContext* c, int ply, int alpha, int beta) noexcept nogil:
         for i in range(n):
             scores[i] = capture_order(b, moves[i]) if is_tactical(b, moves[i]) else 0
     else:
-        stand = evaluate(b)
+        stand = eval_position(c)
         if stand >= beta:
             return stand
         if stand > alpha:
@@ -284,9 +314,9 @@ cdef int qsearch(CABContext* c, int ply, int alpha, int beta) noexcept nogil:
         pick(moves, scores, i, n)
         if scores[i] == -CAB_INF:
             break
-        cb_make(b, moves[i])
+        make(c, moves[i])
         score = -qsearch(c, ply + 1, -beta, -alpha)
-        cb_unmake(b)
+        unmake(c)
         if c.stop:
             return 0
         if score > best:
@@ -323,7 +353,7 @@ cdef int negamax(CABContext* c, int ply, int depth, int alpha, int beta, bint is
         if alpha >= beta:
             return alpha
     if ply >= CAB_MAX_PLY - 2:
-        return evaluate(b)
+        return eval_position(c)
     in_check = cb_in_check(b)
     if in_check:
         depth += 1          # check extension
@@ -347,16 +377,16 @@ cdef int negamax(CABContext* c, int ply, int depth, int alpha, int beta, bint is
     if n == 0:
         return -(CAB_MATE - ply) if in_check else 0
     if c.prune and not is_pv and not in_check and abs(beta) < CAB_MATE_BOUND:
-        static_eval = evaluate(b)
+        static_eval = eval_position(c)
         # reverse futility: far above beta near the horizon
         if depth <= 3 and static_eval - 120 * depth >= beta:
             return static_eval
         # null move
         if can_null and depth >= 3 and static_eval >= beta and non_pawn_material(b):
             r = 3 + depth // 4
-            cb_make_null(b)
+            make_null(c)
             score = -negamax(c, ply + 1, depth - 1 - r, -beta, -beta + 1, False, False)
-            cb_unmake_null(b)
+            unmake_null(c)
             if c.stop:
                 return 0
             if score >= beta:
@@ -384,7 +414,7 @@ cdef int negamax(CABContext* c, int ply, int depth, int alpha, int beta, bint is
         pick(moves, scores, i, n)
         m = moves[i]
         tactical = is_tactical(b, m)
-        cb_make(b, m)
+        make(c, m)
         cab_prefetch(c.tt + 2 * (b.hash & (c.tt_pairs - 1)))   # the child probes it soon
         new_depth = depth - 1
         if searched == 0:
@@ -406,7 +436,7 @@ cdef int negamax(CABContext* c, int ply, int depth, int alpha, int beta, bint is
                 score = -negamax(c, ply + 1, new_depth, -alpha - 1, -alpha, False, True)
             if score > alpha and score < beta and is_pv:
                 score = -negamax(c, ply + 1, new_depth, -beta, -alpha, True, True)
-        cb_unmake(b)
+        unmake(c)
         if c.stop:
             return 0
         searched += 1
@@ -462,12 +492,15 @@ cdef class ChessAlphaBeta:
         game: a game whose states are ``games.chessboard.ChessBoardState``.
         tt_bytes: transposition-table size in bytes (24 bytes an entry).
         aspiration: half-width of the aspiration window, centipawns (0: full windows).
+        eval_file: the learned evaluation, an ONNX file of ``models.chess_nnue`` (or a loaded
+            ``mcts._nnue.ChessNNUE``); None: the hand-written evaluation.
 
     Raises:
         ValueError: the game's states are not bitboard chess states, or tt_bytes < 1024.
+        mcts._nnue.NNUEFileError: eval_file is not a chess NNUE.
     """
 
-    def __cinit__(self, game, *, size_t tt_bytes=16 << 20, int aspiration=25):
+    def __cinit__(self, game, *, size_t tt_bytes=16 << 20, int aspiration=25, eval_file=None):
         if not isinstance(game.new_initial_state(), ChessBoardState):
             raise ValueError(f"ChessAlphaBeta needs the bitboard chess game (games.load('chess')), got {game!r}")
         if tt_bytes < 1024:
@@ -489,12 +522,32 @@ cdef class ChessAlphaBeta:
         self.game = game
         self.aspiration = aspiration
         self.c.prune = 1
+        self.nnue = None
+        self.set_eval_file(eval_file)
         self.reset()
 
     def __dealloc__(self):
         if self.c != NULL:
+            nnue_stack_free(self.c.nn)
             free(self.c.tt)
             free(self.c)
+
+    def set_eval_file(self, eval_file):
+        """Switches the evaluation: an ONNX file of the learned evaluation (or a loaded ``ChessNNUE``),
+        or None for the hand-written one. Not during a search."""
+        cdef ChessNNUE net
+        if eval_file is None:
+            nnue_stack_free(self.c.nn)
+            self.c.nn = NULL
+            self.nnue = None
+            return
+        net = eval_file if isinstance(eval_file, ChessNNUE) else ChessNNUE(eval_file)
+        nnue_stack_free(self.c.nn)
+        self.c.nn = nnue_stack_new(&net.net)
+        if self.c.nn == NULL:
+            self.nnue = None
+            raise MemoryError("cannot allocate the accumulator stack")
+        self.nnue = net
 
     def reset(self):
         """Forgets the transposition table, killers and history."""
@@ -518,6 +571,8 @@ cdef class ChessAlphaBeta:
         if not isinstance(state, ChessBoardState):
             raise ValueError(f"ChessAlphaBeta searches bitboard chess states, got {state!r}")
         memcpy(&self.c.b, &(<ChessBoardState> state).s, sizeof(CBoard))
+        if self.c.nn != NULL:
+            nnue_refresh(self.c.nn, &self.c.b)
         self.c.nodes = 0
         self.c.seldepth = 0
         self.c.node_limit = int(node_limit) if node_limit else 0
@@ -601,4 +656,5 @@ cdef class ChessAlphaBeta:
         return CAB_MAX_PLY - 8
 
     def __repr__(self):
-        return f"ChessAlphaBeta(tt_bytes={self.tt_bytes})"
+        nnue = f", eval_file={self.nnue.path!r}" if self.nnue is not None else ""
+        return f"ChessAlphaBeta(tt_bytes={self.tt_bytes}{nnue})"

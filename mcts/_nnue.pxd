@@ -7,7 +7,7 @@ from games.chessboard cimport CBoard
 cdef enum:
     NNUE_FEATURES = 768        # piece-square features per perspective (feature set psq768)
     NNUE_MAX_HIDDEN = 512      # most accumulator units per perspective
-    NNUE_L1 = 32               # units of the first dense layer
+    NNUE_L1 = 16               # units of the first dense layer
     NNUE_L2 = 32               # units of the second dense layer
     NNUE_MAX_OUT = 128         # most outputs (1 logit, or HL-Gauss bins)
     NNUE_STACK = 192           # accumulators a search can stack (deeper than any search ply)
@@ -21,9 +21,9 @@ ctypedef struct NNUENet:
     float cp_per_logit         # centipawns of one logit unit (400 / ln 10)
     int16_t* ft_weight         # [768][hidden] accumulator weights (64-byte aligned)
     int16_t* ft_bias           # [hidden]
-    int8_t* l1_weight          # [32][2 * hidden]
-    int32_t l1_bias[32]        # at scale 127 * 64
-    int8_t l2_weight[1024]     # [32][32]
+    int8_t* l1_weight          # [16][2 * hidden]
+    int32_t l1_bias[16]        # at scale 127 * 64
+    int8_t l2_weight[512]      # [32][16]
     int32_t l2_bias[32]
     float out_weight[4096]     # [outputs][32], applied to activations / 127
     float out_bias[128]

@@ -5,14 +5,15 @@ features (feature set ``psq768``) into an accumulator of ``H`` int16 units; a mo
 four features, so a search updates the accumulator in make (``nnue_push``: two to four rows added
 or subtracted) and restores it in unmake (``nnue_pop``: the previous accumulator is still on the
 stack). The forward pass is integer arithmetic: clipped accumulators as uint8, two int8 dense layers
-of 32 with int32 sums, then a float output layer (one win-probability logit, or HL-Gauss bins over
+(16 and 32 units) with int32 sums, then a float output layer (one win-probability logit, or HL-Gauss bins over
 the value in [-1, 1]), turned into centipawns for the side to move.
 
 The weights are read once from the ONNX model file's initialisers (``mcts._onnx_weights``, no
 ``onnx`` package or torch at run time) and rounded to the integer scales in its metadata; the file
 holds the dequantised weights, so onnxruntime runs the same network in float and the two agree up
 to the rounding of the activations (``tests/test_nnue.py``). The hot loops are plain C that the
-compiler vectorises, built twice (AVX2 and the baseline) and picked once at import by the CPU.
+compiler vectorises (the first dense layer with AVX2 intrinsics), built twice (AVX2 and the
+baseline) and picked once at import by the CPU.
 """
 from libc.stdint cimport int16_t, int8_t, int32_t, uint16_t, uint8_t, uint64_t
 from libc.stdlib cimport free
@@ -41,14 +42,56 @@ cdef extern from *:
             dst[i] = (int16_t) (src[i] + a0[i] + a1[i] - r0[i] - r1[i]);
     }
 
+    #define NNUE_C_L1 16
+    #define NNUE_C_L2 32
+    #if defined(__x86_64__) && defined(__GNUC__)
+    #include <immintrin.h>
+    /* the first dense layer with AVX2: u8 x i8 pairs (maddubs, no saturation: 2 * 127 * 127 < 32767),
+       then pairs of i16 into i32 (madd), four outputs reduced together */
+    __attribute__((target("avx2"))) static inline void nnue_l1_avx2(const uint8_t* in, int n, const int8_t* w, int32_t* sums) {
+        const __m256i ones = _mm256_set1_epi16(1);
+        for (int o = 0; o < NNUE_C_L1; o += 4) {
+            __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+            __m256i acc2 = _mm256_setzero_si256(), acc3 = _mm256_setzero_si256();
+            const int8_t* w0 = w + (o + 0) * n;
+            const int8_t* w1 = w + (o + 1) * n;
+            const int8_t* w2 = w + (o + 2) * n;
+            const int8_t* w3 = w + (o + 3) * n;
+            for (int i = 0; i < n; i += 32) {
+                __m256i x = _mm256_load_si256((const __m256i*) (in + i));
+                acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(_mm256_maddubs_epi16(x, _mm256_loadu_si256((const __m256i*) (w0 + i))), ones));
+                acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(_mm256_maddubs_epi16(x, _mm256_loadu_si256((const __m256i*) (w1 + i))), ones));
+                acc2 = _mm256_add_epi32(acc2, _mm256_madd_epi16(_mm256_maddubs_epi16(x, _mm256_loadu_si256((const __m256i*) (w2 + i))), ones));
+                acc3 = _mm256_add_epi32(acc3, _mm256_madd_epi16(_mm256_maddubs_epi16(x, _mm256_loadu_si256((const __m256i*) (w3 + i))), ones));
+            }
+            /* horizontal sums of the four accumulators into four lanes */
+            __m256i s01 = _mm256_hadd_epi32(acc0, acc1);
+            __m256i s23 = _mm256_hadd_epi32(acc2, acc3);
+            __m256i s = _mm256_hadd_epi32(s01, s23);
+            __m128i r = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+            _mm_storeu_si128((__m128i*) (sums + o), r);
+        }
+    }
+    #endif
+    static inline __attribute__((always_inline)) void nnue_l1_plain(const uint8_t* in, int n, const int8_t* w, int32_t* sums) {
+        for (int o = 0; o < NNUE_C_L1; o++) {
+            const int8_t* wo = w + o * n;
+            int32_t s = 0;
+            for (int i = 0; i < n; i++)
+                s += (int32_t) in[i] * (int32_t) wo[i];
+            sums[o] = s;
+        }
+    }
+
     static inline __attribute__((always_inline)) void nnue_forward_body(
             const int16_t* restrict own, const int16_t* restrict other, int h,
             const int8_t* restrict w1, const int32_t* restrict b1,
             const int8_t* restrict w2, const int32_t* restrict b2,
-            const float* restrict wo, const float* restrict bo, int k, float* restrict out) {
+            const float* restrict wo, const float* restrict bo, int k, float* restrict out, int avx2) {
         uint8_t in[1024] __attribute__((aligned(64)));
-        uint8_t h1[32] __attribute__((aligned(64)));
-        float h2[32];
+        int32_t sums[NNUE_C_L1];
+        uint8_t h1[NNUE_C_L1];
+        float h2[NNUE_C_L2];
         for (int i = 0; i < h; i++) {
             int v = own[i];
             in[i] = (uint8_t) (v < 0 ? 0 : (v > 127 ? 127 : v));
@@ -57,27 +100,28 @@ cdef extern from *:
             int v = other[i];
             in[h + i] = (uint8_t) (v < 0 ? 0 : (v > 127 ? 127 : v));
         }
-        int n = 2 * h;
-        for (int o = 0; o < 32; o++) {
-            const int8_t* w = w1 + o * n;
-            int32_t s = 0;
-            for (int i = 0; i < n; i++)
-                s += (int32_t) in[i] * (int32_t) w[i];
-            s = (s + b1[o] + 32) >> 6;
+    #if defined(__x86_64__) && defined(__GNUC__)
+        if (avx2)
+            nnue_l1_avx2(in, 2 * h, w1, sums);
+        else
+    #endif
+            nnue_l1_plain(in, 2 * h, w1, sums);
+        for (int o = 0; o < NNUE_C_L1; o++) {
+            int32_t s = (sums[o] + b1[o] + 32) >> 6;
             h1[o] = (uint8_t) (s < 0 ? 0 : (s > 127 ? 127 : s));
         }
-        for (int o = 0; o < 32; o++) {
-            const int8_t* w = w2 + o * 32;
+        for (int o = 0; o < NNUE_C_L2; o++) {
+            const int8_t* w = w2 + o * NNUE_C_L1;
             int32_t s = 0;
-            for (int i = 0; i < 32; i++)
+            for (int i = 0; i < NNUE_C_L1; i++)
                 s += (int32_t) h1[i] * (int32_t) w[i];
             s = (s + b2[o] + 32) >> 6;
             h2[o] = (float) (s < 0 ? 0 : (s > 127 ? 127 : s)) * (1.0f / 127.0f);
         }
         for (int j = 0; j < k; j++) {
-            const float* w = wo + j * 32;
+            const float* w = wo + j * NNUE_C_L2;
             float s = 0.0f;
-            for (int i = 0; i < 32; i++)
+            for (int i = 0; i < NNUE_C_L2; i++)
                 s += w[i] * h2[i];
             out[j] = s + bo[j];
         }
@@ -91,7 +135,7 @@ cdef extern from *:
     __attribute__((target("avx2"))) static void nnue_forward_avx2(const int16_t* own, const int16_t* other, int h,
             const int8_t* w1, const int32_t* b1, const int8_t* w2, const int32_t* b2,
             const float* wo, const float* bo, int k, float* out) {
-        nnue_forward_body(own, other, h, w1, b1, w2, b2, wo, bo, k, out);
+        nnue_forward_body(own, other, h, w1, b1, w2, b2, wo, bo, k, out, 1);
     }
     #endif
     static void nnue_update_base(int16_t* dst, const int16_t* src, const int16_t* a0,
@@ -101,7 +145,7 @@ cdef extern from *:
     static void nnue_forward_base(const int16_t* own, const int16_t* other, int h,
             const int8_t* w1, const int32_t* b1, const int8_t* w2, const int32_t* b2,
             const float* wo, const float* bo, int k, float* out) {
-        nnue_forward_body(own, other, h, w1, b1, w2, b2, wo, bo, k, out);
+        nnue_forward_body(own, other, h, w1, b1, w2, b2, wo, bo, k, out, 0);
     }
 
     typedef void (*nnue_update_fn)(int16_t*, const int16_t*, const int16_t*, const int16_t*, const int16_t*,

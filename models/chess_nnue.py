@@ -4,7 +4,7 @@ quantisation and ONNX export.
 Architecture (``feature set psq768``, see ``models.chess_data``)::
 
     own   [768 sparse] --ft--> acc_own   [H] --+
-    other [768 sparse] --ft--> acc_other [H] --+--> clip(0, 1) [2H] --l1--> clip [32] --l2--> clip [32] --out--> [K]
+    other [768 sparse] --ft--> acc_other [H] --+--> clip(0, 1) [2H] --l1--> clip [16] --l2--> clip [32] --out--> [K]
 
 The feature transformer ``ft`` (weights ``[768, H]`` + bias ``[H]``) is shared by both perspectives;
 its sum over the active features is the accumulator a search updates move by move. ``K`` is 1 for the
@@ -40,7 +40,7 @@ from models.chess_data import CP_PER_LOGIT, FEATURE_SET, MATE_CP, NUM_FEATURES, 
 QA = 127              # accumulator / activation scale
 QB = 64               # dense weight scale
 DENSE_LIMIT = 127 / QB
-L1 = 32
+L1 = 16
 L2 = 32
 OWN_INPUT = "features_own"
 OTHER_INPUT = "features_other"
@@ -69,7 +69,7 @@ class TrainSettings:
     steps: int = 4000
     batch_size: int = 1024
     learning_rate: float = 2e-3
-    hidden: int = 256
+    hidden: int = 128
     num_bins: int = DEFAULT_NUM_BINS
     result_weight: float = 0.25
     seed: int = 0
@@ -243,8 +243,8 @@ class QuantisedNet:
 
     Attributes:
         ft_weight: int16 ``[768, H]``; ft_bias: int16 ``[H]``.
-        l1_weight: int8 ``[32, 2H]``; l1_bias: int32 ``[32]``.
-        l2_weight: int8 ``[32, 32]``; l2_bias: int32 ``[32]``.
+        l1_weight: int8 ``[16, 2H]``; l1_bias: int32 ``[16]``.
+        l2_weight: int8 ``[32, 16]``; l2_bias: int32 ``[32]``.
         out_weight: float32 ``[K, 32]`` (applied to activations / 127); out_bias: float32 ``[K]``.
         target: ``"sigmoid"`` (K = 1) or ``"hlgauss"`` (K bins).
     """
