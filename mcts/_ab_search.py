@@ -335,16 +335,20 @@ class AlphaBeta:
         aspiration: half-width of the aspiration window in score units (0 turns windows off;
             default: the back end's ``aspiration_schedule``, else 50).
         static_eval, quiescence: hooks of the Python search (see :class:`PySearch`).
+        eval_file: chess on the bitboard board only: the learned evaluation, an ONNX file of
+            ``models.chess_nnue`` (or a loaded ``mcts._nnue.ChessNNUE``), evaluated in C with its
+            accumulator updated in make/unmake; None: the hand-written evaluation.
 
     Raises:
         UnsupportedGameError: the game is not two-player zero-sum, or has chance or simultaneous moves.
+        ValueError: eval_file for a game other than bitboard chess, or with an evaluator or hooks.
     """
 
     def __init__(self, game: Any, evaluator: Any = None, *, tt_bytes: int = 16 << 20,
                  on_info: Optional[Callable[[SearchResult], None]] = None, aspiration: Optional[int] = None,
                  static_eval: Optional[Callable[[Any], float]] = None,
                  quiescence: Optional[Callable[[Any], Sequence[int]]] = None,
-                 max_solve_plies: int = 20) -> None:
+                 max_solve_plies: int = 20, eval_file: Any = None) -> None:
         if getattr(game, "num_players", 2) != 2 or not getattr(game, "is_zero_sum", True):
             raise UnsupportedGameError(f"alpha-beta needs a two-player zero-sum game, got {game!r}")
         if getattr(game, "has_chance", False) or getattr(game, "is_simultaneous", False):
@@ -362,9 +366,12 @@ class AlphaBeta:
         self._c4_solver: Optional[Connect4Solver] = None
         self._stop_lock = threading.Lock()
         plain = evaluator is None and static_eval is None and quiescence is None
+        if eval_file is not None and not (plain and _is_chess(game) and _is_cstate(game.new_initial_state())):
+            raise ValueError(f"eval_file (a chess NNUE) needs the bitboard chess game (games.load('chess')) and "
+                             f"no evaluator, static_eval or quiescence hook; got {game!r}")
         if plain and _is_chess(game) and _is_cstate(game.new_initial_state()):
             from mcts._chess_ab import ChessAlphaBeta  # the fast board: the whole search in C
-            self._backend: Any = ChessAlphaBeta(game, tt_bytes=tt_bytes)
+            self._backend: Any = ChessAlphaBeta(game, tt_bytes=tt_bytes, eval_file=eval_file)
         elif plain and _is_chess(game):
             from mcts._chess_search import ChessSearch
             self._backend = ChessSearch(tt_entries=max(1024, tt_bytes // 160))
