@@ -270,12 +270,13 @@ def generate(data: str, positions: int, *, workers: int = 1, cfg: DataConfig = D
     """
     if positions < 1 or workers < 1:
         raise ValueError(f"positions and workers must be >= 1, got {positions}, {workers}")
-    find_stockfish(cfg.stockfish)
-    _read_openings(cfg.openings)
     out = Path(data)
     out.mkdir(parents=True, exist_ok=True)
     shards = -(-positions // cfg.positions_per_shard)
     todo = [i for i in range(shards) if not (out / f"shard_{i:05d}.npz").exists()]
+    if todo:
+        find_stockfish(cfg.stockfish)
+        _read_openings(cfg.openings)
     have = (shards - len(todo)) * cfg.positions_per_shard
     start = time.monotonic()
     new = 0

@@ -18,7 +18,8 @@ from libc.math cimport log
 import time
 
 from mcts._nnue cimport (
-    ChessNNUE, nnue_stack_new, nnue_stack_free, nnue_refresh, nnue_push, nnue_push_null, nnue_pop, nnue_evaluate,
+    ChessNNUE, nnue_stack_new, nnue_stack_free, nnue_refresh, nnue_push, nnue_push_null, nnue_pop, nnue_evaluate_cached,
+    nnue_clear_cache,
 )
 from games.chessboard cimport (
     CBoard, ChessBoardState, cb_generate, cb_generate_captures, cb_make, cb_unmake, cb_make_null,
@@ -109,7 +110,7 @@ cdef int evaluate(const CBoard* b) noexcept nogil:
 
 cdef inline int eval_position(CABContext* c) noexcept nogil:
     if c.nn != NULL:
-        return nnue_evaluate(c.nn, c.b.turn)
+        return nnue_evaluate_cached(c.nn, c.b.hash, c.b.turn)
     return evaluate(&c.b)
 
 cdef inline void make(CABContext* c, uint16_t m) noexcept nogil:
@@ -558,6 +559,8 @@ cdef class ChessAlphaBeta:
         memset(self.c.killers, 0, sizeof(self.c.killers))
         memset(self.c.history, 0, sizeof(self.c.history))
         self.c.age = 0
+        if self.c.nn != NULL:
+            nnue_clear_cache(self.c.nn)
 
     def stop(self):
         """Makes a running search return its best result so far (thread-safe)."""

@@ -1,6 +1,6 @@
 # The learned chess evaluation (NNUE-style) in C: weights read once from the ONNX file, an accumulator
 # stack that a search pushes in make and pops in unmake, and the integer forward pass. See _nnue.pyx.
-from libc.stdint cimport int16_t, int8_t, int32_t, uint16_t, uint8_t
+from libc.stdint cimport int16_t, int8_t, int32_t, uint16_t, uint8_t, uint64_t
 
 from games.chessboard cimport CBoard
 
@@ -13,6 +13,7 @@ cdef enum:
     NNUE_STACK = 192           # accumulators a search can stack (deeper than any search ply)
     NNUE_QA = 127              # activation scale (a clipped 1.0 is 127)
     NNUE_QB_SHIFT = 6          # dense weights are int8 at scale 1 << 6
+    NNUE_CACHE = 65536         # entries of a stack's evaluation cache (a power of two)
 
 ctypedef struct NNUENet:
     int hidden                 # accumulator units per perspective (a multiple of 16)
@@ -23,9 +24,9 @@ ctypedef struct NNUENet:
     int16_t* ft_bias           # [hidden]
     int8_t* l1_weight          # [16][2 * hidden]
     int32_t l1_bias[16]        # at scale 127 * 64
-    int8_t l2_weight[512]      # [32][16]
+    float l2_weight[512]       # [16][32] input-major, int8 values (exact in float)
     int32_t l2_bias[32]
-    float out_weight[4096]     # [outputs][32], applied to activations / 127
+    float out_weight[4096]     # [32][outputs] input-major, divided by 127 (activations are 0..127)
     float out_bias[128]
     float centers[128]         # HL-Gauss bin centers
 
@@ -36,6 +37,7 @@ ctypedef struct NNUEStack:
     const NNUENet* net         # the network (owned by a ChessNNUE object)
     int top                    # index of the current position's accumulator
     NNUEAccumulator* acc       # [NNUE_STACK] accumulators (64-byte aligned)
+    uint64_t* cache            # [NNUE_CACHE] evaluations by position key: key high 32 bits | (uint32) cp
 
 cdef NNUEStack* nnue_stack_new(const NNUENet* net) noexcept nogil          # NULL when out of memory
 cdef void nnue_stack_free(NNUEStack* s) noexcept nogil
@@ -44,6 +46,8 @@ cdef void nnue_push(NNUEStack* s, const CBoard* b, uint16_t m) noexcept nogil   
 cdef void nnue_push_null(NNUEStack* s) noexcept nogil                      # call with cb_make_null
 cdef void nnue_pop(NNUEStack* s) noexcept nogil                            # call with cb_unmake / cb_unmake_null
 cdef int nnue_evaluate(const NNUEStack* s, int turn) noexcept nogil        # centipawns for the side to move
+cdef int nnue_evaluate_cached(NNUEStack* s, uint64_t key, int turn) noexcept nogil  # the same, through the cache (key: the position's hash)
+cdef void nnue_clear_cache(NNUEStack* s) noexcept nogil
 cdef void nnue_logits(const NNUEStack* s, int turn, float* out) noexcept nogil  # the output layer [outputs]
 
 

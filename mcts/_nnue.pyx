@@ -15,7 +15,7 @@ to the rounding of the activations (``tests/test_nnue.py``). The hot loops are p
 compiler vectorises (the first dense layer with AVX2 intrinsics), built twice (AVX2 and the
 baseline) and picked once at import by the CPU.
 """
-from libc.stdint cimport int16_t, int8_t, int32_t, uint16_t, uint8_t, uint64_t
+from libc.stdint cimport int16_t, int8_t, int32_t, uint16_t, uint8_t, uint64_t, uint32_t
 from libc.stdlib cimport free
 from libc.string cimport memset, memcpy
 from libc.math cimport log, exp
@@ -83,47 +83,81 @@ cdef extern from *:
         }
     }
 
+    static inline __attribute__((always_inline)) void nnue_clip_plain(const int16_t* restrict x, int n, uint8_t* restrict out) {
+        for (int i = 0; i < n; i++) {
+            int v = x[i];
+            out[i] = (uint8_t) (v < 0 ? 0 : (v > 127 ? 127 : v));
+        }
+    }
+    #if defined(__x86_64__) && defined(__GNUC__)
+    /* clipped ReLU of 32 int16 at a time into uint8 (packus saturates below 0; the lane shuffle
+       undoes packus's interleaving of the two 128-bit halves) */
+    __attribute__((target("avx2"))) static inline void nnue_clip_avx2(const int16_t* x, int n, uint8_t* out) {
+        const __m256i top = _mm256_set1_epi16(127);
+        for (int i = 0; i < n; i += 32) {
+            __m256i a = _mm256_min_epi16(_mm256_load_si256((const __m256i*) (x + i)), top);
+            __m256i b = _mm256_min_epi16(_mm256_load_si256((const __m256i*) (x + i + 16)), top);
+            _mm256_store_si256((__m256i*) (out + i), _mm256_permute4x64_epi64(_mm256_packus_epi16(a, b), 0xD8));
+        }
+    }
+    #endif
+
+    /* The forward pass from the two accumulators. The second dense layer and the output layer run in
+       float on exact integers (|sum| <= 16 * 127 * 127 < 2^24), laid out input-major so that the
+       compiler vectorises across the outputs. */
     static inline __attribute__((always_inline)) void nnue_forward_body(
             const int16_t* restrict own, const int16_t* restrict other, int h,
             const int8_t* restrict w1, const int32_t* restrict b1,
-            const int8_t* restrict w2, const int32_t* restrict b2,
+            const float* restrict w2, const int32_t* restrict b2,
             const float* restrict wo, const float* restrict bo, int k, float* restrict out, int avx2) {
         uint8_t in[1024] __attribute__((aligned(64)));
         int32_t sums[NNUE_C_L1];
-        uint8_t h1[NNUE_C_L1];
+        float h1[NNUE_C_L1];
+        float acc2[NNUE_C_L2];
         float h2[NNUE_C_L2];
-        for (int i = 0; i < h; i++) {
-            int v = own[i];
-            in[i] = (uint8_t) (v < 0 ? 0 : (v > 127 ? 127 : v));
-        }
-        for (int i = 0; i < h; i++) {
-            int v = other[i];
-            in[h + i] = (uint8_t) (v < 0 ? 0 : (v > 127 ? 127 : v));
-        }
     #if defined(__x86_64__) && defined(__GNUC__)
-        if (avx2)
+        if (avx2) {
+            nnue_clip_avx2(own, h, in);
+            nnue_clip_avx2(other, h, in + h);
             nnue_l1_avx2(in, 2 * h, w1, sums);
-        else
+        } else
     #endif
+        {
+            nnue_clip_plain(own, h, in);
+            nnue_clip_plain(other, h, in + h);
             nnue_l1_plain(in, 2 * h, w1, sums);
+        }
         for (int o = 0; o < NNUE_C_L1; o++) {
-            int32_t s = (sums[o] + b1[o] + 32) >> 6;
-            h1[o] = (uint8_t) (s < 0 ? 0 : (s > 127 ? 127 : s));
+            int32_t v = (sums[o] + b1[o] + 32) >> 6;
+            h1[o] = (float) (v < 0 ? 0 : (v > 127 ? 127 : v));
+        }
+        for (int o = 0; o < NNUE_C_L2; o++)
+            acc2[o] = 0.0f;
+        for (int i = 0; i < NNUE_C_L1; i++) {
+            const float x = h1[i];
+            const float* w = w2 + i * NNUE_C_L2;
+            for (int o = 0; o < NNUE_C_L2; o++)
+                acc2[o] += x * w[o];
         }
         for (int o = 0; o < NNUE_C_L2; o++) {
-            const int8_t* w = w2 + o * NNUE_C_L1;
-            int32_t s = 0;
-            for (int i = 0; i < NNUE_C_L1; i++)
-                s += (int32_t) h1[i] * (int32_t) w[i];
-            s = (s + b2[o] + 32) >> 6;
-            h2[o] = (float) (s < 0 ? 0 : (s > 127 ? 127 : s)) * (1.0f / 127.0f);
+            int32_t v = ((int32_t) acc2[o] + b2[o] + 32) >> 6;
+            h2[o] = (float) (v < 0 ? 0 : (v > 127 ? 127 : v));
         }
-        for (int j = 0; j < k; j++) {
-            const float* w = wo + j * NNUE_C_L2;
-            float s = 0.0f;
-            for (int i = 0; i < NNUE_C_L2; i++)
-                s += w[i] * h2[i];
-            out[j] = s + bo[j];
+        if (k == 1) {
+            float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int i = 0; i < NNUE_C_L2; i += 8)
+                for (int l = 0; l < 8; l++)
+                    lanes[l] += h2[i + l] * wo[i + l];
+            out[0] = bo[0] + ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+            return;
+        }
+        for (int j = 0; j < k; j++)
+            out[j] = bo[j];
+        for (int i = 0; i < NNUE_C_L2; i++) {
+            const float x = h2[i];
+            const float* w = wo + i * k;
+            for (int j = 0; j < k; j++)
+                out[j] += x * w[j];
         }
     }
 
@@ -133,7 +167,7 @@ cdef extern from *:
         nnue_update_body(dst, src, a0, a1, r0, r1, n);
     }
     __attribute__((target("avx2"))) static void nnue_forward_avx2(const int16_t* own, const int16_t* other, int h,
-            const int8_t* w1, const int32_t* b1, const int8_t* w2, const int32_t* b2,
+            const int8_t* w1, const int32_t* b1, const float* w2, const int32_t* b2,
             const float* wo, const float* bo, int k, float* out) {
         nnue_forward_body(own, other, h, w1, b1, w2, b2, wo, bo, k, out, 1);
     }
@@ -143,15 +177,65 @@ cdef extern from *:
         nnue_update_body(dst, src, a0, a1, r0, r1, n);
     }
     static void nnue_forward_base(const int16_t* own, const int16_t* other, int h,
-            const int8_t* w1, const int32_t* b1, const int8_t* w2, const int32_t* b2,
+            const int8_t* w1, const int32_t* b1, const float* w2, const int32_t* b2,
             const float* wo, const float* bo, int k, float* out) {
         nnue_forward_body(own, other, h, w1, b1, w2, b2, wo, bo, k, out, 0);
     }
 
+    /* the mean of a histogram's bin centers under softmax(logits): exp by 2^(x log2 e) with a degree-5
+       polynomial for the fraction (relative error ~2e-6), vectorised over the bins */
+    static inline __attribute__((always_inline)) float nnue_histmean_body(const float* restrict logits,
+            const float* restrict centers, int k) {
+        float z[128] __attribute__((aligned(64)));
+        float mx = logits[0];
+        for (int j = 1; j < k; j++)
+            mx = logits[j] > mx ? logits[j] : mx;
+        for (int j = 0; j < k; j++) {
+            float t = (logits[j] - mx) * 1.4426950409f;
+            t = t < -100.0f ? -100.0f : t;   /* keeps z and z * center normal (denormals are slow) */
+            int32_t n = (int32_t) t;                 /* t <= 0: truncation rounds up */
+            n -= (float) n > t;
+            float f = t - (float) n;
+            float p = 1.0f + f * (0.6931471806f + f * (0.2402265070f + f * (0.0555041087f
+                      + f * (0.0096181291f + f * 0.0013333558f))));
+            union { int32_t i; float x; } scale;
+            scale.i = (n + 127) << 23;
+            z[j] = p * scale.x;
+        }
+        float lanes_t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        float lanes_v[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int j = 0;
+        for (; j + 8 <= k; j += 8)
+            for (int l = 0; l < 8; l++) {
+                lanes_t[l] += z[j + l];
+                lanes_v[l] += z[j + l] * centers[j + l];
+            }
+        float total = 0.0f, v = 0.0f;
+        for (int l = 0; l < 8; l++) {
+            total += lanes_t[l];
+            v += lanes_v[l];
+        }
+        for (; j < k; j++) {
+            total += z[j];
+            v += z[j] * centers[j];
+        }
+        return v / total;
+    }
+    #if defined(__x86_64__) && defined(__GNUC__)
+    __attribute__((target("avx2"))) static float nnue_histmean_avx2(const float* logits, const float* centers, int k) {
+        return nnue_histmean_body(logits, centers, k);
+    }
+    #endif
+    static float nnue_histmean_base(const float* logits, const float* centers, int k) {
+        return nnue_histmean_body(logits, centers, k);
+    }
+    typedef float (*nnue_histmean_fn)(const float*, const float*, int);
+    static nnue_histmean_fn nnue_histmean_impl = nnue_histmean_base;
+
     typedef void (*nnue_update_fn)(int16_t*, const int16_t*, const int16_t*, const int16_t*, const int16_t*,
                                    const int16_t*, int);
     typedef void (*nnue_forward_fn)(const int16_t*, const int16_t*, int, const int8_t*, const int32_t*,
-                                    const int8_t*, const int32_t*, const float*, const float*, int, float*);
+                                    const float*, const int32_t*, const float*, const float*, int, float*);
     static nnue_update_fn nnue_update_impl = nnue_update_base;
     static nnue_forward_fn nnue_forward_impl = nnue_forward_base;
 
@@ -162,6 +246,7 @@ cdef extern from *:
         if (__builtin_cpu_supports("avx2")) {
             nnue_update_impl = nnue_update_avx2;
             nnue_forward_impl = nnue_forward_avx2;
+            nnue_histmean_impl = nnue_histmean_avx2;
             return 1;
         }
     #endif
@@ -175,8 +260,9 @@ cdef extern from *:
     void nnue_update_impl(int16_t* dst, const int16_t* src, const int16_t* a0, const int16_t* a1,
                           const int16_t* r0, const int16_t* r1, int n) nogil
     void nnue_forward_impl(const int16_t* own, const int16_t* other, int h, const int8_t* w1, const int32_t* b1,
-                           const int8_t* w2, const int32_t* b2, const float* wo, const float* bo, int k,
+                           const float* w2, const int32_t* b2, const float* wo, const float* bo, int k,
                            float* out) nogil
+    float nnue_histmean_impl(const float* logits, const float* centers, int k) nogil
     int nnue_select_isa()
     void* nnue_aligned_alloc(size_t size) nogil
 
@@ -202,18 +288,30 @@ cdef NNUEStack* nnue_stack_new(const NNUENet* net) noexcept nogil:
     if s == NULL:
         return NULL
     s.acc = <NNUEAccumulator*> nnue_aligned_alloc(NNUE_STACK * sizeof(NNUEAccumulator))
-    if s.acc == NULL:
+    s.cache = <uint64_t*> nnue_aligned_alloc(NNUE_CACHE * sizeof(uint64_t))
+    if s.acc == NULL or s.cache == NULL:
+        free(s.acc)
+        free(s.cache)
         free(s)
         return NULL
     s.net = net
     s.top = 0
+    nnue_clear_cache(s)
     return s
 
 
 cdef void nnue_stack_free(NNUEStack* s) noexcept nogil:
     if s != NULL:
         free(s.acc)
+        free(s.cache)
         free(s)
+
+
+cdef void nnue_clear_cache(NNUEStack* s) noexcept nogil:
+    # key bits 0xFFFFFFFF with a value no evaluation has (MAX_CP + 1) mark an empty slot
+    cdef int i
+    for i in range(NNUE_CACHE):
+        s.cache[i] = (<uint64_t> 0xFFFFFFFF << 32) | <uint32_t> (MAX_CP + 1)
 
 
 cdef void nnue_refresh(NNUEStack* s, const CBoard* b) noexcept nogil:
@@ -299,23 +397,12 @@ cdef void nnue_logits(const NNUEStack* s, int turn, float* out) noexcept nogil:
 cdef int nnue_evaluate(const NNUEStack* s, int turn) noexcept nogil:
     cdef float out[NNUE_MAX_OUT]
     cdef const NNUENet* net = s.net
-    cdef double z, total, v, p, mx, cp
-    cdef int j
+    cdef double p, cp
     nnue_logits(s, turn, out)
     if not net.hlgauss:
         cp = out[0] * net.cp_per_logit
     else:
-        mx = out[0]
-        for j in range(1, net.outputs):
-            if out[j] > mx:
-                mx = out[j]
-        total = 0.0
-        v = 0.0
-        for j in range(net.outputs):
-            z = exp(out[j] - mx)
-            total += z
-            v += z * net.centers[j]
-        p = (v / total + 1.0) * 0.5
+        p = (nnue_histmean_impl(out, net.centers, net.outputs) + 1.0) * 0.5
         if p < 1e-6:
             p = 1e-6
         elif p > 1.0 - 1e-6:
@@ -326,6 +413,17 @@ cdef int nnue_evaluate(const NNUEStack* s, int turn) noexcept nogil:
     if cp < -MAX_CP:
         return -MAX_CP
     return <int> (cp + 0.5 if cp >= 0 else cp - 0.5)
+
+cdef int nnue_evaluate_cached(NNUEStack* s, uint64_t key, int turn) noexcept nogil:
+    """Iterative deepening meets the same positions again: a direct-mapped cache of evaluations."""
+    cdef uint64_t* slot = &s.cache[key & (NNUE_CACHE - 1)]
+    cdef uint64_t e = slot[0]
+    cdef int v
+    if (e >> 32) == (key >> 32) and <int32_t> <uint32_t> e != MAX_CP + 1:
+        return <int32_t> <uint32_t> e
+    v = nnue_evaluate(s, turn)
+    slot[0] = ((key >> 32) << 32) | <uint32_t> v
+    return v
 
 # ---------------------------------------------------------------------------------------------------
 # Python side
@@ -408,9 +506,9 @@ cdef class ChessNNUE:
         cdef int16_t[::1] fbq = _quantised(weights["ft.bias"], qa, -32767, 32767).astype(np.int16)
         cdef int8_t[:, ::1] w1 = np.ascontiguousarray(_quantised(weights["l1.weight"], qb, -127, 127).T).astype(np.int8)
         cdef int32_t[::1] b1 = _quantised(weights["l1.bias"], qa * qb, -2147483647, 2147483647).astype(np.int32)
-        cdef int8_t[:, ::1] w2 = np.ascontiguousarray(_quantised(weights["l2.weight"], qb, -127, 127).T).astype(np.int8)
+        cdef float[:, ::1] w2 = np.ascontiguousarray(_quantised(weights["l2.weight"], qb, -127, 127), np.float32)
         cdef int32_t[::1] b2 = _quantised(weights["l2.bias"], qa * qb, -2147483647, 2147483647).astype(np.int32)
-        cdef float[:, ::1] wo = np.ascontiguousarray(np.asarray(weights["out.weight"], np.float32).T)
+        cdef float[:, ::1] wo = np.ascontiguousarray(np.asarray(weights["out.weight"], np.float64) / NNUE_QA, np.float32)
         cdef float[::1] bo = np.ascontiguousarray(weights["out.bias"], np.float32)
         cdef float[::1] centers = (np.linspace(-1.0, 1.0, k + 1)[:-1] + 1.0 / k).astype(np.float32)
         memcpy(self.net.ft_weight, &ftq[0, 0], NNUE_FEATURES * h * sizeof(int16_t))
@@ -418,7 +516,7 @@ cdef class ChessNNUE:
         memcpy(self.net.ft_bias, &fbq[0], h * sizeof(int16_t))
         memcpy(self.net.l1_weight, &w1[0, 0], NNUE_L1 * 2 * h)
         memcpy(self.net.l1_bias, &b1[0], NNUE_L1 * sizeof(int32_t))
-        memcpy(self.net.l2_weight, &w2[0, 0], NNUE_L1 * NNUE_L2)
+        memcpy(self.net.l2_weight, &w2[0, 0], NNUE_L1 * NNUE_L2 * sizeof(float))
         memcpy(self.net.l2_bias, &b2[0], NNUE_L2 * sizeof(int32_t))
         memcpy(self.net.out_weight, &wo[0, 0], k * NNUE_L2 * sizeof(float))
         memcpy(self.net.out_bias, &bo[0], k * sizeof(float))
