@@ -64,8 +64,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                     help="value target: HL-Gauss over win-probability bins, sigmoid-of-centipawns cross-entropy, "
                     "or both (trained alike, the one with the lower held-out error is exported; default)")
     ce.add_argument("--hidden", type=int, default=128, help="accumulator units per perspective (default 128)")
-    ce.add_argument("--result-weight", type=float, default=0.25,
-                    help="weight of the game result in the target (the rest: Stockfish's score; default 0.25)")
+    ce.add_argument("--result-weight", type=float, default=0.1,
+                    help="weight of the game result in the target (the rest: Stockfish's score; default 0.1)")
 
 
 def run(args: argparse.Namespace) -> int:

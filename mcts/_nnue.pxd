@@ -26,12 +26,15 @@ ctypedef struct NNUENet:
     int32_t l1_bias[16]        # at scale 127 * 64
     float l2_weight[512]       # [16][32] input-major, int8 values (exact in float)
     int32_t l2_bias[32]
-    float out_weight[4096]     # [32][outputs] input-major, divided by 127 (activations are 0..127)
+    int32_t psqt_weight[768]   # the piece-square path: one weight per feature at scale 127 * 64
+    float out_weight[4224]     # [33][outputs] input-major: rows 0..31 divided by 127 (activations are 0..127), row 32 the piece-square term's
     float out_bias[128]
     float centers[128]         # HL-Gauss bin centers
 
 ctypedef struct NNUEAccumulator:
     int16_t v[2][512]          # sums of the active features' weights, from White's and Black's view
+    int32_t psqt[2]            # sums of their piece-square weights, from each view
+    int32_t pad[14]            # keeps every accumulator of an array 64-byte aligned
 
 ctypedef struct NNUEStack:
     const NNUENet* net         # the network (owned by a ChessNNUE object)

@@ -1,7 +1,8 @@
 """The learned chess evaluation in C: an efficiently updatable network (NNUE-style).
 
 The network (``models.chess_nnue``) sums, per perspective, the weights of the active piece-square
-features (feature set ``psq768``) into an accumulator of ``H`` int16 units; a move changes at most
+features (feature set ``psq768``) into an accumulator of ``H`` int16 units (and one int32
+piece-square sum); a move changes at most
 four features, so a search updates the accumulator in make (``nnue_push``: two to four rows added
 or subtracted) and restores it in unmake (``nnue_pop``: the previous accumulator is still on the
 stack). The forward pass is integer arithmetic: clipped accumulators as uint8, two int8 dense layers
@@ -95,8 +96,8 @@ cdef extern from *:
     __attribute__((target("avx2"))) static inline void nnue_clip_avx2(const int16_t* x, int n, uint8_t* out) {
         const __m256i top = _mm256_set1_epi16(127);
         for (int i = 0; i < n; i += 32) {
-            __m256i a = _mm256_min_epi16(_mm256_load_si256((const __m256i*) (x + i)), top);
-            __m256i b = _mm256_min_epi16(_mm256_load_si256((const __m256i*) (x + i + 16)), top);
+            __m256i a = _mm256_min_epi16(_mm256_loadu_si256((const __m256i*) (x + i)), top);
+            __m256i b = _mm256_min_epi16(_mm256_loadu_si256((const __m256i*) (x + i + 16)), top);
             _mm256_store_si256((__m256i*) (out + i), _mm256_permute4x64_epi64(_mm256_packus_epi16(a, b), 0xD8));
         }
     }
@@ -109,7 +110,7 @@ cdef extern from *:
             const int16_t* restrict own, const int16_t* restrict other, int h,
             const int8_t* restrict w1, const int32_t* restrict b1,
             const float* restrict w2, const int32_t* restrict b2,
-            const float* restrict wo, const float* restrict bo, int k, float* restrict out, int avx2) {
+            const float* restrict wo, const float* restrict bo, int k, float ps, float* restrict out, int avx2) {
         uint8_t in[1024] __attribute__((aligned(64)));
         int32_t sums[NNUE_C_L1];
         float h1[NNUE_C_L1];
@@ -148,11 +149,12 @@ cdef extern from *:
             for (int i = 0; i < NNUE_C_L2; i += 8)
                 for (int l = 0; l < 8; l++)
                     lanes[l] += h2[i + l] * wo[i + l];
-            out[0] = bo[0] + ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+            out[0] = bo[0] + ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+                     + ps * wo[NNUE_C_L2];
             return;
         }
         for (int j = 0; j < k; j++)
-            out[j] = bo[j];
+            out[j] = bo[j] + ps * wo[NNUE_C_L2 * k + j];
         for (int i = 0; i < NNUE_C_L2; i++) {
             const float x = h2[i];
             const float* w = wo + i * k;
@@ -168,8 +170,8 @@ cdef extern from *:
     }
     __attribute__((target("avx2"))) static void nnue_forward_avx2(const int16_t* own, const int16_t* other, int h,
             const int8_t* w1, const int32_t* b1, const float* w2, const int32_t* b2,
-            const float* wo, const float* bo, int k, float* out) {
-        nnue_forward_body(own, other, h, w1, b1, w2, b2, wo, bo, k, out, 1);
+            const float* wo, const float* bo, int k, float ps, float* out) {
+        nnue_forward_body(own, other, h, w1, b1, w2, b2, wo, bo, k, ps, out, 1);
     }
     #endif
     static void nnue_update_base(int16_t* dst, const int16_t* src, const int16_t* a0,
@@ -178,8 +180,8 @@ cdef extern from *:
     }
     static void nnue_forward_base(const int16_t* own, const int16_t* other, int h,
             const int8_t* w1, const int32_t* b1, const float* w2, const int32_t* b2,
-            const float* wo, const float* bo, int k, float* out) {
-        nnue_forward_body(own, other, h, w1, b1, w2, b2, wo, bo, k, out, 0);
+            const float* wo, const float* bo, int k, float ps, float* out) {
+        nnue_forward_body(own, other, h, w1, b1, w2, b2, wo, bo, k, ps, out, 0);
     }
 
     /* the mean of a histogram's bin centers under softmax(logits): exp by 2^(x log2 e) with a degree-5
@@ -235,7 +237,7 @@ cdef extern from *:
     typedef void (*nnue_update_fn)(int16_t*, const int16_t*, const int16_t*, const int16_t*, const int16_t*,
                                    const int16_t*, int);
     typedef void (*nnue_forward_fn)(const int16_t*, const int16_t*, int, const int8_t*, const int32_t*,
-                                    const float*, const int32_t*, const float*, const float*, int, float*);
+                                    const float*, const int32_t*, const float*, const float*, int, float, float*);
     static nnue_update_fn nnue_update_impl = nnue_update_base;
     static nnue_forward_fn nnue_forward_impl = nnue_forward_base;
 
@@ -261,7 +263,7 @@ cdef extern from *:
                           const int16_t* r0, const int16_t* r1, int n) nogil
     void nnue_forward_impl(const int16_t* own, const int16_t* other, int h, const int8_t* w1, const int32_t* b1,
                            const float* w2, const int32_t* b2, const float* wo, const float* bo, int k,
-                           float* out) nogil
+                           float ps, float* out) nogil
     float nnue_histmean_impl(const float* logits, const float* centers, int k) nogil
     int nnue_select_isa()
     void* nnue_aligned_alloc(size_t size) nogil
@@ -321,12 +323,14 @@ cdef void nnue_refresh(NNUEStack* s, const CBoard* b) noexcept nogil:
     s.top = 0
     for p in range(2):
         memcpy(a.v[p], net.ft_bias, h * sizeof(int16_t))
+        a.psqt[p] = 0
     for sq in range(64):
         code = b.board[sq]
         if code == CB_EMPTY:
             continue
         for p in range(2):
             nnue_update_impl(a.v[p], a.v[p], row(net, p, code, sq), nnue_zero_row, nnue_zero_row, nnue_zero_row, h)
+            a.psqt[p] += net.psqt_weight[feature(p, code, sq)]
 
 
 cdef void nnue_push(NNUEStack* s, const CBoard* b, uint16_t m) noexcept nogil:
@@ -376,6 +380,12 @@ cdef void nnue_push(NNUEStack* s, const CBoard* b, uint16_t m) noexcept nogil:
         r0 = row(net, p, rem_code[0], rem_sq[0])
         r1 = row(net, p, rem_code[1], rem_sq[1]) if n_rem == 2 else nnue_zero_row
         nnue_update_impl(dst.v[p], src.v[p], a0, a1, r0, r1, net.hidden)
+        dst.psqt[p] = (src.psqt[p] + net.psqt_weight[feature(p, add_code[0], add_sq[0])]
+                       - net.psqt_weight[feature(p, rem_code[0], rem_sq[0])])
+        if n_add == 2:
+            dst.psqt[p] += net.psqt_weight[feature(p, add_code[1], add_sq[1])]
+        if n_rem == 2:
+            dst.psqt[p] -= net.psqt_weight[feature(p, rem_code[1], rem_sq[1])]
 
 
 cdef void nnue_push_null(NNUEStack* s) noexcept nogil:
@@ -390,8 +400,9 @@ cdef void nnue_pop(NNUEStack* s) noexcept nogil:
 cdef void nnue_logits(const NNUEStack* s, int turn, float* out) noexcept nogil:
     cdef const NNUENet* net = s.net
     cdef const NNUEAccumulator* a = &s.acc[s.top]
+    cdef float ps = <float> ((<double> a.psqt[turn] - <double> a.psqt[1 - turn]) * (0.5 / (NNUE_QA << NNUE_QB_SHIFT)))
     nnue_forward_impl(a.v[turn], a.v[1 - turn], net.hidden, net.l1_weight, net.l1_bias, net.l2_weight,
-                      net.l2_bias, net.out_weight, net.out_bias, net.outputs, out)
+                      net.l2_bias, net.out_weight, net.out_bias, net.outputs, ps, out)
 
 
 cdef int nnue_evaluate(const NNUEStack* s, int turn) noexcept nogil:
@@ -469,7 +480,8 @@ cdef class ChessNNUE:
                                 f"game={props.get('game')!r}); export it with models.chess_nnue.export_onnx")
         if props.get("feature_set") != "psq768":
             raise NNUEFileError(f"{where}: feature set {props.get('feature_set')!r} is not supported (psq768)")
-        need = ("ft.weight", "ft.bias", "l1.weight", "l1.bias", "l2.weight", "l2.bias", "out.weight", "out.bias")
+        need = ("ft.weight", "ft.bias", "l1.weight", "l1.bias", "l2.weight", "l2.bias", "psqt.weight", "out.weight",
+                "out.bias")
         missing = [k for k in need if k not in weights]
         if missing:
             raise NNUEFileError(f"{where}: initialisers missing: {', '.join(missing)}")
@@ -477,7 +489,8 @@ cdef class ChessNNUE:
         h = ft.shape[1] if ft.ndim == 2 else -1
         k = weights["out.bias"].shape[0] if weights["out.bias"].ndim == 1 else -1
         shapes = {"ft.weight": (NNUE_FEATURES, h), "ft.bias": (h,), "l1.weight": (2 * h, NNUE_L1), "l1.bias": (NNUE_L1,),
-                  "l2.weight": (NNUE_L1, NNUE_L2), "l2.bias": (NNUE_L2,), "out.weight": (NNUE_L2, k), "out.bias": (k,)}
+                  "l2.weight": (NNUE_L1, NNUE_L2), "l2.bias": (NNUE_L2,), "psqt.weight": (NNUE_FEATURES, 1),
+                  "out.weight": (NNUE_L2 + 1, k), "out.bias": (k,)}
         for name, shape in shapes.items():
             if tuple(weights[name].shape) != shape:
                 raise NNUEFileError(f"{where}: {name} has shape {tuple(weights[name].shape)}, expected {shape}")
@@ -508,7 +521,10 @@ cdef class ChessNNUE:
         cdef int32_t[::1] b1 = _quantised(weights["l1.bias"], qa * qb, -2147483647, 2147483647).astype(np.int32)
         cdef float[:, ::1] w2 = np.ascontiguousarray(_quantised(weights["l2.weight"], qb, -127, 127), np.float32)
         cdef int32_t[::1] b2 = _quantised(weights["l2.bias"], qa * qb, -2147483647, 2147483647).astype(np.int32)
-        cdef float[:, ::1] wo = np.ascontiguousarray(np.asarray(weights["out.weight"], np.float64) / NNUE_QA, np.float32)
+        wo_rows = np.asarray(weights["out.weight"], np.float64).copy()
+        wo_rows[:NNUE_L2] /= NNUE_QA
+        cdef float[:, ::1] wo = np.ascontiguousarray(wo_rows, np.float32)
+        cdef int32_t[::1] pq = _quantised(weights["psqt.weight"][:, 0], qa * qb, -2147483647, 2147483647).astype(np.int32)
         cdef float[::1] bo = np.ascontiguousarray(weights["out.bias"], np.float32)
         cdef float[::1] centers = (np.linspace(-1.0, 1.0, k + 1)[:-1] + 1.0 / k).astype(np.float32)
         memcpy(self.net.ft_weight, &ftq[0, 0], NNUE_FEATURES * h * sizeof(int16_t))
@@ -518,7 +534,8 @@ cdef class ChessNNUE:
         memcpy(self.net.l1_bias, &b1[0], NNUE_L1 * sizeof(int32_t))
         memcpy(self.net.l2_weight, &w2[0, 0], NNUE_L1 * NNUE_L2 * sizeof(float))
         memcpy(self.net.l2_bias, &b2[0], NNUE_L2 * sizeof(int32_t))
-        memcpy(self.net.out_weight, &wo[0, 0], k * NNUE_L2 * sizeof(float))
+        memcpy(self.net.out_weight, &wo[0, 0], k * (NNUE_L2 + 1) * sizeof(float))
+        memcpy(self.net.psqt_weight, &pq[0], NNUE_FEATURES * sizeof(int32_t))
         memcpy(self.net.out_bias, &bo[0], k * sizeof(float))
         memcpy(self.net.centers, &centers[0], k * sizeof(float))
 
@@ -602,7 +619,8 @@ cdef class ChessNNUE:
                 for i in range(n, 0, -1):
                     nnue_refresh(fresh, &b)
                     if (memcmp(fresh.acc[0].v[0], self.stack.acc[self.stack.top].v[0], h * sizeof(int16_t)) != 0
-                            or memcmp(fresh.acc[0].v[1], self.stack.acc[self.stack.top].v[1], h * sizeof(int16_t)) != 0):
+                            or memcmp(fresh.acc[0].v[1], self.stack.acc[self.stack.top].v[1], h * sizeof(int16_t)) != 0
+                            or memcmp(fresh.acc[0].psqt, self.stack.acc[self.stack.top].psqt, 2 * sizeof(int32_t)) != 0):
                         mismatches += 1
                     cb_unmake(&b)
                     nnue_pop(self.stack)

@@ -4,18 +4,22 @@ quantisation and ONNX export.
 Architecture (``feature set psq768``, see ``models.chess_data``)::
 
     own   [768 sparse] --ft--> acc_own   [H] --+
-    other [768 sparse] --ft--> acc_other [H] --+--> clip(0, 1) [2H] --l1--> clip [16] --l2--> clip [32] --out--> [K]
+    other [768 sparse] --ft--> acc_other [H] --+--> clip(0, 1) [2H] --l1--> clip [16] --l2--> clip [32] --+
+    own, other --psqt--> (psqt_own - psqt_other) / 2 [1] ---------------------------------------------+--out--> [K]
 
 The feature transformer ``ft`` (weights ``[768, H]`` + bias ``[H]``) is shared by both perspectives;
-its sum over the active features is the accumulator a search updates move by move. ``K`` is 1 for the
+its sum over the active features is the accumulator a search updates move by move. Beside it a
+linear piece-square path ``psqt`` (one weight per feature, as Stockfish's PSQT outputs) feeds the
+output layer directly: it starts as material values, learns piece-square terms from few examples,
+and leaves the dense layers the corrections. ``K`` is 1 for the
 sigmoid target (the output is a win-probability logit: ``cp = logit * 400 / ln 10``) or ``num_bins``
 for HL-Gauss (a histogram over the value ``2 p(win) - 1`` in [-1, 1]).
 
 Quantisation (as the C evaluation ``mcts._nnue`` computes): accumulator weights and bias int16 at
 scale ``QA = 127`` (a clipped activation of 1.0 is 127), ``l1`` and ``l2`` weights int8 at scale
 ``QB = 64`` (so they are clipped to +-127/64 in training) with int32 biases at ``QA * QB``, each
-layer's int32 sum rounded back to scale ``QA`` (``(s + 32) >> 6``); the output layer stays float
-(``K x 32`` multiply-adds). The ONNX file holds the dequantised weights (``q / scale``), so C reads
+layer's int32 sum rounded back to scale ``QA`` (``(s + 32) >> 6``); the piece-square weights are int32
+at ``QA * QB``; the output layer stays float (``K x 33`` multiply-adds). The ONNX file holds the dequantised weights (``q / scale``), so C reads
 exact integers back and onnxruntime runs the same network in float: they differ only by the
 rounding of the activations.
 
@@ -47,6 +51,7 @@ OTHER_INPUT = "features_other"
 VALUE_OUTPUT = "value"
 LOGITS_OUTPUT = "value_logits"
 TARGETS = ("sigmoid", "hlgauss")
+MATERIAL_CP = (100, 320, 330, 500, 950, 0)   # the piece-square path's starting values (pawn ... king)
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,7 @@ class TrainSettings:
         seed: seeds initialisation and batches.
         threads: torch CPU threads (None: torch's default).
         time_limit: stop training after this many seconds (the schedule is fitted to it).
+        eval_every: steps between validation measurements (early stopping).
     """
 
     steps: int = 4000
@@ -71,10 +77,11 @@ class TrainSettings:
     learning_rate: float = 2e-3
     hidden: int = 128
     num_bins: int = DEFAULT_NUM_BINS
-    result_weight: float = 0.25
+    result_weight: float = 0.1
     seed: int = 0
     threads: Optional[int] = None
     time_limit: Optional[float] = None
+    eval_every: int = 250
 
 
 def target_probability(score: np.ndarray, result: np.ndarray, result_weight: float) -> np.ndarray:
@@ -104,16 +111,27 @@ def _build_net(hidden: int, outputs: int) -> Any:
             self.ft_bias = nn.Parameter(torch.full((hidden,), 0.1))
             self.l1 = nn.Linear(2 * hidden, L1)
             self.l2 = nn.Linear(L1, L2)
-            self.out = nn.Linear(L2, outputs)
+            self.psqt = nn.EmbeddingBag(NUM_FEATURES + 1, 1, mode="sum", padding_idx=NUM_FEATURES)
+            self.out = nn.Linear(L2 + 1, outputs)
             with torch.no_grad():
                 self.ft.weight.normal_(0.0, 0.05)
                 self.ft.weight[NUM_FEATURES].zero_()
+                # material in win-probability logits, own pieces plus, the other side's minus
+                material = torch.tensor(MATERIAL_CP, dtype=torch.float32).repeat_interleave(64) / CP_PER_LOGIT
+                self.psqt.weight[:384, 0] = material
+                self.psqt.weight[384:NUM_FEATURES, 0] = -material
+                self.psqt.weight[NUM_FEATURES].zero_()
+                if outputs == 1:
+                    self.out.weight[0, L2] = 1.0
+                else:   # tilt the histogram toward the side the material favours
+                    self.out.weight[:, L2] = 4.0 * torch.from_numpy(bin_centers(outputs)).float()
 
         def forward(self, own: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
             a = torch.cat([self.ft(own) + self.ft_bias, self.ft(other) + self.ft_bias], dim=1).clamp(0.0, 1.0)
             a = self.l1(a).clamp(0.0, 1.0)
             a = self.l2(a).clamp(0.0, 1.0)
-            return self.out(a)
+            psqt = 0.5 * (self.psqt(own) - self.psqt(other))
+            return self.out(torch.cat([a, psqt], dim=1))
 
         def clip_weights(self) -> None:
             """Keeps the int8 layers' weights representable (|w| <= 127 / 64)."""
@@ -122,6 +140,17 @@ def _build_net(hidden: int, outputs: int) -> Any:
                     layer.weight.clamp_(-DENSE_LIMIT, DENSE_LIMIT)
 
     return NNUE()
+
+
+def mirror_map() -> np.ndarray:
+    """int64 ``[769]``: each feature index with its square mirrored across the d/e file line (a <-> h);
+    the padding index maps to itself. Chess evaluation is nearly symmetric that way (castling rights,
+    which the features do not see, are the exception)."""
+    f = np.arange(NUM_FEATURES + 1)
+    sq = f % 64
+    out = f - sq + (sq ^ 7)
+    out[NUM_FEATURES] = NUM_FEATURES
+    return out
 
 
 def _predict_probability(logits: Any, target: str) -> Any:
@@ -163,25 +192,32 @@ def evaluation_metrics(p_pred: np.ndarray, score: np.ndarray, result: np.ndarray
 
 def split_holdout(data: dict[str, np.ndarray], fraction: float = 0.05) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Training and held-out positions: the last ``fraction`` of the rows (the last shards' games,
-    so no game is on both sides when shards hold whole games)."""
+    so at most one game is on both sides: shards hold whole games, in order)."""
     n = len(data["board"])
     cut = n - max(1, int(n * fraction))
     return {k: v[:cut] for k, v in data.items()}, {k: v[cut:] for k, v in data.items()}
 
 
 def train(data: dict[str, np.ndarray], settings: TrainSettings, target: str, *,
-          progress_bar: bool = False) -> tuple[Any, dict[str, Any]]:
+          validation: Optional[dict[str, np.ndarray]] = None, progress_bar: bool = False) -> tuple[Any, dict[str, Any]]:
     """Trains one network.
+
+    Positions of one game are alike and share its result, so a small data set is soon learnt by
+    heart: with ``validation`` positions (other games), the network is measured every
+    ``settings.eval_every`` steps and the best one is kept (early stopping).
 
     Args:
         data: training positions (``models.chess_data.read_shards``).
         settings: hyperparameters.
         target: ``"sigmoid"`` or ``"hlgauss"``.
+        validation: positions for early stopping (None: the last step's network).
         progress_bar: show a tqdm bar.
 
     Returns:
-        The float torch network and a report (steps, seconds, final training loss).
+        The float torch network and a report (steps, seconds, final training loss, best step).
     """
+    import copy
+
     import torch
 
     if target not in TARGETS:
@@ -191,6 +227,7 @@ def train(data: dict[str, np.ndarray], settings: TrainSettings, target: str, *,
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     own, other = (torch.from_numpy(a.astype(np.int16)) for a in feature_indices(data["board"], data["stm"]))
+    mirror = torch.from_numpy(mirror_map()).long()
     prob = torch.from_numpy(target_probability(data["score"], data["result"], settings.result_weight))
     n = len(prob)
     if n < settings.batch_size:
@@ -205,8 +242,26 @@ def train(data: dict[str, np.ndarray], settings: TrainSettings, target: str, *,
     if progress_bar:
         from tqdm import tqdm
         bar = tqdm(total=settings.steps, desc=f"train {target}", unit="step")
+    val = None
+    if validation is not None and len(validation["board"]):
+        val = (*feature_indices(validation["board"], validation["stm"]), validation["score"], validation["result"])
+    best: tuple[float, int, Any] = (float("inf"), 0, None)
+
+    def checkpoint(step: int) -> None:
+        nonlocal best
+        if val is None:
+            return
+        net.eval()
+        bce = evaluation_metrics(float_probability(net, val[0], val[1], target), val[2], val[3],
+                                 settings.result_weight)["bce"]
+        net.train()
+        if bce < best[0]:
+            best = (bce, step, copy.deepcopy(net.state_dict()))
+
     step = 0
     for step in range(settings.steps):
+        if step % settings.eval_every == 0:
+            checkpoint(step)
         frac = step / settings.steps
         if settings.time_limit:
             frac = max(frac, (time.monotonic() - start) / settings.time_limit)
@@ -219,7 +274,11 @@ def train(data: dict[str, np.ndarray], settings: TrainSettings, target: str, *,
             order, pos = rng.permutation(n), 0
         idx = torch.from_numpy(order[pos:pos + settings.batch_size])
         pos += settings.batch_size
-        logits = net(own[idx].long(), other[idx].long())
+        own_b, other_b = own[idx].long(), other[idx].long()
+        flip = torch.from_numpy(rng.random(len(idx)) < 0.5).unsqueeze(1)   # mirrored files: twice the data
+        own_b = torch.where(flip, mirror[own_b], own_b)
+        other_b = torch.where(flip, mirror[other_b], other_b)
+        logits = net(own_b, other_b)
         loss = _loss(logits, prob[idx], target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -232,9 +291,13 @@ def train(data: dict[str, np.ndarray], settings: TrainSettings, target: str, *,
                 bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
     if bar is not None:
         bar.close()
-    tail = losses[-max(1, len(losses) // 10):]
-    return net.eval(), {"target": target, "steps": len(losses), "seconds": round(time.monotonic() - start, 1),
-                        "train_loss": round(float(np.mean(tail)), 5), "positions": n}
+    checkpoint(len(losses))
+    report = {"target": target, "steps": len(losses), "seconds": round(time.monotonic() - start, 1),
+              "train_loss": round(float(np.mean(losses[-max(1, len(losses) // 10):])), 5), "positions": n}
+    if best[2] is not None:
+        net.load_state_dict(best[2])
+        report.update(best_step=best[1], validation_bce=best[0])
+    return net.eval(), report
 
 
 @dataclass
@@ -245,7 +308,9 @@ class QuantisedNet:
         ft_weight: int16 ``[768, H]``; ft_bias: int16 ``[H]``.
         l1_weight: int8 ``[16, 2H]``; l1_bias: int32 ``[16]``.
         l2_weight: int8 ``[32, 16]``; l2_bias: int32 ``[32]``.
-        out_weight: float32 ``[K, 32]`` (applied to activations / 127); out_bias: float32 ``[K]``.
+        psqt_weight: int32 ``[768]`` at scale 127 * 64.
+        out_weight: float32 ``[K, 33]`` (applied to the activations / 127 and the piece-square term);
+        out_bias: float32 ``[K]``.
         target: ``"sigmoid"`` (K = 1) or ``"hlgauss"`` (K bins).
     """
 
@@ -255,6 +320,7 @@ class QuantisedNet:
     l1_bias: np.ndarray
     l2_weight: np.ndarray
     l2_bias: np.ndarray
+    psqt_weight: np.ndarray
     out_weight: np.ndarray
     out_bias: np.ndarray
     target: str
@@ -271,7 +337,10 @@ class QuantisedNet:
         a = np.clip(np.concatenate(acc, axis=1), 0, QA)
         a = np.clip((a @ self.l1_weight.T.astype(np.int64) + self.l1_bias + QB // 2) >> 6, 0, QA)
         a = np.clip((a @ self.l2_weight.T.astype(np.int64) + self.l2_bias + QB // 2) >> 6, 0, QA)
-        return (a / QA) @ self.out_weight.T.astype(np.float64) + self.out_bias
+        psqt = np.concatenate([self.psqt_weight.astype(np.int64), np.zeros(1, np.int64)])
+        ps = (psqt[own].sum(1) - psqt[other].sum(1)) / (2.0 * QA * QB)
+        x = np.concatenate([a / QA, ps[:, None]], axis=1)
+        return x @ self.out_weight.T.astype(np.float64) + self.out_bias
 
     def probability(self, own: np.ndarray, other: np.ndarray) -> np.ndarray:
         """``[N]`` win probabilities for the side to move."""
@@ -301,6 +370,7 @@ def quantise(net: Any, target: str) -> QuantisedNet:
         l1_bias=np.round(arr(net.l1.bias) * QA * QB).astype(np.int32),
         l2_weight=np.clip(np.round(arr(net.l2.weight) * QB), -127, 127).astype(np.int8),
         l2_bias=np.round(arr(net.l2.bias) * QA * QB).astype(np.int32),
+        psqt_weight=np.round(arr(net.psqt.weight)[:NUM_FEATURES, 0] * QA * QB).astype(np.int32),
         out_weight=arr(net.out.weight).astype(np.float32),
         out_bias=arr(net.out.bias).astype(np.float32),
         target=target,
@@ -323,8 +393,8 @@ def export_onnx(q: QuantisedNet, path: Union[str, os.PathLike], *, metadata: Opt
     """Writes the network as ONNX: inputs ``features_own`` / ``features_other`` float32 ``[B, 768]``
     (0/1), outputs ``value_logits`` ``[B, K]`` and ``value`` ``[B]`` (``2 p(win) - 1`` for the side to
     move). Initialisers hold the dequantised weights (``ft.weight`` ``[768, H]``, ``ft.bias``,
-    ``l1.weight`` ``[2H, 32]``, ``l1.bias``, ``l2.weight``, ``l2.bias``, ``out.weight`` ``[32, K]``,
-    ``out.bias``); ``metadata_props`` hold the scales and the recipe (``plytree_kind = nnue``).
+    ``l1.weight`` ``[2H, 16]``, ``l1.bias``, ``l2.weight`` ``[16, 32]``, ``l2.bias``, ``psqt.weight``
+    ``[768, 1]``, ``out.weight`` ``[33, K]``, ``out.bias``); ``metadata_props`` hold the scales and the recipe (``plytree_kind = nnue``).
 
     Returns:
         The path written (replaced atomically).
@@ -340,6 +410,8 @@ def export_onnx(q: QuantisedNet, path: Union[str, os.PathLike], *, metadata: Opt
         "l1.bias": (q.l1_bias.astype(np.float64) / (QA * QB)).astype(np.float32),
         "l2.weight": (q.l2_weight.astype(np.float32) / QB).T.copy(),
         "l2.bias": (q.l2_bias.astype(np.float64) / (QA * QB)).astype(np.float32),
+        "psqt.weight": (q.psqt_weight.astype(np.float64) / (QA * QB)).astype(np.float32).reshape(-1, 1),
+        "half": np.array(0.5, np.float32),
         "out.weight": q.out_weight.T.astype(np.float32).copy(),
         "out.bias": q.out_bias.astype(np.float32),
         "zero": np.array(0.0, np.float32),
@@ -356,7 +428,12 @@ def export_onnx(q: QuantisedNet, path: Union[str, os.PathLike], *, metadata: Opt
         helper.make_node("Clip", ["h1", "zero", "one"], ["a1"]),
         helper.make_node("Gemm", ["a1", "l2.weight", "l2.bias"], ["h2"]),
         helper.make_node("Clip", ["h2", "zero", "one"], ["a2"]),
-        helper.make_node("Gemm", ["a2", "out.weight", "out.bias"], [LOGITS_OUTPUT]),
+        helper.make_node("MatMul", [OWN_INPUT, "psqt.weight"], ["psqt_own"]),
+        helper.make_node("MatMul", [OTHER_INPUT, "psqt.weight"], ["psqt_other"]),
+        helper.make_node("Sub", ["psqt_own", "psqt_other"], ["psqt_diff"]),
+        helper.make_node("Mul", ["psqt_diff", "half"], ["psqt"]),
+        helper.make_node("Concat", ["a2", "psqt"], ["a2_psqt"], axis=1),
+        helper.make_node("Gemm", ["a2_psqt", "out.weight", "out.bias"], [LOGITS_OUTPUT]),
     ]
     if q.target == "sigmoid":
         inits["two"] = np.array(2.0, np.float32)
@@ -398,8 +475,9 @@ def export_onnx(q: QuantisedNet, path: Union[str, os.PathLike], *, metadata: Opt
 
 def train_and_export(data_dir: Union[str, os.PathLike], run: Union[str, os.PathLike], settings: TrainSettings, *,
                      target: str = "both", output: Optional[str] = None, progress_bar: bool = True) -> dict[str, Any]:
-    """Trains on the shards of ``data_dir`` (the last 5% held out), measures float and quantised
-    networks on the held-out positions, and exports the chosen one.
+    """Trains on the shards of ``data_dir`` (the last 5% held out for the report, the 5% before them
+    for early stopping), measures float and quantised networks on the held-out positions, and exports
+    the chosen one.
 
     Args:
         data_dir: shard directory.
@@ -418,12 +496,13 @@ def train_and_export(data_dir: Union[str, os.PathLike], run: Union[str, os.PathL
     run_dir = Path(run)
     run_dir.mkdir(parents=True, exist_ok=True)
     data = read_shards(data_dir)
-    train_data, held = split_holdout(data)
+    rest, held = split_holdout(data)                       # the test positions: reported, never trained on
+    train_data, validation = split_holdout(rest, 0.05)     # early stopping
     own_h, other_h = feature_indices(held["board"], held["stm"])
     report: dict[str, Any] = {"data": str(data_dir), "positions": len(data["board"]), "held_out": len(held["board"]),
                               "settings": asdict(settings), "runs": {}}
     for t in (TARGETS if target == "both" else (target,)):
-        net, info = train(train_data, settings, t, progress_bar=progress_bar)
+        net, info = train(train_data, settings, t, validation=validation, progress_bar=progress_bar)
         q = quantise(net, t)
         info["held_out_float"] = evaluation_metrics(float_probability(net, own_h, other_h, t), held["score"],
                                                     held["result"], settings.result_weight)

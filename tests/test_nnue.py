@@ -35,7 +35,8 @@ def random_net(target: str, hidden: int = 64, seed: int = 0) -> QuantisedNet:
         l1_bias=rng.integers(-4000, 4000, L1).astype(np.int32),
         l2_weight=rng.integers(-90, 91, (L2, L1)).astype(np.int8),
         l2_bias=rng.integers(-3000, 3000, L2).astype(np.int32),
-        out_weight=rng.normal(0, 1.0, (k, L2)).astype(np.float32),
+        psqt_weight=rng.integers(-9000, 9000, NUM_FEATURES).astype(np.int32),
+        out_weight=rng.normal(0, 1.0, (k, L2 + 1)).astype(np.float32),
         out_bias=rng.normal(0, 0.2, k).astype(np.float32),
         target=target,
     )
