@@ -1,14 +1,15 @@
 """Search cores: MCTS (PUCT), alpha-beta, the Connect Four solver, LLM minimax and the search budget."""
-from mcts._ab_search import AlphaBeta, UnsupportedGameError
-from mcts._c4solver import Connect4Solver, UnsolvableError
+from mcts._ab_search import AlphaBeta
+from mcts._c4solver import Connect4Solver
 from mcts._c4solver import solve as solve_connect4
 from mcts._c4solver import solve_moves as solve_connect4_moves
+from mcts._errors import EvaluatorOutputError, SearchError, UnsolvableError, UnsupportedGameError
 from mcts._evaluator import Evaluator, uniform_priors
 from mcts._evaluators import RolloutEvaluator, UniformEvaluator
-from mcts._limit import Limit, SearchResult
+from mcts._limit import Limit, SearchResult, StopReason
 from mcts._llm_minimax import LLMBudget, LLMMinimax, heuristic_best
-from mcts._puct import MCTS, EvaluatorOutputError
-from mcts.budget import BudgetController, Deadlines, InfoRelay, compute_deadlines, run_with_budget
+from mcts._puct import MCTS
+from mcts.budget import BudgetController, Deadlines, InfoRelay, compute_deadlines, move_time, run_with_budget
 
 __all__ = [
     "AlphaBeta",
@@ -23,12 +24,15 @@ __all__ = [
     "Limit",
     "MCTS",
     "RolloutEvaluator",
+    "SearchError",
     "SearchResult",
+    "StopReason",
     "UniformEvaluator",
     "UnsolvableError",
     "UnsupportedGameError",
     "compute_deadlines",
     "heuristic_best",
+    "move_time",
     "run_with_budget",
     "solve_connect4",
     "solve_connect4_moves",

@@ -24,8 +24,10 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from games._protocol import actions_to_strings
-from mcts._c4solver import Connect4Solver, UnsolvableError
+from mcts._c4solver import Connect4Solver
+from mcts._errors import UnsolvableError, UnsupportedGameError
 from mcts._limit import Limit, SearchResult
+from mcts.budget import move_time
 
 MATE = 1_000_000          # same as mcts._alphabeta.AB_MATE
 MATE_BOUND = 999_000      # |score| above this is a forced result
@@ -33,10 +35,6 @@ INF = MATE + 1
 DEFAULT_ASPIRATION = (50, 3, 4, 4000)  # (half-width, first depth, growth on a fail, full-open width)
 MAX_PLY = 128
 EVAL_SCALE = 1000         # score units per unit of value for evaluators and static evaluations
-
-
-class UnsupportedGameError(ValueError):
-    """A game that alpha-beta cannot search (not two-player zero-sum, chance, simultaneous moves)."""
 
 
 def _is_cstate(state: Any) -> bool:
@@ -361,6 +359,7 @@ class AlphaBeta:
         self.tt_bytes = tt_bytes
         self._c4_solver: Optional[Connect4Solver] = None
         self._stop_lock = threading.Lock()
+        self._stop_requested = threading.Event()  # stop() before run() is honoured; run() clears it
         plain = evaluator is None and static_eval is None and quiescence is None
         if plain and _is_chess(game) and _is_cstate(game.new_initial_state()):
             from mcts._chess_ab import ChessAlphaBeta  # the fast board: the whole search in C
@@ -376,7 +375,12 @@ class AlphaBeta:
                                      static_eval=static_eval, quiescence=quiescence)
 
     def stop(self) -> None:
-        """Makes a running :meth:`run` return its best result so far (thread-safe)."""
+        """Makes a running :meth:`run` return its best result so far (thread-safe).
+
+        Called while no ``run`` is running, it makes the next ``run`` return at once (with its
+        first legal move); ``run`` clears the request when it returns (the convention of ``MCTS``).
+        """
+        self._stop_requested.set()
         self._backend.stop()
 
     def reset(self) -> None:
@@ -387,17 +391,7 @@ class AlphaBeta:
 
     # --- run ---------------------------------------------------------------------------------
     def _budget(self, state: Any, limit: Limit) -> Optional[float]:
-        if limit.time is not None:
-            return float(limit.time)
-        if limit.has_clock and not limit.infinite:
-            white = state.current_player() == 0
-            remaining = limit.wtime if white else limit.btime
-            inc = (limit.winc if white else limit.binc) or 0.0
-            if remaining is None:
-                return None
-            moves = limit.movestogo or 30
-            return max(0.001, min(remaining / moves + 0.8 * inc, 0.5 * remaining))
-        return None
+        return move_time(limit, state.current_player())
 
     def run(self, state: Any, limit: Limit) -> SearchResult:
         """Searches ``state`` within ``limit`` (depth, nodes, time, mate, clocks; stop()).
@@ -433,6 +427,8 @@ class AlphaBeta:
         if hasattr(backend, "exact"):
             backend.exact = limit.mate is not None   # a mate search is full width: no reductions
         backend.begin(state, limit.nodes, deadline)
+        if self._stop_requested.is_set():  # a stop before run: back ends may clear theirs in begin
+            backend.stop()
         best, score, pv, depth_done = legal[0], 0, [legal[0]], 0
         stop_reason = ""
         proven: Optional[int] = None
@@ -489,6 +485,7 @@ class AlphaBeta:
                 stop_reason = "depth"
                 break
         backend.clear_stop()
+        self._stop_requested.clear()
         return self._result(state, best, score, pv, depth_done, start, proven, stop_reason)
 
     def _remaining_plies(self, state: Any) -> int:

@@ -33,7 +33,10 @@ from mcts._limit import Limit, SearchResult
 
 InfoCallback = Callable[[SearchResult], None]
 
-__all__ = ["BudgetController", "Deadlines", "InfoRelay", "compute_deadlines", "run_with_budget"]
+__all__ = ["BudgetController", "Deadlines", "InfoRelay", "compute_deadlines", "move_time", "run_with_budget"]
+
+# seconds per move lost outside the search when nothing better is known (UCI ``Move Overhead``)
+DEFAULT_OVERHEAD = 0.03
 
 # moves left to plan for when the clock has no movestogo (sudden death, or an increment)
 EXPECTED_MOVES = 30
@@ -64,7 +67,7 @@ class Deadlines:
     is_clock: bool = False
 
 
-def compute_deadlines(limit: Limit, player: int = 0, *, overhead: float = 0.03,
+def compute_deadlines(limit: Limit, player: int = 0, *, overhead: float = DEFAULT_OVERHEAD,
                       expected_moves: int = EXPECTED_MOVES) -> Deadlines:
     """Soft and hard deadlines for one move.
 
@@ -116,6 +119,30 @@ def compute_deadlines(limit: Limit, player: int = 0, *, overhead: float = 0.03,
         hard = fixed if hard is None else min(hard, fixed)
         soft = fixed if soft is None else min(soft, hard)
     return Deadlines(soft, hard, is_clock)
+
+
+def move_time(limit: Limit, player: int = 0, *, overhead: float = DEFAULT_OVERHEAD) -> Optional[float]:
+    """Seconds a search run on its own (without a ``BudgetController``) may spend on ``limit``.
+
+    This is the one place a clock becomes a move time for the searches: ``Limit.time`` when set,
+    else the soft deadline of the clock (``compute_deadlines``), the smaller of the two when both
+    are given. A search alone cannot extend or stop early, so it takes the planned time.
+
+    Args:
+        limit: the move's limit (clocks in seconds).
+        player: the player to move (selects ``wtime``/``btime``); anything but 1 reads as 0.
+        overhead: seconds per move lost outside the search, taken off the clock's time.
+
+    Returns:
+        Seconds, or None when neither a move time nor a clock bounds the search (or it is infinite
+        and gives no move time).
+    """
+    seconds = limit.time
+    if limit.has_clock and not limit.infinite:
+        clock = compute_deadlines(limit.replace(time=None), 1 if player == 1 else 0, overhead=overhead).soft
+        if clock is not None:
+            seconds = clock if seconds is None else min(seconds, clock)
+    return seconds
 
 
 class InfoRelay:
