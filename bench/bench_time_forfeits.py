@@ -27,6 +27,7 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parents[1]
 STOCKFISH = "/usr/games/stockfish"
 MAX_PLIES = 400  # adjudicated a draw after this many plies
+ENGINE_ROOT = ROOT  # the checkout whose engine plays (--engine-root: e.g. an older one, for a baseline)
 SLOW_MOVE_LOG: float = 0.0  # with --log-slow S: plytree's moves over S seconds go to stderr with its budget line
 
 
@@ -51,8 +52,8 @@ def open_engines(elo: int):
     GUI keeps them."""
     import chess.engine
 
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    ours = chess.engine.SimpleEngine.popen_uci(_plytree_command(), cwd=str(ROOT), env=env)
+    env = dict(os.environ, PYTHONPATH=str(ENGINE_ROOT), PYTHONDONTWRITEBYTECODE="1")
+    ours = chess.engine.SimpleEngine.popen_uci(_plytree_command(), cwd=str(ENGINE_ROOT), env=env)
     if SLOW_MOVE_LOG:
         ours.protocol.send_line("debug on")
     theirs = chess.engine.SimpleEngine.popen_uci(STOCKFISH)
@@ -185,9 +186,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--elo", type=int, default=1350)
     parser.add_argument("--minutes", type=float, default=None, help="start no game after this much wall time")
     parser.add_argument("--log-slow", type=float, default=0.0, help="log plytree's moves slower than this (s)")
+    parser.add_argument("--engine-root", type=Path, default=ROOT, help="checkout whose UCI engine plays")
     args = parser.parse_args(argv)
-    global SLOW_MOVE_LOG
+    global SLOW_MOVE_LOG, ENGINE_ROOT
     SLOW_MOVE_LOG = args.log_slow
+    ENGINE_ROOT = args.engine_root.resolve()
     base, inc = _parse_tc(args.tc)
     t0 = time.monotonic()
     records = run_match(args.games, args.concurrency, base, inc, args.elo, args.minutes)
@@ -195,6 +198,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     out["seconds"] = round(time.monotonic() - t0, 1)
     out["tc"] = args.tc
     out["concurrency"] = args.concurrency
+    out["engine_root"] = str(ENGINE_ROOT)
     print(json.dumps(out))
     return 1 if out["plytree_time_losses"] else 0
 
