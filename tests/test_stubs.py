@@ -28,25 +28,65 @@ STUBS = {
 }
 
 
+def _base_names(node: ast.ClassDef) -> list[str]:
+    names = []
+    for base in node.bases:
+        if isinstance(base, ast.Subscript):  # _Game[HexState]
+            base = base.value
+        if isinstance(base, ast.Name):
+            names.append(base.id)
+    return names
+
+
+def _stub_only_classes() -> dict[str, tuple[list[str], dict[str, str]]]:
+    """The private classes the stubs declare for typing alone ("Stub only": no such class at run
+    time), by name: (base names, members)."""
+    out = {}
+    for path in STUBS.values():
+        for node in ast.parse((ROOT / path).read_text()).body:
+            if isinstance(node, ast.ClassDef) and node.name.startswith("_"):
+                assert "Stub only" in (ast.get_docstring(node) or ""), f"{path}: {node.name} is private but not stub-only"
+                out[node.name] = (_base_names(node), _class_members(node))
+    return out
+
+
+def _class_members(node: ast.ClassDef) -> dict[str, str]:
+    members: dict[str, str] = {}
+    for item in node.body:
+        if isinstance(item, ast.FunctionDef):
+            decorators = {d.id for d in item.decorator_list if isinstance(d, ast.Name)}
+            members[item.name] = "property" if "property" in decorators else (
+                "classmethod" if "classmethod" in decorators else "method")
+        elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+            members[item.target.id] = "attribute"
+    return members
+
+
 def _declared(path: Path) -> dict[str, object]:
-    """Top-level names of a stub: classes map to {member: kind}, the rest to their kind."""
+    """Top-level names of a stub: classes map to {member: kind} (with the members of the stub-only
+    classes they derive from, which the run-time class must have itself), the rest to their kind.
+    Stub-only classes are left out (they do not exist at run time)."""
     tree = ast.parse(path.read_text())
+    stub_only = _stub_only_classes()
     out: dict[str, object] = {}
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
+            if node.name in stub_only:
+                continue
             members: dict[str, str] = {}
-            for item in node.body:
-                if isinstance(item, ast.FunctionDef):
-                    decorators = {d.id for d in item.decorator_list if isinstance(d, ast.Name)}
-                    members[item.name] = "property" if "property" in decorators else (
-                        "classmethod" if "classmethod" in decorators else "method")
-                elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
-                    members[item.target.id] = "attribute"
+            pending = [b for b in _base_names(node) if b in stub_only]
+            while pending:
+                bases, inherited = stub_only[pending.pop()]
+                members.update(inherited)
+                pending.extend(b for b in bases if b in stub_only)
+            members.update(_class_members(node))
             out[node.name] = members
         elif isinstance(node, ast.FunctionDef):
             out[node.name] = "function"
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             out[node.target.id] = "constant"
+        elif isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) and t.id.startswith("_") for t in node.targets):
+            continue  # a stub-only type variable
     return out
 
 
