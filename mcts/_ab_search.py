@@ -25,7 +25,7 @@ import numpy as np
 
 from games._protocol import actions_to_strings
 from mcts._c4solver import Connect4Solver
-from mcts._errors import UnsolvableError, UnsupportedGameError
+from mcts._errors import UnsolvableError, require_two_player_zero_sum
 from mcts._limit import Limit, SearchResult
 from mcts.budget import move_time
 
@@ -343,10 +343,7 @@ class AlphaBeta:
                  static_eval: Optional[Callable[[Any], float]] = None,
                  quiescence: Optional[Callable[[Any], Sequence[int]]] = None,
                  max_solve_plies: int = 20) -> None:
-        if getattr(game, "num_players", 2) != 2 or not getattr(game, "is_zero_sum", True):
-            raise UnsupportedGameError(f"alpha-beta needs a two-player zero-sum game, got {game!r}")
-        if getattr(game, "has_chance", False) or getattr(game, "is_simultaneous", False):
-            raise UnsupportedGameError(f"alpha-beta cannot search games with chance or simultaneous moves: {game!r}")
+        require_two_player_zero_sum(game, "alpha-beta")
         if not isinstance(tt_bytes, int) or tt_bytes < 1024:
             raise ValueError(f"tt_bytes must be an integer >= 1024, got {tt_bytes!r}")
         if evaluator is not None and not hasattr(evaluator, "evaluate"):

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from mcts._errors import require_two_player_zero_sum
 from mcts._limit import Limit, SearchResult
 
 ESTIMATE_SCALE = 0.999  # estimated leaf values are shrunk by this factor below exact returns
@@ -172,10 +173,7 @@ class LLMMinimax:
     def __init__(self, game, backend, *, depth: int = 2, candidates: int = 3, fallback=None,
                  model_values: bool = True, add_heuristic: bool = True, on_info: Callable[[SearchResult], None] | None = None,
                  **oracle_kwargs) -> None:
-        if getattr(game, "num_players", 2) != 2 or not getattr(game, "is_zero_sum", True):
-            raise ValueError(f"LLMMinimax needs a two-player zero-sum game, got {game!r}")
-        if getattr(game, "has_chance", False) or getattr(game, "is_simultaneous", False):
-            raise ValueError(f"LLMMinimax cannot search {game!r}: chance or simultaneous moves")
+        require_two_player_zero_sum(game, "LLMMinimax")
         if depth < 1 or candidates < 1:
             raise ValueError(f"depth and candidates must be at least 1, got {depth}, {candidates}")
         self.game = game

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from mcts._errors import EvaluatorOutputError, UnsupportedGameError
+from mcts._errors import EvaluatorOutputError, require_two_player_zero_sum
 from mcts._evaluators import RolloutEvaluator, UniformEvaluator
 from mcts._limit import Limit, SearchResult, StopReason
 from mcts.budget import move_time
@@ -169,12 +169,7 @@ cdef class MCTS:
                  int gumbel_considered=16, double gumbel_value_scale=0.1,
                  double gumbel_maxvisit_init=50.0, bint solver=True, bint tree_reuse=True,
                  bint smart_pruning=False, on_info=None, should_stop=None, double info_interval=0.1):
-        if getattr(game, "num_players", 2) != 2:
-            raise UnsupportedGameError(f"MCTS needs a two-player game, {game!r} has {game.num_players} players")
-        if not getattr(game, "is_zero_sum", True):
-            raise UnsupportedGameError(f"MCTS needs a zero-sum game, {game!r} is not")
-        if getattr(game, "has_chance", False) or getattr(game, "is_simultaneous", False):
-            raise UnsupportedGameError(f"MCTS cannot search {game!r}: chance or simultaneous moves")
+        require_two_player_zero_sum(game, "MCTS")
         if not callable(getattr(evaluator, "evaluate", None)):
             raise ValueError(f"evaluator {evaluator!r} has no evaluate(states) method")
         if batch_size < 1:

@@ -422,3 +422,26 @@ def test_evaluator_output_error_is_a_runtime_fault():
     assert issubclass(EvaluatorOutputError, RuntimeError) and not issubclass(EvaluatorOutputError, ValueError)
     with pytest.raises(EvaluatorOutputError, match="expected"):
         MCTS(games.load("connect4"), Broken()).run(c4(), Limit(simulations=10))
+
+
+class _Misfit:
+    """A game no search handles: three players, or chance."""
+
+    def __init__(self, **declared) -> None:
+        self.num_actions = 3
+        for k, v in declared.items():
+            setattr(self, k, v)
+
+
+@pytest.mark.parametrize("declared", [{"num_players": 3}, {"is_zero_sum": False}, {"has_chance": True},
+                                      {"is_simultaneous": True}])
+def test_every_search_raises_unsupported_game_error(declared):
+    from mcts import AlphaBeta, LLMMinimax, UnsupportedGameError
+
+    game = _Misfit(**declared)
+    builders = {"MCTS": lambda: MCTS(game, UniformEvaluator()), "alpha-beta": lambda: AlphaBeta(game),
+                "LLMMinimax": lambda: LLMMinimax(game, None)}
+    for name, build in builders.items():
+        with pytest.raises(UnsupportedGameError, match=name) as info:
+            build()
+        assert isinstance(info.value, ValueError)
