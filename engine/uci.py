@@ -673,7 +673,7 @@ class UciEngine:
                 self._report(board, result, multipv, time.monotonic() - t0)
 
             # a stop that came already is passed on as the run starts: the searches honour it after
-            # their first result (MCTS: the root's evaluation), a shallow but real answer
+            # their first result (MCTS: the root's evaluation; alpha-beta: depth 1), a shallow but real answer
             result = controller.run(search, state, on_info=on_info, pondering=ponder,
                                     started_at=started, relay=relay)
             last[0] = result

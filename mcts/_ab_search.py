@@ -374,8 +374,8 @@ class AlphaBeta:
     def stop(self) -> None:
         """Makes a running :meth:`run` return its best result so far (thread-safe).
 
-        Called while no ``run`` is running, it makes the next ``run`` return at once (with its
-        first legal move); ``run`` clears the request when it returns (the convention of ``MCTS``).
+        Called while no ``run`` is running, it makes the next ``run`` return after its first
+        iteration; ``run`` clears the request when it returns (the convention of ``MCTS``).
         """
         self._stop_requested.set()
         self._backend.stop()
@@ -424,8 +424,6 @@ class AlphaBeta:
         if hasattr(backend, "exact"):
             backend.exact = limit.mate is not None   # a mate search is full width: no reductions
         backend.begin(state, limit.nodes, deadline)
-        if self._stop_requested.is_set():  # a stop before run: back ends may clear theirs in begin
-            backend.stop()
         best, score, pv, depth_done = legal[0], 0, [legal[0]], 0
         stop_reason = ""
         proven: Optional[int] = None
@@ -480,6 +478,11 @@ class AlphaBeta:
                 break
             if depth == max_depth:
                 stop_reason = "depth"
+                break
+            if self._stop_requested.is_set():
+                # a stop() that came before begin() (back ends clear theirs there) ends the run
+                # after this completed iteration: a shallow but real answer
+                stop_reason = "stopped"
                 break
         backend.clear_stop()
         self._stop_requested.clear()
