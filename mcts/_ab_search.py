@@ -347,8 +347,10 @@ class AlphaBeta:
                  max_solve_plies: int = 20) -> None:
         if getattr(game, "num_players", 2) != 2 or not getattr(game, "is_zero_sum", True):
             raise UnsupportedGameError(f"alpha-beta needs a two-player zero-sum game, got {game!r}")
-        if getattr(game, "has_chance", False) or getattr(game, "is_simultaneous", False):
-            raise UnsupportedGameError(f"alpha-beta cannot search games with chance or simultaneous moves: {game!r}")
+        if getattr(game, "has_chance", False) or getattr(game, "is_simultaneous", False) \
+                or not getattr(game, "is_deterministic", True) or not getattr(game, "is_perfect_information", True):
+            raise UnsupportedGameError(f"alpha-beta cannot search games with chance, hidden information or "
+                                       f"simultaneous moves: {game!r}")
         if not isinstance(tt_bytes, int) or tt_bytes < 1024:
             raise ValueError(f"tt_bytes must be an integer >= 1024, got {tt_bytes!r}")
         if evaluator is not None and not hasattr(evaluator, "evaluate"):
