@@ -206,8 +206,12 @@ def _mcts_pv(search, path: list[int], max_len: int = 32) -> list[int]:
         visited = [(n, a) for a, (n, _, _) in children.items() if n > 0]
         if not visited:
             break
-        line.append(max(visited)[1])
+        line.append(max(visited, key=lambda na: (na[0], -na[1]))[1])  # ties: the lowest action
     return line
+
+
+# MCTS's proven codes of a child (for the player to move at its parent) as win / draw / loss
+_PROVEN = {3: 1, 2: 0, 1: -1}
 
 
 def _mcts_tree(search, state, path: list[int], depth: int) -> list[dict]:
@@ -222,8 +226,8 @@ def _mcts_tree(search, state, path: list[int], depth: int) -> list[dict]:
             continue
         node: dict[str, Any] = {"action": int(action), "move": _move(state, action), "visits": int(visits),
                                 "value": _finite(value)}
-        if proven:
-            node["proven"] = int(proven)
+        if proven in _PROVEN:
+            node["proven"] = _PROVEN[proven]
         if depth > 1:
             child = state.clone()
             child.apply_action(action)
@@ -290,6 +294,10 @@ def analyse(query: Mapping[str, Any], stopper: Optional[SearchStopper] = None) -
         from engine.uci import RootSplitSearch
 
         runner = RootSplitSearch(search, legal, multipv)
+    if stopper is not None and is_mcts and search.should_stop is None:
+        # MCTS.run clears its stop flag when it starts; the hook also catches a stop that lands
+        # between attach() and that moment
+        search.should_stop = lambda best, second, left: stopper.stopped
     if stopper is not None and not stopper.attach(runner):
         response.update(toMove=state.current_player(), lines=[], terminated=True, noResults=True)
         return response
@@ -328,7 +336,10 @@ def _lines(search, state, result, multipv: int, is_mcts: bool) -> list[dict]:
         for action, visits, q, prior in stats[:multipv]:
             if visits == 0 and out:
                 break
-            pv = [int(action)] + _mcts_pv(search, [int(action)])
+            if action == result.best_action and result.pv:
+                pv = [int(a) for a in result.pv]  # the search's own principal variation
+            else:
+                pv = [int(action)] + _mcts_pv(search, [int(action)])
             out.append({"action": int(action), "move": _move(state, action), "value": _finite(q),
                         "visits": int(visits), "prior": _finite(prior), "pv": _line_texts(state, pv), "pvActions": pv})
         return out
