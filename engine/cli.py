@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "tournament": "engine._cli_tournament",
     "learn": "engine._cli_learn",
     "analysis": "engine._cli_analysis",
+    "serve": "engine._cli_serve",
 }
 
 
