@@ -219,7 +219,7 @@ class Server:
     @property
     def url(self) -> str:
         host = self.httpd.server_address[0]
-        return f"http://{host}:{self.port}/"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{self.port}/"
 
     def start(self) -> "Server":
         """Serves in a daemon thread (tests)."""
