@@ -23,17 +23,21 @@ What the adapter maps:
   ``game.deserialize`` replays it (whitespace or commas between the numbers).
 
 Chance nodes. The searches of plytree (``mcts.MCTS``, ``mcts.AlphaBeta``) have no chance nodes in
-their trees, so the adapter resolves chance itself: whenever a state reaches a chance node (at the
-start and after an action), it draws an outcome from OpenSpiel's ``chance_outcomes()`` with a
-seeded sampler and plays it. The draw is a pure function of the game's ``chance_seed`` and the
-history, so a clone that replays the same actions meets the same outcomes. A search therefore sees
-one sampled future per position, consistent within its tree and across tree reuse (a "determinized"
-search, as open-loop sampling would break: the legal moves after a dice roll depend on the roll).
-One consequence: a search that clones the game's own state searches the rolls the game will make;
-both players get this, and ``chance_seed`` (the game parameter) changes the rolls. Such games say
-``has_chance = False`` (no chance node ever reaches a search) and ``is_deterministic = False``;
-alpha-beta refuses them, and imperfect-information games (``is_perfect_information = False``),
-with :class:`mcts.UnsupportedGameError`. Simultaneous-move games are refused here, by ``load``.
+their trees, so the adapter resolves chance itself: when a state that stands at a chance node (at the
+start, after an action) is next looked at, it draws an outcome from OpenSpiel's ``chance_outcomes()``
+with a seeded sampler and plays it. The draw is a pure function of a seed and the history, so a state
+and every copy of it that replays the same actions meet the same outcomes: an MCTS tree stays
+consistent (the legal moves after a roll depend on the roll, so sampling afresh in every simulation
+would replay moves that are illegal under another roll). Two seeds, so that a search does not see
+the rolls the game will make: the state made by ``new_initial_state`` / ``deserialize`` rolls with the
+game's ``chance_seed`` (fresh random bits when not given), and every ``clone`` rolls with one seed
+derived from it. A search on a copy thus searches one sampled future (a determinization), the same in
+every search of the game, so that tree reuse stays consistent too. ``history()`` lists the chance
+outcomes as ``num_actions + outcome`` and ``apply_action`` replays them, so a history replayed on a copy
+repeats the game's rolls (MCTS's tree reuse relies on it). Such games say ``has_chance = False`` (no
+chance node ever reaches a search) and ``is_deterministic = False``; alpha-beta refuses them, and
+imperfect-information games (``is_perfect_information = False``), with :class:`mcts.UnsupportedGameError`.
+Simultaneous-move games are refused here, by ``load``.
 """
 from __future__ import annotations
 
@@ -58,6 +62,7 @@ _MASK = (1 << 64) - 1
 _TOKEN_SEP = re.compile(r"[\s,]+")
 # params of the adapter itself, not passed on to OpenSpiel
 _ADAPTER_PARAMS = ("chance_seed",)
+_COPY_SALT = 0x636F7079  # derives the seed with which copies of a state sample chance
 
 
 class OpenSpielMissingError(UnknownGameError):
@@ -177,6 +182,7 @@ class OpenSpielGame:
         self.num_players = int(game.num_players())
         self.num_actions = int(game.num_distinct_actions())
         self.max_game_length = int(game.max_game_length())
+        self.max_chance_outcomes = int(game.max_chance_outcomes())
         self.is_deterministic = info.chance_mode == pyspiel.GameType.ChanceMode.DETERMINISTIC
         self.is_perfect_information = info.information == pyspiel.GameType.Information.PERFECT_INFORMATION
         self.is_zero_sum = info.utility == pyspiel.GameType.Utility.ZERO_SUM
@@ -198,21 +204,24 @@ class OpenSpielGame:
             return self.chance_seed & _MASK
         return int.from_bytes(os.urandom(8), "little")
 
+    def _state(self) -> "OpenSpielState":
+        seed = self._seed_for_new_state()
+        return OpenSpielState(self, self.pyspiel_game.new_initial_state(), 0, [], [], base_seed=seed, seed=seed)
+
     def new_initial_state(self) -> "OpenSpielState":
-        """The start position, with any opening chance nodes (deals, first roll) already sampled."""
-        state = OpenSpielState(self, self.pyspiel_game.new_initial_state(), 0, [], self._seed_for_new_state())
-        state._resolve_chance()
-        return state
+        """The start position (opening chance nodes, deals or the first roll, are sampled when the
+        state is first looked at)."""
+        return self._state()
 
     def deserialize(self, text: str) -> "OpenSpielState":
-        """The position after the numbered actions of ``text`` (``serialize``'s output; chance
-        outcomes included where the game has them; '' is the start). Chance nodes that the text
-        leaves open are sampled.
+        """The position after the numbered actions of ``text`` (``serialize``'s output: chance
+        outcomes as OpenSpiel numbers them, where the game has them; '' is the start). Chance nodes
+        that the text leaves open are sampled.
 
         Raises:
             InvalidStateError: a token is not a number, or an action or outcome is illegal.
         """
-        state = OpenSpielState(self, self.pyspiel_game.new_initial_state(), 0, [], self._seed_for_new_state())
+        state = self._state()
         tokens = [t for t in _TOKEN_SEP.split(str(text).strip()) if t]
         for i, token in enumerate(tokens):
             try:
@@ -231,7 +240,6 @@ class OpenSpielGame:
                 if a not in s.legal_actions():
                     raise InvalidStateError(f"{self.name} move string {text!r}: token {i + 1} ({a}) is illegal")
                 state._play(a, chance=False)
-        state._resolve_chance()
         return state
 
     def __eq__(self, other: object) -> bool:
@@ -248,43 +256,44 @@ class OpenSpielGame:
         return (_restore_game, (self.short_name, dict(self.params)))
 
 
-def _restore_state(game: OpenSpielGame, full: list[int], seed: int) -> "OpenSpielState":
+def _restore_state(game: OpenSpielGame, full: list[int], base_seed: int, seed: int) -> "OpenSpielState":
     state = game.deserialize(" ".join(map(str, full)))
-    state._seed = seed
+    state._base_seed, state._seed = base_seed, seed  # before anything samples a pending chance node
     return state
 
 
 class OpenSpielState:
-    """A position of an OpenSpiel game; never at a chance node (see the module's notes).
+    """A position of an OpenSpiel game (see the module's notes on chance).
 
     ``apply_action`` is the fast path (no check; OpenSpiel raises on an illegal action);
     ``apply_action_checked`` checks the action first.
     """
 
-    __slots__ = ("game", "_s", "_key", "_history", "_full", "_seed")
+    __slots__ = ("game", "_s", "_key", "_history", "_full", "_base_seed", "_seed")
 
-    def __init__(self, game: OpenSpielGame, state: Any, key: int, history: list[int], seed: int,
-                 full: Optional[list[int]] = None) -> None:
+    def __init__(self, game: OpenSpielGame, state: Any, key: int, history: list[int], full: list[int], *,
+                 base_seed: int, seed: int) -> None:
         self.game = game
         self._s = state
         self._key = key              # history key: hash() and the sampler's input
-        self._history = history      # the players' actions
-        self._full = full if full is not None else []  # every action and chance outcome (serialize)
-        self._seed = seed
+        self._history = history      # players' actions, and chance outcomes as num_actions + outcome
+        self._full = full            # every action and chance outcome as OpenSpiel numbers them (serialize)
+        self._base_seed = base_seed  # the game's seed for this state's line; copies sample with a derived one
+        self._seed = seed            # the sampler's seed of this object
 
     @property
     def pyspiel_state(self) -> Any:
         """The wrapped ``pyspiel.State`` (read it; changing it desynchronises the adapter)."""
+        self._settle()
         return self._s
 
     def _play(self, action: int, *, chance: bool) -> None:
         self._s.apply_action(action)
         self._key = _mix(self._key, action + (1 << 32 if chance else 0))
         self._full.append(action)
-        if not chance:
-            self._history.append(action)
+        self._history.append(action + self.game.num_actions if chance else action)
 
-    def _resolve_chance(self) -> None:
+    def _settle(self) -> None:
         """Plays sampled outcomes while the state stands at a chance node."""
         s = self._s
         while s.is_chance_node():
@@ -301,6 +310,7 @@ class OpenSpielState:
 
     # --- the protocol ---------------------------------------------------------------------------
     def legal_actions(self) -> list[int]:
+        self._settle()
         if self._s.is_terminal():
             return []
         return list(self._s.legal_actions())
@@ -311,10 +321,20 @@ class OpenSpielState:
         return mask
 
     def apply_action(self, action: int) -> None:
-        """Plays a legal action without checking it (OpenSpiel itself raises on an illegal one),
-        then samples any chance node that follows."""
-        self._play(int(action), chance=False)
-        self._resolve_chance()
+        """Plays a legal action without checking it (OpenSpiel itself raises on an illegal one).
+
+        ``num_actions + k`` (as ``history()`` writes chance outcomes) plays chance outcome ``k`` at a
+        chance node that has not been sampled yet, so that replaying a history repeats its rolls.
+        """
+        a = int(action)
+        if a >= self.game.num_actions:
+            if not self._s.is_chance_node():
+                raise IllegalActionError(f"{self.game.name}: chance outcome {a - self.game.num_actions} "
+                                         "given where no chance node is open")
+            self._play(a - self.game.num_actions, chance=True)
+            return
+        self._settle()
+        self._play(a, chance=False)
 
     def _check(self, action: Any) -> int:
         if isinstance(action, bool) or not isinstance(action, (int, np.integer)) \
@@ -335,21 +355,30 @@ class OpenSpielState:
         self.apply_action(self._check(action))
 
     def clone(self) -> "OpenSpielState":
-        return OpenSpielState(self.game, self._s.clone(), self._key, list(self._history), self._seed, list(self._full))
+        """A copy of this position. Its future chance outcomes come from a seed derived from the
+        game's (the same for every copy), not from the one the original rolls with: a search on a
+        copy does not see the rolls the game will make."""
+        self._settle()
+        return OpenSpielState(self.game, self._s.clone(), self._key, list(self._history), list(self._full),
+                              base_seed=self._base_seed, seed=_mix(self._base_seed, _COPY_SALT))
 
     def is_terminal(self) -> bool:
+        self._settle()
         return bool(self._s.is_terminal())
 
     def returns(self) -> list[float]:
+        self._settle()
         scale = self.game._return_scale
         return [float(r) / scale for r in self._s.returns()]
 
     def current_player(self) -> int:
+        self._settle()
         if self._s.is_terminal():
             return TERMINAL_PLAYER
         return int(self._s.current_player())
 
     def hash(self) -> int:
+        self._settle()
         return self._key
 
     def observation(self) -> np.ndarray:
@@ -362,13 +391,13 @@ class OpenSpielState:
         kind = self.game._tensor
         if not kind:
             raise UnsupportedOpenSpielGameError(f"{self.game.name} provides no observation tensor")
-        player = max(0, self.current_player())
+        player = max(0, self.current_player())  # settles
         values = self._s.observation_tensor(player) if kind == "observation" else self._s.information_state_tensor(player)
         return np.asarray(values, dtype=np.float32).reshape(self.game.observation_shape)
 
     def to_text(self) -> str:
         """OpenSpiel's drawing of the state, whose turn it is and the actions so far."""
-        if self._s.is_terminal():
+        if self.is_terminal():
             status = f"game over: returns {self.returns()}"
         else:
             status = f"player {self.current_player()} to move"
@@ -376,9 +405,14 @@ class OpenSpielState:
         return f"{str(self._s).rstrip()}\n{status}\nmoves: {moves}"
 
     def action_to_string(self, action: int) -> str:
+        """OpenSpiel's text of a player's action; ``"chance: <text>"`` for a chance outcome written
+        as ``num_actions + outcome`` (as ``history()`` lists them)."""
+        n = self.game.num_actions
         if isinstance(action, bool) or not isinstance(action, (int, np.integer)) \
-                or not 0 <= action < self.game.num_actions:
-            raise ActionOutOfRangeError(f"{self.game.name} action {action!r} is outside [0, {self.game.num_actions})")
+                or not 0 <= action < n + self.game.max_chance_outcomes:
+            raise ActionOutOfRangeError(f"{self.game.name} action {action!r} is outside [0, {n})")
+        if action >= n:  # no settling: a replay names the outcome of the chance node that is open
+            return "chance: " + str(self._s.action_to_string(-1, int(action) - n))
         player = self.current_player()
         return str(self._s.action_to_string(player if player >= 0 else 0, int(action)))
 
@@ -407,15 +441,17 @@ class OpenSpielState:
 
     def serialize(self) -> str:
         """Every action and chance outcome since the start, as numbers separated by spaces."""
+        self._settle()
         return " ".join(map(str, self._full))
 
     def history(self) -> list[int]:
-        """The players' actions since the start (chance outcomes left out: they follow from the
-        sampler; ``serialize`` keeps them)."""
+        """The actions since the start, chance outcomes included as ``num_actions + outcome``:
+        ``apply_action`` replays them, rolls and all, from the start."""
+        self._settle()
         return list(self._history)
 
     def __reduce__(self):
-        return (_restore_state, (self.game, list(self._full), self._seed))
+        return (_restore_state, (self.game, list(self._full), self._base_seed, self._seed))
 
     def __repr__(self) -> str:
         return f"OpenSpielState({self.game.name}, {self.serialize()!r})"

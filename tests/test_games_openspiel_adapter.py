@@ -132,6 +132,63 @@ def test_chance_is_sampled_by_the_seed_and_follows_the_probabilities():
     assert len(counts) == 6 and all(140 < c < 260 for c in counts.values()), counts
 
 
+def _play_first_moves(state, n):
+    for _ in range(n):
+        state.apply_action(state.legal_actions()[0])
+    return state
+
+
+def test_copies_roll_with_their_own_seed_and_histories_replay_the_rolls():
+    g = games.load("openspiel:backgammon", chance_seed=11)
+    original = g.new_initial_state()
+    copy = original.clone()
+    assert copy.serialize() == original.serialize()  # the first roll is part of the position
+    untouched = _play_first_moves(g.new_initial_state(), 8)
+    _play_first_moves(original, 8)
+    # cloning does not change the original's rolls; the copy rolls with another seed
+    assert original.serialize() == untouched.serialize()
+    copies = [_play_first_moves(original.clone(), 8).serialize() for _ in range(3)]
+    assert len(set(copies)) == 1  # every copy of one state meets the same rolls
+    assert copies[0] != _play_first_moves(original, 8).serialize()  # eight rolls: the copy's differ
+    # history() carries the rolls: replayed on a copy of the start it gives the same position
+    history = original.history()
+    n = g.num_actions
+    assert any(a >= n for a in history) and all(a < n + g.max_chance_outcomes for a in history)
+    replay = g.new_initial_state().clone()
+    for a in history[1:]:  # the start's own roll (history[0]) is already on the copy
+        replay.apply_action(a)
+    assert replay.hash() == original.hash() and replay.serialize() == original.serialize()
+    texts = [g.new_initial_state().action_to_string(history[0])]
+    assert texts[0].startswith("chance: ")
+
+
+def test_copies_do_not_see_the_rolls_of_the_game():
+    # over many states, the copy's next roll differs from the game's about as often as two
+    # independent rolls differ (30 first-roll outcomes; 21 distinct rolls later)
+    differ = 0
+    for k in range(60):
+        g = games.load("openspiel:backgammon", chance_seed=k)
+        s = g.new_initial_state()
+        c = s.clone()
+        a = s.legal_actions()[0]
+        s.apply_action(a)
+        c.apply_action(a)
+        differ += s.serialize() != c.serialize()
+    assert differ > 40
+
+
+def test_mcts_with_tree_reuse_plays_a_chance_game_through_the_game_loop():
+    from engine._play import play_game
+    from engine._players import SearchPlayer
+
+    g = games.load("openspiel:backgammon", chance_seed=2)
+    players = [SearchPlayer(mcts.MCTS(g, mcts.RolloutEvaluator(seed=i), seed=i, tree_reuse=True), f"m{i}",
+                            mcts.Limit(simulations=16)) for i in range(2)]
+    record = play_game(g, players, max_moves=24)
+    assert record.reason in ("max length", "terminal"), record.reason
+    assert len(record.actions) >= 20
+
+
 def test_backgammon_returns_are_scaled_into_unit_range():
     g = games.load("openspiel:backgammon", scoring_type="full_scoring", chance_seed=1)
     rng = np.random.default_rng(0)
