@@ -200,31 +200,33 @@ def test_backgammon_returns_are_scaled_into_unit_range():
     assert r[0] == -r[1] and abs(r[0]) in (pytest.approx(1 / 3), pytest.approx(2 / 3), 1.0)
 
 
+def _search_plays(search, state, limit: "mcts.Limit", moves: int) -> list:
+    """Lets ``search`` choose ``moves`` moves from ``state``, checking each is legal; the results."""
+    results = []
+    for _ in range(moves):
+        if state.is_terminal():
+            break
+        result = search.run(state, limit)
+        assert result.best_action in state.legal_actions()
+        state.apply_action_checked(result.best_action)
+        results.append(result)
+    return results
+
+
 @pytest.mark.parametrize("name,params,_n", GAMES, ids=[g[0].split(":")[1] for g in GAMES])
 def test_mcts_plays_legal_moves(name, params, _n):
     g = games.load(name, chance_seed=5, **params)
     search = mcts.MCTS(g, mcts.RolloutEvaluator(seed=1), seed=1, batch_size=4)
-    s = g.new_initial_state()
-    for _ in range(3):
-        if s.is_terminal():
-            break
-        result = search.run(s, mcts.Limit(simulations=12))
-        assert result.best_action in s.legal_actions()
+    results = _search_plays(search, g.new_initial_state(), mcts.Limit(simulations=12), 3)
+    assert results
+    for result in results:
         assert sum(result.visits) >= 11 or result.is_proven  # the solver may end small trees early
-        s.apply_action_checked(result.best_action)
 
 
 @pytest.mark.parametrize("name,params,_n", DETERMINISTIC, ids=[g[0].split(":")[1] for g in DETERMINISTIC])
 def test_alphabeta_plays_legal_moves(name, params, _n):
     g = games.load(name, **params)
-    search = mcts.AlphaBeta(g)
-    s = g.new_initial_state()
-    for _ in range(2):
-        if s.is_terminal():
-            break
-        result = search.run(s, mcts.Limit(depth=2))
-        assert result.best_action in s.legal_actions()
-        s.apply_action_checked(result.best_action)
+    assert len(_search_plays(mcts.AlphaBeta(g), g.new_initial_state(), mcts.Limit(depth=2), 2)) == 2
 
 
 def test_alphabeta_finds_the_nim_win():
