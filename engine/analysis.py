@@ -306,6 +306,7 @@ def analyse(query: Mapping[str, Any], stopper: Optional[SearchStopper] = None) -
     except (ValueError, mcts.UnsupportedGameError) as exc:
         raise AnalysisError("unsupported", f"the search refused: {exc}") from exc
     terminated = bool(stopper is not None and stopper.stopped)
+    stop_reason = "stopped" if terminated else (result.stop_reason or None)  # the hook reports "budget"
     response.update(toMove=state.current_player(), terminated=terminated,
                     rootValue=_finite(result.value), isProven=bool(result.is_proven),
                     provenValue=result.proven_value if result.is_proven else None,
@@ -314,7 +315,7 @@ def analyse(query: Mapping[str, Any], stopper: Optional[SearchStopper] = None) -
                     lines=_lines(search, state, result, multipv, is_mcts),
                     stats={"simulations": int(result.simulations), "nodes": int(result.nodes),
                            "depth": int(result.depth), "seldepth": int(result.seldepth),
-                           "seconds": round(float(result.seconds), 4), "stopReason": result.stop_reason or None})
+                           "seconds": round(float(result.seconds), 4), "stopReason": stop_reason})
     if want_policy:
         response["policy"] = [{"action": int(a), "move": _move(state, a), "prior": _finite(p)}
                               for a, p in zip(result.actions, result.priors)]

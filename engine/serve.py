@@ -82,29 +82,31 @@ def board_grid(state) -> Optional[dict[str, Any]]:
     return None
 
 
-def describe(state) -> dict[str, Any]:
-    """What the page shows of a position."""
+def describe(state, move_texts: list[str]) -> dict[str, Any]:
+    """What the page shows of a position reached by moves whose texts are ``move_texts``."""
     terminal = state.is_terminal()
     legal = [] if terminal else state.legal_actions()
-    return {"game": state.game.name, "position": state.serialize(), "moves": state.history(),
-            "moveTexts": _history_texts(state), "toMove": None if terminal else state.current_player(),
+    return {"game": state.game.name, "position": state.serialize(), "moveTexts": move_texts,
+            "toMove": None if terminal else state.current_player(),
             "isTerminal": terminal, "returns": [float(r) for r in state.returns()] if terminal else None,
             "legal": [{"action": a, "move": state.action_to_string(a)} for a in legal],
             "text": state.to_text(), "grid": board_grid(state)}
 
 
-def _history_texts(state) -> list[str]:
-    replay = state.game.new_initial_state()
-    out = []
-    for a in state.history():
-        out.append(replay.action_to_string(a))
-        replay.apply_action(a)
-    return out
-
-
 def _position(body: dict):
     game = load_game(body.get("game"), body.get("gameParams"))
     return build_position(game, body.get("position"), body.get("moves"))
+
+
+def _describe_request(body: dict) -> dict[str, Any]:
+    state = _position(body)  # checks the position and every move
+    replay = build_position(state.game, body.get("position"), [])
+    texts = []
+    for move in body.get("moves") or []:
+        action = move if isinstance(move, int) else replay.string_to_action(move)
+        texts.append(replay.action_to_string(action))
+        replay.apply_action(action)
+    return describe(state, texts)
 
 
 def engine_move(body: dict) -> dict[str, Any]:
@@ -117,8 +119,11 @@ def engine_move(body: dict) -> dict[str, Any]:
     spec = body.get("player", "mcts")
     if not isinstance(spec, str) or not spec.strip():
         raise AnalysisError("bad_query", f"player must be a player spec, got {spec!r}")
+    seed = body.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise AnalysisError("bad_query", f"seed must be a non-negative integer, got {seed!r}")
     try:
-        player = make_player(spec, state.game, seed=int(body.get("seed", 0)),
+        player = make_player(spec, state.game, seed=seed,
                              limit_defaults={"simulations": DEFAULT_MOVE_LIMIT["simulations"], "movetime": 1.0})
     except ValueError as exc:
         raise AnalysisError("unsupported", f"player {spec!r}: {exc}") from exc
@@ -165,7 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         path = self.path.split("?", 1)[0]
-        routes = {"/api/state": lambda b: describe(_position(b)), "/api/move": engine_move,
+        routes = {"/api/state": _describe_request, "/api/move": engine_move,
                   "/api/analysis": lambda b: analyse(b)}
         route = routes.get(path)
         if route is None:

@@ -75,8 +75,9 @@ class _Engine:
 def test_pipe_with_concurrent_queries_terminate_and_garbage():
     eng = _Engine("--threads", "2")
     try:
-        # a long search first: the quick ones after it must not wait for it
-        long_query = {"id": "long", "game": "connect4", "limit": {"time": 60}, "player": "mcts"}
+        # a long search first: the quick ones after it must not wait for it (a Python-level game, so
+        # that its tree grows slowly: a C search would fill its memory limit within a minute)
+        long_query = {"id": "long", "game": "openspiel:othello", "limit": {"time": 60}, "player": "mcts"}
         assert REQUEST.is_valid(long_query)
         eng.send(long_query)
         quick = [

@@ -53,6 +53,11 @@ def test_api_state_move_and_analysis(server):
     status, view = _post(server, "/api/state", {"game": "hex", "gameParams": {"board_size": 5, "swap": True},
                                                 "moves": [1, 25]})
     assert view["grid"]["cells"][0][1] == "" and view["grid"]["cells"][1][0] == "o"  # the swap mirrors
+    # a chess position from a FEN: the move list names the moves after it, the page shows text
+    fen = "rnbqkbnr/pppppppp/8/8/4P3/8/PPPP1PPP/RNBQKBNR b KQkq - 0 1"
+    status, view = _post(server, "/api/state", {"game": "chess", "position": fen, "moves": ["e7e5", "g1f3"]})
+    assert status == 200 and view["moveTexts"] == ["e7e5", "g1f3"] and view["grid"] is None
+    assert view["toMove"] == 1 and "b8c6" in {m["move"] for m in view["legal"]}
 
 
 def test_api_errors_are_json(server):
@@ -60,6 +65,7 @@ def test_api_errors_are_json(server):
         ("/api/state", {"game": "nope", "moves": []}, 400, "unknown_game"),
         ("/api/state", {"game": "connect4", "moves": [9]}, 400, "bad_position"),
         ("/api/move", {"game": "connect4", "moves": [], "player": "kind=telepathy"}, 400, "unsupported"),
+        ("/api/move", {"game": "connect4", "moves": [], "player": "mcts", "seed": "x"}, 400, "bad_query"),
         ("/api/analysis", {"id": 1, "game": "connect4", "limit": {}}, 400, "bad_limit"),
         ("/api/analysis", b"{not json", 400, "invalid_json"),
         ("/api/analysis", [1, 2], 400, "bad_query"),
@@ -113,26 +119,27 @@ def test_browser_plays_connect4_to_the_end_by_clicks(server):
             assert page.locator("#analysis-lines tbody tr").count() >= 1
             assert page.locator("#board .cell .heat").count() >= 1
             clicks = 0
-            while page.locator("#status").get_attribute("data-state") != "over":
+            while True:
                 page.wait_for_selector("#status[data-state='your-move'], #status[data-state='over']", timeout=60_000)
                 if page.locator("#status").get_attribute("data-state") == "over":
                     break
-                before = page.locator("#move-list li").count()
-                # click the lowest empty cell of the leftmost open column, as a player would
-                page.locator("#board .cell[data-legal='1']").last.click() if clicks % 2 else \
-                    page.locator("#board .cell[data-legal='1']").first.click()
-                clicks += 1
-                page.wait_for_function(f"document.querySelectorAll('#move-list li').length > {before}",
-                                       timeout=30_000)
-                assert clicks <= 21, "more human moves than a Connect Four game has"
-                if clicks == 3 and page.locator("#status").get_attribute("data-state") == "your-move":
-                    # mid-game: the analysis of the new position fills in; this is the docs' screenshot
+                if clicks == 3:
+                    # mid-game (no four in a row is possible yet): the analysis of the position fills
+                    # in, deeper and deeper; this is the docs' screenshot
                     page.wait_for_function(
                         "parseInt(document.querySelector('#analysis-status').dataset.simulations || '0') >= 1000",
                         timeout=60_000)
                     assert page.locator("#analysis-lines tbody tr").count() >= 2
                     SCREENSHOT.parent.mkdir(exist_ok=True)
                     page.screenshot(path=str(SCREENSHOT), full_page=True)
+                before = page.locator("#move-list li").count()
+                # alternate the leftmost and the rightmost open column, as a (weak) player would
+                legal = page.locator("#board .cell[data-legal='1']")
+                (legal.last if clicks % 2 else legal.first).click()
+                clicks += 1
+                page.wait_for_function(f"document.querySelectorAll('#move-list li').length > {before}",
+                                       timeout=30_000)
+                assert clicks <= 21, "more human moves than a Connect Four game has"
             status = page.locator("#status").inner_text()
             assert status.startswith("Game over:")
             moves = page.locator("#move-list li").count()
