@@ -182,7 +182,8 @@ def test_mcts_with_tree_reuse_plays_a_chance_game_through_the_game_loop():
     from engine._players import SearchPlayer
 
     g = games.load("openspiel:backgammon", chance_seed=2)
-    players = [SearchPlayer(mcts.MCTS(g, mcts.RolloutEvaluator(seed=i), seed=i, tree_reuse=True), f"m{i}",
+    # uniform priors and value 0: the tree and its reuse are what is tested, not playing strength
+    players = [SearchPlayer(mcts.MCTS(g, mcts.UniformEvaluator(), seed=i, tree_reuse=True), f"m{i}",
                             mcts.Limit(simulations=16)) for i in range(2)]
     record = play_game(g, players, max_moves=24)
     assert record.reason in ("max length", "terminal"), record.reason
