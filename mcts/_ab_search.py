@@ -344,6 +344,9 @@ class AlphaBeta:
                  quiescence: Optional[Callable[[Any], Sequence[int]]] = None,
                  max_solve_plies: int = 20) -> None:
         require_two_player_zero_sum(game, "alpha-beta")
+        if not getattr(game, "is_deterministic", True) or not getattr(game, "is_perfect_information", True):
+            raise UnsupportedGameError(f"alpha-beta cannot search {game!r}: it has sampled chance or hidden "
+                                       f"information")
         if not isinstance(tt_bytes, int) or tt_bytes < 1024:
             raise ValueError(f"tt_bytes must be an integer >= 1024, got {tt_bytes!r}")
         if evaluator is not None and not hasattr(evaluator, "evaluate"):
