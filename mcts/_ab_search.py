@@ -25,7 +25,7 @@ import numpy as np
 
 from games._protocol import actions_to_strings
 from mcts._c4solver import Connect4Solver
-from mcts._errors import UnsolvableError, require_two_player_zero_sum
+from mcts._errors import UnsolvableError, UnsupportedGameError, require_two_player_zero_sum
 from mcts._limit import Limit, SearchResult
 from mcts.budget import move_time
 
