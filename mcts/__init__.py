@@ -4,9 +4,11 @@ from mcts._c4solver import Connect4Solver, UnsolvableError
 from mcts._c4solver import solve as solve_connect4
 from mcts._c4solver import solve_moves as solve_connect4_moves
 from mcts._evaluator import Evaluator, uniform_priors
-from mcts._evaluators import RolloutEvaluator, UniformEvaluator
+from mcts._evaluators import RolloutEvaluator, UniformEvaluator, random_playout_returns
 from mcts._limit import Limit, SearchResult
-from mcts._llm_minimax import LLMBudget, LLMMinimax, heuristic_best
+from mcts._llm_budget import LLMBudget
+from mcts._llm_minimax import LLMMinimax, heuristic_best
+from mcts._llm_oracle import Oracle
 from mcts._puct import MCTS, EvaluatorOutputError
 from mcts.budget import BudgetController, Deadlines, InfoRelay, compute_deadlines, run_with_budget
 
@@ -22,6 +24,7 @@ __all__ = [
     "LLMMinimax",
     "Limit",
     "MCTS",
+    "Oracle",
     "RolloutEvaluator",
     "SearchResult",
     "UniformEvaluator",
@@ -29,6 +32,7 @@ __all__ = [
     "UnsupportedGameError",
     "compute_deadlines",
     "heuristic_best",
+    "random_playout_returns",
     "run_with_budget",
     "solve_connect4",
     "solve_connect4_moves",

@@ -235,7 +235,7 @@ def _values_from_board(prompt: str) -> str:
 def test_minimax_takes_the_win_the_model_does_not_propose():
     s = c4(1, 7, 2, 7, 3, 6)  # x: 1 2 3 on the bottom row; "4" wins
     b = ScriptedBackend(completions=lambda p: "100" if "scale" in p else "6")
-    mm = LLMMinimax(C4, b, depth=2, candidates=2, fallback=UniformEvaluator())
+    mm = LLMMinimax(C4, LLMOracle(b, C4, fallback=UniformEvaluator()), depth=2, candidates=2)
     r = mm.run(s, Limit())
     assert r.best_action == 3 and r.value == pytest.approx(1.0)
     assert r.extra["llm_calls"] >= 1
@@ -247,7 +247,7 @@ def test_minimax_blocks_the_threat_the_greedy_model_misses():
                         scores={"1": 0.0})
     greedy = LLMPlayer(b, "greedy", fallback=UniformEvaluator())
     assert greedy.choose(s, Limit()).action == 0
-    mm = LLMMinimax(C4, b, depth=2, candidates=1, fallback=UniformEvaluator())
+    mm = LLMMinimax(C4, LLMOracle(b, C4, fallback=UniformEvaluator()), depth=2, candidates=1)
     r = mm.run(s, Limit())
     assert r.best_action == 3
     assert dict(zip(r.actions, r.q_values))[0] == pytest.approx(-1.0)  # the model's move loses to "4"
@@ -256,13 +256,13 @@ def test_minimax_blocks_the_threat_the_greedy_model_misses():
 def test_minimax_without_heuristic_follows_the_model():
     s = c4(1, 5, 1, 6, 2, 7)
     b = ScriptedBackend(completions=lambda p: "90" if "scale" in p else ("1" if "You play x" in p else "4"))
-    r = LLMMinimax(C4, b, depth=2, candidates=1, add_heuristic=False, fallback=UniformEvaluator()).run(s, Limit())
+    r = LLMMinimax(C4, LLMOracle(b, C4, fallback=UniformEvaluator()), depth=2, candidates=1, add_heuristic=False).run(s, Limit())
     assert r.best_action == 0 and r.actions == (0,) and r.value == pytest.approx(-1.0)  # sees the loss, has no other move
 
 
 def test_minimax_out_of_budget_returns_a_legal_move_fast():
     b = ScriptedBackend(completions={"": "4"}, delay=2.0)
-    mm = LLMMinimax(C4, b, depth=2, candidates=3)
+    mm = LLMMinimax(C4, LLMOracle(b, C4), depth=2, candidates=3)
     s = c4(4, 4)
     t0 = time.monotonic()
     r = mm.run(s, Limit(time=0.3))
@@ -274,7 +274,7 @@ def test_minimax_out_of_budget_returns_a_legal_move_fast():
 
 def test_minimax_stop_from_another_thread():
     b = ScriptedBackend(completions={"": "4"}, delay=5.0)
-    mm = LLMMinimax(C4, b)
+    mm = LLMMinimax(C4, LLMOracle(b, C4))
     threading.Timer(0.2, mm.stop).start()
     t0 = time.monotonic()
     r = mm.run(c4(), Limit())
@@ -287,13 +287,15 @@ def test_minimax_on_tictactoe_completes_the_line():
     for a in (0, 3, 1, 4):  # x on 0 1, o on 3 4; x to move wins at 2
         s.apply_action(a)
     b = ScriptedBackend(completions=lambda p: "50" if "scale" in p else s.action_to_string(8))
-    r = LLMMinimax(ttt, b, depth=2, candidates=1, fallback=UniformEvaluator()).run(s, Limit())
+    r = LLMMinimax(ttt, LLMOracle(b, ttt, fallback=UniformEvaluator()), depth=2, candidates=1).run(s, Limit())
     assert r.best_action == 2 and r.value == pytest.approx(1.0)
 
 
 def test_minimax_rejects_bad_settings():
     with pytest.raises(ValueError):
-        LLMMinimax(C4, ScriptedBackend(), depth=0)
+        LLMMinimax(C4, LLMOracle(ScriptedBackend(), C4), depth=0)
+    with pytest.raises(ValueError, match="Oracle"):
+        LLMMinimax(C4, ScriptedBackend())  # a bare backend is no oracle: models.llm builds one
 
 
 # ---------------------------------------------------------------------------------- players

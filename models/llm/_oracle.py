@@ -131,7 +131,7 @@ class LLMOracle:
         self.sample_temperature = sample_temperature
         self.value_max_tokens = value_max_tokens
         if fallback is None:
-            from mcts._evaluators import RolloutEvaluator
+            from mcts import RolloutEvaluator
 
             fallback = RolloutEvaluator(num_rollouts=8, seed=0)
         self.fallback = fallback
