@@ -175,12 +175,28 @@ def test_lockstep_error_reaches_every_search() -> None:
         play_games(games.load("connect4"), [Broken()], 4, SelfPlayConfig(simulations=16, parallel_games=4))
 
 
+class _OpeningSpy:
+    """An evaluator that counts how often it is asked about the empty board: only the search of the
+    player who moves first in a game ever sees it (its root on the first move)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.empty_boards = 0
+
+    def evaluate(self, states):
+        self.empty_boards += sum(1 for s in states if not s.history())
+        return self.inner.evaluate(states)
+
+
 def test_match_alternates_colours() -> None:
     game = games.load("tictactoe")
-    res = match(game, mcts.RolloutEvaluator(seed=1), mcts.UniformEvaluator(), 6,
-                SelfPlayConfig(simulations=200, parallel_games=3, temperature_moves=2))
+    a, b = _OpeningSpy(mcts.RolloutEvaluator(seed=1)), _OpeningSpy(mcts.UniformEvaluator())
+    res = match(game, a, b, 6, SelfPlayConfig(simulations=200, parallel_games=3, temperature_moves=2))
     assert res["games"] == 6 and res["wins"] + res["draws"] + res["losses"] == 6
     assert 0.0 <= res["score"] <= 1.0
+    # each side opened three of the six games, in alternation by game number
+    assert res["seats"] == [0, 1, 0, 1, 0, 1]
+    assert a.empty_boards == 3 and b.empty_boards == 3
 
 
 # ----------------------------------------------------------------------------- the loop
