@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,6 +36,7 @@ from models.llm import (
     score_to_value,
 )
 
+REPO = Path(__file__).resolve().parent.parent
 C4 = games.load("connect4")
 
 
@@ -503,3 +505,120 @@ def test_llama_cpp_server_drives_a_player():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+# ---------------------------------------------------------------------------------- model faults
+class _FaultyOpenAI(BaseHTTPRequestHandler):
+    """An OpenAI-style server that fails in one way (``mode``): HTTP 500, invalid JSON, nonsense
+    answers, or no answer at all (``hang``: holds each request until ``release`` is set)."""
+
+    mode = "500"
+    release = threading.Event()
+    requests = 0
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).requests += 1
+        if self.mode == "hang":
+            type(self).release.wait(60)
+            return
+        if self.mode == "500":
+            self.send_response(500)
+            self.end_headers()
+            self.wfile.write(b"internal error")
+            return
+        data = b"{not json" if self.mode == "json" else json.dumps(
+            {"choices": [{"index": 0, "text": "banana split"}], "usage": {"prompt_tokens": 3, "completion_tokens": 2}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture()
+def faulty_server():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _FaultyOpenAI)
+    srv.daemon_threads = True
+    _FaultyOpenAI.release = threading.Event()
+    _FaultyOpenAI.requests = 0
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv
+    _FaultyOpenAI.release.set()
+    srv.shutdown()
+    srv.server_close()
+
+
+def _fault_lines(caplog, kind: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "plytree.llm" and f": {kind} fault: " in r.getMessage()]
+
+
+@pytest.mark.parametrize("mode,kinds", [("500", ["http_500"]), ("json", ["invalid_json"]),
+                                        ("nonsense", ["malformed_reply", "illegal_answer", "unparsed_value"]),
+                                        ("hang", ["call_timeout"])])
+def test_model_faults_are_logged_once_each_and_counted(faulty_server, caplog, mode, kinds):
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="plytree.llm")
+    _FaultyOpenAI.mode = mode
+    url = f"http://127.0.0.1:{faulty_server.server_address[1]}/v1"
+    b = HTTPBackend(url, "faulty", timeout=5.0, retries=1, backoff=0.01)
+    ttt = games.load("tictactoe")
+    players = [LLMPlayer(b, "greedy", call_timeout=0.2, fallback=UniformEvaluator()),
+               LLMPlayer(b, "minimax", values="llm", depth=1, candidates=1, call_timeout=0.2,
+                         fallback=UniformEvaluator(), name="llm-minimax")]
+    rec = play_game(ttt, players, limits=Limit())
+    assert rec.reason == "terminal"  # legal fallback moves to the end
+    for kind in kinds:
+        assert len(_fault_lines(caplog, kind)) == 1, (kind, caplog.text)  # logged once, however often
+        assert b.faults.counts[kind] >= 2, b.faults.counts
+    usage = b.usage.snapshot()
+    assert usage.errors >= (b.faults.counts["call_timeout"] if mode == "hang" else 1)
+    if mode == "hang":
+        timeouts = sum(p.stats["timeouts"] for p in players)
+        assert timeouts >= 2 and usage.errors >= timeouts  # every timeout is an error in the usage
+    b.close()
+    summary = [r.getMessage() for r in caplog.records if "model faults:" in r.getMessage()]
+    assert len(summary) == 1
+    for kind in kinds:  # calls abandoned in their threads may still fail after close(): at least 2
+        counted = re.search(rf"\b{kind} x(\d+)", summary[0])
+        assert counted and int(counted.group(1)) >= 2, summary[0]
+
+
+_HANGING_GAME = """
+import sys, time
+import games
+from engine import LLMPlayer, RandomPlayer, play_game
+from mcts import Limit, UniformEvaluator
+from models.llm import HTTPBackend
+
+b = HTTPBackend(sys.argv[1], "hung", timeout=float(sys.argv[2]), retries=2, backoff=0.01)
+player = LLMPlayer(b, "greedy", call_timeout=0.2, fallback=UniformEvaluator())
+rec = play_game(games.load("tictactoe"), [player, RandomPlayer(seed=1)], limits=Limit())
+print("game over", rec.reason, b.usage.snapshot().errors, flush=True)
+"""
+
+
+def test_process_exits_within_one_request_timeout_of_a_hanging_server(faulty_server):
+    _FaultyOpenAI.mode = "hang"
+    url = f"http://127.0.0.1:{faulty_server.server_address[1]}/v1"
+    request_timeout = 4.0  # each hung request holds a thread for 3 x 4 s with its retries
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-c", _HANGING_GAME, url, str(request_timeout)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        ended = time.monotonic()
+        proc.wait(timeout=120)
+        waited = time.monotonic() - ended
+    finally:
+        proc.kill()
+    stderr = proc.stderr.read()
+    assert line.startswith("game over terminal"), stderr
+    assert int(line.split()[-1]) >= 1  # the timeouts are counted as errors
+    assert _FaultyOpenAI.requests >= 1
+    assert waited < request_timeout + 3.0, f"exit took {waited:.1f} s after the game"
+    assert "call_timeout fault" in stderr  # logged (the last-resort handler prints warnings)
