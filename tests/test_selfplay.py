@@ -15,7 +15,8 @@ import pytest
 import games
 import mcts
 import models
-from engine.learn import LearnConfig, _games_in_shards, connect4_strength, learn, read_connect4_positions, read_log
+from engine._strength import connect4_strength, read_connect4_positions
+from engine.learn import LearnConfig, _games_in_shards, learn, read_log
 from engine.selfplay import LockstepEvaluator, SelfPlayConfig, match, play_games
 from models.train import BufferFormatError, Records, ReplayBuffer, augment, read_shard, symmetry_maps, write_shard
 
@@ -332,7 +333,7 @@ def test_shipped_connect4_strength_full() -> None:
 
 @pytest.mark.slow
 def test_shipped_hex_beats_rollouts() -> None:
-    from engine.learn import hex_strength
+    from engine._strength import hex_strength
 
     out = hex_strength(models.shipped_model("hex", board_size=7), games_count=20, simulations=200)
     assert out["score"] > 0.5
