@@ -187,7 +187,8 @@ class WorkerPool:
                 future.set_result(self._ray.get(ref))
             except Exception as exc:  # an error in the task, or the actor died (is_worker_loss)
                 future.set_exception(exc)
-            if not (future.exception() is not None and is_worker_loss(future.exception())):
+            error = future.exception()
+            if error is None or not is_worker_loss(error):  # a dead actor takes no more tasks
                 self._free.append(actor)
         self._dispatch()
 

@@ -344,24 +344,34 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
             m = re.findall(r"\d+", body["prompt"])
             reply = {"choices": [{"index": 0, "text": (m[-1] if m else "?") + "\nrest"}],
                      "usage": {"prompt_tokens": 7, "completion_tokens": 3}}
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        _send(self, json.dumps(reply).encode())
+
+
+def _send(handler: BaseHTTPRequestHandler, data: bytes) -> None:
+    """Answers 200 with ``data`` as the JSON body (valid JSON or not)."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+def _serving(handler: type[BaseHTTPRequestHandler]):
+    """A server on a free 127.0.0.1 port in a daemon thread; yields it, then stops it."""
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
 
 
 @pytest.fixture()
 def fake_server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _FakeOpenAI)
     _FakeOpenAI.seen = []
     _FakeOpenAI.fail_first = 0
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
-    srv.shutdown()
-    srv.server_close()
+    for srv in _serving(_FakeOpenAI):
+        yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
 
 
 def test_http_backend_scores_completes_retries(fake_server):
@@ -530,26 +540,17 @@ class _FaultyOpenAI(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"internal error")
             return
-        data = b"{not json" if self.mode == "json" else json.dumps(
-            {"choices": [{"index": 0, "text": "banana split"}], "usage": {"prompt_tokens": 3, "completion_tokens": 2}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        _send(self, b"{not json" if self.mode == "json" else json.dumps(
+            {"choices": [{"index": 0, "text": "banana split"}], "usage": {"prompt_tokens": 3, "completion_tokens": 2}}).encode())
 
 
 @pytest.fixture()
 def faulty_server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _FaultyOpenAI)
-    srv.daemon_threads = True
     _FaultyOpenAI.release = threading.Event()
     _FaultyOpenAI.requests = 0
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield srv
-    _FaultyOpenAI.release.set()
-    srv.shutdown()
-    srv.server_close()
+    for srv in _serving(_FaultyOpenAI):
+        yield srv
+        _FaultyOpenAI.release.set()  # hung handlers end before the server stops
 
 
 def _fault_lines(caplog, kind: str) -> list[str]:

@@ -725,3 +725,40 @@ def test_fuzz_config_loader_raises_only_config_error(tmp_path, data):
             assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc)
         else:
             assert len(config.players) >= 2
+
+
+# ----------------------------------------------------------------------------- the worker pool
+class _Counter:
+    """A pool worker that remembers what it ran (module level: picklable for spawned processes)."""
+
+    def __init__(self, start: int) -> None:
+        self.calls = [start]
+
+    def add(self, x: int) -> list[int]:
+        if x < 0:
+            raise ValueError(f"negative {x}")
+        self.calls.append(x)
+        return list(self.calls)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_worker_pool_keeps_its_workers_and_runs_tasks_as_waited_for(workers):
+    from engine._pool import PoolError, WorkerPool
+
+    pool = WorkerPool(_Counter, (7,), workers=workers)
+    assert pool.kind == ("local" if workers == 1 else "process")
+    futures = [pool.submit("add", x) for x in (1, 2, -3)]
+    if workers == 1:
+        assert not any(f.done() for f in futures)  # the local kind runs a task inside wait
+    pending = set(futures)
+    while pending:
+        _, pending = pool.wait(pending)
+    with pytest.raises(ValueError, match="negative -3"):
+        futures[2].result()
+    runs = [futures[0].result(), futures[1].result()]
+    assert all(r[0] == 7 for r in runs)  # built once per worker by factory(*factory_args)
+    if workers == 1:
+        assert runs == [[7, 1], [7, 1, 2]]  # one worker, kept between tasks
+    pool.close()
+    with pytest.raises(PoolError):
+        pool.submit("add", 1)

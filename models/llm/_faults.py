@@ -16,6 +16,12 @@ from collections import Counter
 logger = logging.getLogger("plytree.llm")
 
 
+def _summarize_at_exit(ref: weakref.ref) -> None:
+    log = ref()
+    if log is not None:
+        log.summarize()
+
+
 class FaultLog:
     """Counts faults of one model by kind; logs the first of each kind and, at the end, the counts.
 
@@ -28,8 +34,7 @@ class FaultLog:
         self.counts: Counter[str] = Counter()
         self._reported: Counter[str] = Counter()
         self._lock = threading.Lock()
-        ref = weakref.ref(self)
-        atexit.register(lambda: (log := ref()) is not None and log.summarize())
+        atexit.register(_summarize_at_exit, weakref.ref(self))
 
     def record(self, kind: str, detail: str) -> None:
         """Counts a fault of ``kind``; the first of its kind is logged with ``detail``."""
