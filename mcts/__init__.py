@@ -5,9 +5,11 @@ from mcts._c4solver import solve as solve_connect4
 from mcts._c4solver import solve_moves as solve_connect4_moves
 from mcts._errors import EvaluatorOutputError, SearchError, UnsolvableError, UnsupportedGameError
 from mcts._evaluator import Evaluator, uniform_priors
-from mcts._evaluators import RolloutEvaluator, UniformEvaluator
+from mcts._evaluators import RolloutEvaluator, UniformEvaluator, random_playout_returns
 from mcts._limit import Limit, SearchResult, StopReason
-from mcts._llm_minimax import LLMBudget, LLMMinimax, heuristic_best
+from mcts._llm_budget import LLMBudget
+from mcts._llm_minimax import LLMMinimax, heuristic_best
+from mcts._llm_oracle import Oracle
 from mcts._puct import MCTS
 from mcts.budget import BudgetController, Deadlines, InfoRelay, compute_deadlines, move_time, run_with_budget
 
@@ -23,6 +25,7 @@ __all__ = [
     "LLMMinimax",
     "Limit",
     "MCTS",
+    "Oracle",
     "RolloutEvaluator",
     "SearchError",
     "SearchResult",
@@ -33,6 +36,7 @@ __all__ = [
     "compute_deadlines",
     "heuristic_best",
     "move_time",
+    "random_playout_returns",
     "run_with_budget",
     "solve_connect4",
     "solve_connect4_moves",
