@@ -345,8 +345,8 @@ class AlphaBeta:
                  max_solve_plies: int = 20) -> None:
         require_two_player_zero_sum(game, "alpha-beta")
         if not getattr(game, "is_deterministic", True) or not getattr(game, "is_perfect_information", True):
-            raise UnsupportedGameError(f"alpha-beta cannot search {game!r}: it has sampled chance or hidden "
-                                       f"information")
+            raise UnsupportedGameError(f"alpha-beta cannot search {game!r}: it has chance, hidden information "
+                                       f"or sampled dice")
         if not isinstance(tt_bytes, int) or tt_bytes < 1024:
             raise ValueError(f"tt_bytes must be an integer >= 1024, got {tt_bytes!r}")
         if evaluator is not None and not hasattr(evaluator, "evaluate"):
