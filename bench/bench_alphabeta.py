@@ -30,7 +30,9 @@ import pytest
 import games
 from mcts import AlphaBeta, Connect4Solver, Limit
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# the checkout sits beside shared/ (a worktree one level deeper): the nearest one above this file
+DATA = next((p / "shared" / "data" for p in Path(__file__).resolve().parents if (p / "shared" / "data").is_dir()),
+            Path(__file__).resolve().parents[1].parent / "shared" / "data")
 RESULTS: dict[str, dict] = {}
 
 

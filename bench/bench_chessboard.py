@@ -31,7 +31,9 @@ import games
 from games import chessboard as cb
 from mcts import AlphaBeta, Limit
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# the checkout sits beside shared/ (a worktree one level deeper): the nearest one above this file
+DATA = next((p / "shared" / "data" for p in Path(__file__).resolve().parents if (p / "shared" / "data").is_dir()),
+            Path(__file__).resolve().parents[1].parent / "shared" / "data")
 STOCKFISH = "/usr/games/stockfish"
 RESULTS: dict[str, dict] = {}
 

@@ -33,7 +33,7 @@ from games.perft import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+from tests.conftest import DATA  # noqa: E402
 PERFT = DATA / "chess" / "perft"
 
 # default run: every (position, depth) whose count is at most this; slow run: up to the larger cap
