@@ -227,6 +227,11 @@ cdef class CAlphaBeta:
         self.resize(tt_bytes)
         self.reset()
 
+    @staticmethod
+    def accepts(state):
+        """Whether this back end searches ``state`` (a ``CState``)."""
+        return isinstance(state, CState)
+
     def __dealloc__(self):
         ab_table_free(&self.ctx.tt)
         free(self.ctx.stack)
@@ -334,3 +339,22 @@ cdef class CAlphaBeta:
     def clear_stop(self):
         """Clears a stop request (a new run ignores a stop that came before it)."""
         self.ctx.lim.stop_requested = 0
+
+    @property
+    def aspiration_schedule(self):
+        """The driver's aspiration windows: (half-width, first depth, growth on a fail, full-open width)."""
+        return (50, 3, 4, 4000)
+
+    @property
+    def max_depth(self):
+        """Deepest iteration the driver may ask for."""
+        return AB_MAX_PLY - 2
+
+    @property
+    def exact(self):
+        """Always full width (this search has no reductions)."""
+        return True
+
+    @exact.setter
+    def exact(self, value):
+        pass

@@ -442,6 +442,11 @@ cdef class ChessAlphaBeta:
         self.c.prune = 1
         self.resize(tt_bytes)
 
+    @staticmethod
+    def accepts(state):
+        """Whether this back end searches ``state`` (a ``ChessBoardState``)."""
+        return isinstance(state, ChessBoardState)
+
     def __dealloc__(self):
         if self.c != NULL:
             ab_table_free(&self.c.tt)

@@ -11,7 +11,7 @@ import pytest
 
 import games
 from mcts import AlphaBeta, Connect4Solver, Limit, UnsolvableError, UnsupportedGameError, solve_connect4_moves
-from mcts._ab_search import MATE
+from mcts._score import MATE
 from mcts._chess_eval import eval_terms, evaluate, move_delta
 
 from tests.conftest import DATA
@@ -173,10 +173,9 @@ def test_connect4_search_agrees_with_solver_when_it_proves(solver):
 def test_limits_are_honoured():
     game = games.load("connect4")
     ab = AlphaBeta(game)
-    start = time.monotonic()
+    # functional checks only: the timing windows are asserted in bench/bench_alphabeta.py
     result = ab.run(game.new_initial_state(), Limit(time=0.2))
-    elapsed = time.monotonic() - start
-    assert result.stop_reason == "time" and 0.19 <= elapsed < 0.3
+    assert result.stop_reason == "time" and result.best_action in game.new_initial_state().legal_actions()
     result = ab.run(game.new_initial_state(), Limit(nodes=5000))
     assert result.stop_reason == "nodes" and result.nodes <= 5000
     result = ab.run(game.new_initial_state(), Limit(depth=6))
@@ -190,11 +189,9 @@ def test_stop_from_another_thread_and_on_info():
     ab = AlphaBeta(game, on_info=infos.append)
     timer = threading.Timer(0.15, ab.stop)
     timer.start()
-    start = time.monotonic()
     result = ab.run(game.new_initial_state(), Limit(infinite=True))
-    elapsed = time.monotonic() - start
     timer.join()
-    assert result.stop_reason == "stopped" and 0.14 <= elapsed < 0.25
+    assert result.stop_reason == "stopped" and result.best_action in game.new_initial_state().legal_actions()
     depths = [r.depth for r in infos]
     assert depths == list(range(1, len(depths) + 1)) and len(depths) >= 5
     # a later run is not stopped by the earlier request
@@ -283,14 +280,14 @@ def _check_mates(n: int, fens: list[str], backend: str = "cython") -> None:
         # check extensions may find it before the nominal depth
         assert result.depth <= 2 * n - 1 and result.is_proven and result.proven_value == 1
         board = chess.Board(fen)
-        board.push(chess.Move.from_uci(result.extra["pv_uci"][0]))
+        board.push(chess.Move.from_uci(result.extra["pv_text"][0]))
         if n == 1:
             assert board.is_checkmate()
         else:
             # the PV is a legal line that ends in mate
-            for uci in result.extra["pv_uci"][1:]:
+            for uci in result.extra["pv_text"][1:]:
                 board.push(chess.Move.from_uci(uci))
-            assert board.is_checkmate(), (fen, result.extra["pv_uci"])
+            assert board.is_checkmate(), (fen, result.extra["pv_text"])
 
 
 @pytest.mark.parametrize("backend", ["cython", "python-chess"])
@@ -311,7 +308,7 @@ def test_chess_mates_all(n):
 
 
 def _wac_share(lines: list[str], limit: Limit) -> tuple[int, int]:
-    # the python-chess searcher; the C searcher's WAC checks are in test_chessboard.py
+    # python-chess states (converted to the bitboard board and searched by the C searcher)
     game = games.load("chess", backend="python-chess")
     ab = AlphaBeta(game)
     solved = 0
@@ -319,16 +316,17 @@ def _wac_share(lines: list[str], limit: Limit) -> tuple[int, int]:
         board, ops = chess.Board.from_epd(line)
         ab.reset()
         result = ab.run(game.deserialize(board.fen()), limit)
-        if chess.Move.from_uci(result.extra["pv_uci"][0]) in ops["bm"]:
+        if chess.Move.from_uci(result.extra["pv_text"][0]) in ops["bm"]:
             solved += 1
     return solved, len(lines)
 
 
 def test_wac_sample():
     lines = [l for l in (EPD_DIR / "wac.epd").read_text().splitlines() if l.strip()][::30]
-    # a node budget keeps the test deterministic on a loaded machine (8/10 when written)
-    solved, total = _wac_share(lines, Limit(nodes=20_000))
-    assert total == 10 and solved >= 7, f"{solved}/{total}"
+    # a node budget keeps the test deterministic on a loaded machine (9/10 when written; the C
+    # searcher counts quiescence nodes, about 40 ms here)
+    solved, total = _wac_share(lines, Limit(nodes=200_000))
+    assert total == 10 and solved >= 8, f"{solved}/{total}"
 
 
 @pytest.mark.slow

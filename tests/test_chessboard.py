@@ -325,17 +325,16 @@ def test_search_limits_stop_and_info():
     assert r.best_action in s.legal_actions() and r.pv[0] == r.best_action and -1 < r.value < 1
     r = search.run(s, Limit(nodes=20000))
     assert r.stop_reason == "nodes" and 20000 <= r.nodes < 20100
-    t = time.monotonic()
+    # functional checks only: the time and stop latencies are asserted in bench/bench_chessboard.py
     r = search.run(s, Limit(time=0.25))
-    assert r.stop_reason == "time" and 0.25 <= time.monotonic() - t < 0.5 and r.best_action in s.legal_actions()
+    assert r.stop_reason == "time" and r.best_action in s.legal_actions()
     out = []
     th = threading.Thread(target=lambda: out.append(search.run(s, Limit(infinite=True))))
     th.start()
     time.sleep(0.2)
-    t = time.monotonic()
     search.stop()
     th.join()
-    assert time.monotonic() - t < 0.1 and out[0].stop_reason == "stopped" and out[0].best_action in s.legal_actions()
+    assert out[0].stop_reason == "stopped" and out[0].best_action in s.legal_actions()
     search.reset()
     with pytest.raises(ValueError):
         ChessAlphaBeta(games.load("chess", backend="python-chess"))
