@@ -1,6 +1,7 @@
 # Alpha-beta search for the bitboard chess board (games/chessboard.pyx), in C.
 # Constants, the table entry, limits and stop codes: mcts/_ab_common.pxd.
 from libc.stdint cimport uint64_t, uint16_t, int32_t, uint8_t
+from libc.math cimport log
 
 from games.chessboard cimport CBoard
 from mcts._ab_common cimport ABEntry, ABLimits, ABTable
@@ -29,3 +30,8 @@ cdef class ChessAlphaBeta:
 cdef int chess_evaluate(const CBoard* b) noexcept nogil   # static evaluation, centipawns for the side to move
 cdef int qsearch(CABContext* c, int ply, int alpha, int beta) noexcept nogil  # capture search (evasions in check) from c.b
 cdef int see(const CBoard* b, uint16_t m) noexcept nogil     # material won by the exchange m starts
+
+cdef inline double chess_scale() noexcept nogil:
+    """Centipawns at which a chess value is tanh(1): 800 / ln 10, so that the shared map equals the
+    logistic 2 / (1 + 10^(-cp/400)) - 1 (Python mirror: mcts._score.CHESS_SCALE)."""
+    return 800.0 / log(10.0)

@@ -15,7 +15,6 @@ from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memset, memcpy
 from libc.math cimport log
 
-import math
 import time
 
 from mcts._ab_common cimport (
@@ -42,7 +41,7 @@ cdef extern from *:
     int cab_popcount(uint64_t b) nogil
     void cab_prefetch(const void* p) nogil
 
-CHESS_SCALE = 800.0 / math.log(10.0)   # centipawns at which the value is tanh(1): the logistic 2/(1+10^(-cp/400))-1
+CHESS_SCALE = chess_scale()   # centipawns at which the value is tanh(1): the logistic 2/(1+10^(-cp/400))-1
 
 # ---------------------------------------------------------------------------------------------------
 # evaluation tables (filled from mcts._chess_eval at import)
