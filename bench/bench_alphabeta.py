@@ -33,6 +33,7 @@ import chess
 import pytest
 
 import games
+from _python_chess_walk import walk
 from mcts import AlphaBeta, Connect4Solver, Limit
 
 # the checkout sits beside shared/ (a worktree one level deeper): the nearest one above this file
@@ -102,21 +103,10 @@ def chess_search() -> dict:
     return {"nodes_per_s": nodes / seconds, "nodes": nodes, "seconds": seconds}
 
 
-def _walk(board: chess.Board, depth: int) -> int:
-    if depth == 0:
-        return 1
-    n = 1
-    for move in board.generate_legal_moves():
-        board.push(move)
-        n += _walk(board, depth - 1)
-        board.pop()
-    return n
-
-
 def chess_baseline(depth: int = 3) -> dict:
     nodes, start = 0, time.process_time()
     for fen in _chess_positions():
-        nodes += _walk(chess.Board(fen), depth)
+        nodes += walk(chess.Board(fen), depth)
     seconds = time.process_time() - start
     return {"nodes_per_s": nodes / seconds, "nodes": nodes, "seconds": seconds}
 

@@ -53,6 +53,13 @@ def _check_depth(depth: int) -> int:
     return d
 
 
+def _check_divide_depth(depth: int) -> int:
+    d = _check_depth(depth)
+    if d < 1:
+        raise ValueError(f"divide needs depth >= 1, got {depth!r}")
+    return d
+
+
 def _moves_fn(state: Any):
     # chess states: every chess move (draws by rule do not stop perft); other games: legal actions
     return getattr(state, "move_actions", None) or state.legal_actions
@@ -96,9 +103,7 @@ def divide(position: PositionLike, depth: int) -> list[tuple[str, int]]:
     Raises:
         ValueError: depth < 1.
     """
-    d = _check_depth(depth)
-    if d < 1:
-        raise ValueError(f"divide needs depth >= 1, got {depth!r}")
+    d = _check_divide_depth(depth)
     state = to_state(position)
     out = []
     for a in _moves_fn(state)():
@@ -137,9 +142,7 @@ def perft_python_chess(position: PositionLike, depth: int) -> int:
 
 def divide_python_chess(position: PositionLike, depth: int) -> list[tuple[str, int]]:
     """As :func:`divide`, with python-chess directly; moves as python-chess's UCI text, sorted."""
-    d = _check_depth(depth)
-    if d < 1:
-        raise ValueError(f"divide needs depth >= 1, got {depth!r}")
+    d = _check_divide_depth(depth)
     board = _as_board(position)
     out = []
     for m in list(board.generate_legal_moves()):
@@ -176,9 +179,7 @@ def divide_bitboard(position: PositionLike, depth: int) -> list[tuple[str, int]]
     Raises:
         ValueError: depth < 1.
     """
-    d = _check_depth(depth)
-    if d < 1:
-        raise ValueError(f"divide needs depth >= 1, got {depth!r}")
+    d = _check_divide_depth(depth)
     state = _bitboard(position)
     return [(state.action_to_string(a), int(n)) for a, n in state.divide(d)]
 

@@ -8,6 +8,25 @@ from libc.stdlib cimport calloc, free
 from libc.math cimport tanh
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <sys/mman.h>
+    /* Transparent huge pages for the 2 MB-aligned interior of a large table (Linux; a no-op
+       elsewhere): 512x fewer first-touch page faults and TLB misses than 4 kB pages. */
+    static void ab_advise_huge_pages(void* p, size_t n) {
+    #ifdef MADV_HUGEPAGE
+        const uintptr_t huge = (uintptr_t) 2 << 20;
+        uintptr_t start = ((uintptr_t) p + huge - 1) & ~(huge - 1);
+        uintptr_t end = ((uintptr_t) p + n) & ~(huge - 1);
+        if (end > start) madvise((void*) start, end - start, MADV_HUGEPAGE);
+    #else
+        (void) p; (void) n;
+    #endif
+    }
+    """
+    void ab_advise_huge_pages(void* p, size_t n) nogil
+
 cdef enum:
     AB_MAX_PLY = 128            # deepest ply a search reaches (iteration depth is capped below it)
     AB_MATE = 1000000           # a win k plies from the root scores AB_MATE - k
@@ -21,7 +40,7 @@ cdef enum:
     AB_STOP_NODES = 1
     AB_STOP_TIME = 2
     AB_STOP_STOPPED = 3
-    AB_CLOCK_MASK = 1023        # the clock is read every 1024 nodes (independent of the table size)
+    AB_CLOCK_MASK = 63          # the clock is read every 64 nodes (a vDSO call, ~0.2% of a node's time), whatever the table size
 
 ctypedef struct ABEntry:
     uint64_t key            # full 64-bit position key
@@ -156,11 +175,14 @@ cdef inline uint64_t ab_table_count(size_t nbytes, uint64_t group) noexcept nogi
 
 cdef inline int ab_table_alloc(ABTable* t, uint64_t count) noexcept nogil:
     """Allocates an empty table of count entries, 64-byte aligned. calloc hands large blocks out as
-    fresh zero pages (mmap), so this costs no pass over the memory: pages are touched when the search
-    first writes them. Returns 0, or -1 when out of memory (the table is then left empty)."""
-    cdef void* raw = calloc(count * sizeof(ABEntry) + 64, 1)
+    fresh zero pages (mmap), so this costs no pass over the memory: pages are zeroed by the kernel when
+    the search first writes them, as huge pages where the system allows (ab_advise_huge_pages).
+    Returns 0, or -1 when out of memory (the table is then left empty)."""
+    cdef size_t nbytes = count * sizeof(ABEntry) + 64
+    cdef void* raw = calloc(nbytes, 1)
     if raw == NULL:
         return -1
+    ab_advise_huge_pages(raw, nbytes)
     t.raw = raw
     t.entries = <ABEntry*> ((<size_t> raw + 63) & ~(<size_t> 63))
     t.count = count

@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any, Callable, Optional, Sequence
 
+from games._protocol import actions_to_strings
 from games.connect4 import Connect4State
 from mcts._ab_backend import SearchBackend, choose_backend
 from mcts._ab_python import PySearch
@@ -26,18 +27,6 @@ from mcts._score import INF, MATE, MATE_BOUND, MAX_PLY, to_score
 
 class UnsupportedGameError(ValueError):
     """A game that alpha-beta cannot search (not two-player zero-sum, chance, simultaneous moves)."""
-
-
-def _line_text(state: Any, actions: Sequence[int]) -> list[str]:
-    """Each action of a line as text, in the position where it is played, as far as the line stays legal."""
-    s = state.clone()
-    out = []
-    for a in actions:
-        if s.is_terminal() or a not in s.legal_actions():
-            break
-        out.append(s.action_to_string(a))
-        s.apply_action(a)
-    return out
 
 
 class AlphaBeta:
@@ -235,7 +224,7 @@ class AlphaBeta:
         backend = self._backend
         typed = to_score(score)
         # "mate_plies" stays while engine/uci.py reads it; "score" (Cp / Mate) is what to read
-        extra: dict[str, Any] = {"score": typed, "pv_text": _line_text(state, pv)}
+        extra: dict[str, Any] = {"score": typed, "pv_text": actions_to_strings(state, pv)}
         if typed.is_mate():
             extra["mate_plies"] = typed.plies
         return SearchResult(
