@@ -5,27 +5,21 @@
 # score_to_value). A .pxd only: everything here is an inline function or a declaration.
 from libc.stdint cimport uint64_t, int32_t, int16_t, int8_t, uint8_t
 from libc.stdlib cimport calloc, free
+from libc.string cimport memset
 from libc.math cimport tanh
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
 cdef extern from *:
     """
-    #include <stdint.h>
-    #include <sys/mman.h>
-    /* Transparent huge pages for the 2 MB-aligned interior of a large table (Linux; a no-op
-       elsewhere): 512x fewer first-touch page faults and TLB misses than 4 kB pages. */
-    static void ab_advise_huge_pages(void* p, size_t n) {
-    #ifdef MADV_HUGEPAGE
-        const uintptr_t huge = (uintptr_t) 2 << 20;
-        uintptr_t start = ((uintptr_t) p + huge - 1) & ~(huge - 1);
-        uintptr_t end = ((uintptr_t) p + n) & ~(huge - 1);
-        if (end > start) madvise((void*) start, end - start, MADV_HUGEPAGE);
-    #else
-        (void) p; (void) n;
-    #endif
+    /* One volatile write a page: the kernel maps (and zeroes) every page now. A memset would not do:
+       compilers drop a memset of zeros after calloc, and turn malloc + memset into calloc. */
+    static void ab_touch_pages(void* p, size_t n) {
+        volatile char* c = (volatile char*) p;
+        size_t i;
+        for (i = 0; i < n; i += 4096) c[i] = 0;
     }
     """
-    void ab_advise_huge_pages(void* p, size_t n) nogil
+    void ab_touch_pages(void* p, size_t n) nogil
 
 cdef enum:
     AB_MAX_PLY = 128            # deepest ply a search reaches (iteration depth is capped below it)
@@ -40,6 +34,7 @@ cdef enum:
     AB_STOP_NODES = 1
     AB_STOP_TIME = 2
     AB_STOP_STOPPED = 3
+    AB_EAGER_ZERO_BYTES = 67108864   # tables up to 64 MB are touched at allocation, cleared in place (ab_table_alloc)
     AB_CLOCK_MASK = 63          # the clock is read every 64 nodes (a vDSO call, ~0.2% of a node's time), whatever the table size
 
 ctypedef struct ABEntry:
@@ -175,14 +170,18 @@ cdef inline uint64_t ab_table_count(size_t nbytes, uint64_t group) noexcept nogi
 
 cdef inline int ab_table_alloc(ABTable* t, uint64_t count) noexcept nogil:
     """Allocates an empty table of count entries, 64-byte aligned. calloc hands large blocks out as
-    fresh zero pages (mmap), so this costs no pass over the memory: pages are zeroed by the kernel when
-    the search first writes them, as huge pages where the system allows (ab_advise_huge_pages).
+    fresh zero pages (mmap), so this costs no pass over the memory: the kernel zeroes each 4 kB page
+    when the search first writes it (about a microsecond a page). Tables up to AB_EAGER_ZERO_BYTES are
+    touched here at once instead (at most ~50 ms), so that a search's time is not spent in page faults;
+    larger ones (UCI Hash in the hundreds of MB) stay lazy, their faults spread over the searches.
+    (Transparent huge pages were tried and dropped: a 2 MB fault took up to 0.25 s on a loaded machine.)
     Returns 0, or -1 when out of memory (the table is then left empty)."""
     cdef size_t nbytes = count * sizeof(ABEntry) + 64
     cdef void* raw = calloc(nbytes, 1)
     if raw == NULL:
         return -1
-    ab_advise_huge_pages(raw, nbytes)
+    if count * sizeof(ABEntry) <= AB_EAGER_ZERO_BYTES:
+        ab_touch_pages(raw, nbytes)
     t.raw = raw
     t.entries = <ABEntry*> ((<size_t> raw + 63) & ~(<size_t> 63))
     t.count = count
@@ -194,6 +193,22 @@ cdef inline void ab_table_free(ABTable* t) noexcept nogil:
     t.raw = NULL
     t.entries = NULL
     t.count = 0
+
+
+cdef inline int ab_table_clear(ABTable* t) noexcept nogil:
+    """Empties a table: in place for a small one (its pages are mapped: a memset, a few ms), else a
+    fresh lazy block (no pass over the memory). Returns 0, or -1 when out of memory (table unchanged)."""
+    cdef ABTable fresh
+    if t.count * sizeof(ABEntry) <= AB_EAGER_ZERO_BYTES:
+        memset(t.entries, 0, t.count * sizeof(ABEntry))
+        return 0
+    if ab_table_alloc(&fresh, t.count) != 0:
+        return -1
+    ab_table_free(t)
+    t[0] = fresh
+    return 0
+
+
 
 
 cdef inline double ab_score_to_value(int score, double scale) noexcept nogil:

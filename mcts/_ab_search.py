@@ -16,7 +16,6 @@ import threading
 import time
 from typing import Any, Callable, Optional, Sequence
 
-from games._protocol import actions_to_strings
 from games.connect4 import Connect4State
 from mcts._ab_backend import SearchBackend, choose_backend
 from mcts._ab_python import PySearch
@@ -193,9 +192,8 @@ class AlphaBeta:
                 proven = 1 if score > 0 else -1
             elif depth >= remaining:
                 proven = 0 if score == 0 else (1 if score > 0 else -1)
-            result = self._result(state, best, score, pv, depth_done, start, proven, "")
             if self.on_info is not None:
-                self.on_info(result)
+                self.on_info(self._result(state, best, score, pv, depth_done, start, proven, ""))
             if proven is not None and (abs(score) <= MATE_BOUND or MATE - abs(score) <= depth):
                 # a mate seen no deeper than this iteration: every shorter line was searched, so
                 # no faster win (or slower loss) exists
@@ -224,7 +222,7 @@ class AlphaBeta:
         backend = self._backend
         typed = to_score(score)
         # "mate_plies" stays while engine/uci.py reads it; "score" (Cp / Mate) is what to read
-        extra: dict[str, Any] = {"score": typed, "pv_text": actions_to_strings(state, pv)}
+        extra: dict[str, Any] = {"score": typed}
         if typed.is_mate():
             extra["mate_plies"] = typed.plies
         return SearchResult(

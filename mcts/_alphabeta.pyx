@@ -19,7 +19,7 @@ import time
 
 from mcts._ab_common cimport (
     AB_INF, AB_MATE, AB_MATE_BOUND, AB_MAX_PLY, AB_TT_EMPTY, ABEntry, ab_bound, ab_check_limits, ab_entry_write,
-    ab_limits_begin, ab_mate_distance, ab_score_to_value, ab_stop_name, ab_table_alloc, ab_table_count,
+    ab_limits_begin, ab_mate_distance, ab_score_to_value, ab_stop_name, ab_table_alloc, ab_table_clear, ab_table_count,
     ab_table_free, ab_tt_cutoff,
 )
 
@@ -224,8 +224,8 @@ cdef class CAlphaBeta:
         self.ctx.history = <int*> calloc(2 * self.ctx.num_actions, sizeof(int))
         if self.ctx.stack == NULL or self.ctx.moves == NULL or self.ctx.scores == NULL or self.ctx.history == NULL:
             raise MemoryError("cannot allocate the alpha-beta buffers")
-        self.resize(tt_bytes)
-        self.reset()
+        self.resize(tt_bytes)   # an empty table; history is calloc'd
+        memset(self.ctx.killers, 0xFF, sizeof(self.ctx.killers))   # AB_NO_MOVE everywhere
 
     @staticmethod
     def accepts(state):
@@ -260,8 +260,14 @@ cdef class CAlphaBeta:
         self.tt_bytes = count * sizeof(ABEntry)
 
     def clear(self):
-        """Empties the transposition table (a fresh allocation of the same size, as :meth:`resize`)."""
-        self.resize(self.tt_bytes)
+        """Empties the transposition table: in place up to 64 MB (a memset), else a fresh lazily zeroed
+        block (no pass over the memory). Call it between searches.
+
+        Raises:
+            MemoryError: a fresh block cannot be allocated (the table is kept).
+        """
+        if ab_table_clear(&self.ctx.tt) != 0:
+            raise MemoryError(f"cannot allocate a transposition table of {self.tt_bytes} bytes")
 
     def reset(self):
         """Forgets the transposition table, killers and history."""

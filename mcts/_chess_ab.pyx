@@ -20,7 +20,7 @@ import time
 from mcts._ab_common cimport (
     AB_INF, AB_MATE, AB_MATE_BOUND, AB_MAX_PLY, AB_TT_EMPTY, AB_TT_EXACT, AB_TT_LOWER, AB_TT_UPPER, ABEntry,
     ab_bound, ab_check_limits, ab_entry_write, ab_limits_begin, ab_mate_distance, ab_score_to_value, ab_stop_name,
-    ab_table_alloc, ab_table_count, ab_table_free, ab_tt_cutoff,
+    ab_table_alloc, ab_table_clear, ab_table_count, ab_table_free, ab_tt_cutoff,
 )
 
 from games.chessboard cimport (
@@ -472,8 +472,14 @@ cdef class ChessAlphaBeta:
         self.tt_bytes = count * sizeof(ABEntry)
 
     def clear(self):
-        """Empties the transposition table (a fresh allocation, as :meth:`resize`); call it between searches."""
-        self.resize(self.tt_bytes)
+        """Empties the transposition table: in place up to 64 MB (a memset), else a fresh lazily zeroed
+        block (no pass over the memory). Call it between searches.
+
+        Raises:
+            MemoryError: a fresh block cannot be allocated (the table is kept).
+        """
+        if ab_table_clear(&self.c.tt) != 0:
+            raise MemoryError(f"cannot allocate a transposition table of {self.tt_bytes} bytes")
 
     @property
     def table_bytes(self):

@@ -270,6 +270,14 @@ def _mate_fens(n: int) -> list[str]:
     return [line.strip() for line in (EPD_DIR / f"mate_in_{n}.fen").read_text().splitlines() if line.strip()]
 
 
+def _line_uci(state, actions) -> list[str]:
+    s, out = state.clone(), []
+    for a in actions:
+        out.append(s.action_to_string(a))
+        s.apply_action(a)
+    return out
+
+
 def _check_mates(n: int, fens: list[str], backend: str = "cython") -> None:
     game = games.load("chess", backend=backend)
     ab = AlphaBeta(game)
@@ -280,14 +288,15 @@ def _check_mates(n: int, fens: list[str], backend: str = "cython") -> None:
         # check extensions may find it before the nominal depth
         assert result.depth <= 2 * n - 1 and result.is_proven and result.proven_value == 1
         board = chess.Board(fen)
-        board.push(chess.Move.from_uci(result.extra["pv_text"][0]))
+        line = _line_uci(state, result.pv)
+        board.push(chess.Move.from_uci(line[0]))
         if n == 1:
             assert board.is_checkmate()
         else:
             # the PV is a legal line that ends in mate
-            for uci in result.extra["pv_text"][1:]:
+            for uci in line[1:]:
                 board.push(chess.Move.from_uci(uci))
-            assert board.is_checkmate(), (fen, result.extra["pv_text"])
+            assert board.is_checkmate(), (fen, line)
 
 
 @pytest.mark.parametrize("backend", ["cython", "python-chess"])
@@ -315,8 +324,9 @@ def _wac_share(lines: list[str], limit: Limit) -> tuple[int, int]:
     for line in lines:
         board, ops = chess.Board.from_epd(line)
         ab.reset()
-        result = ab.run(game.deserialize(board.fen()), limit)
-        if chess.Move.from_uci(result.extra["pv_text"][0]) in ops["bm"]:
+        state = game.deserialize(board.fen())
+        result = ab.run(state, limit)
+        if chess.Move.from_uci(state.action_to_string(result.best_action)) in ops["bm"]:
             solved += 1
     return solved, len(lines)
 
@@ -367,7 +377,7 @@ def test_chess_result_carries_typed_score(backend):
     result = AlphaBeta(game).run(game.deserialize("6k1/5ppp/8/8/8/8/8/R5K1 w - - 0 1"), Limit(depth=3))
     from mcts import Mate
     assert result.extra["score"] == Mate(1) and result.extra["mate_plies"] == 1 and result.value == 1.0
-    assert result.extra["pv_text"] == ["a1a8"]
+    assert result.pv == (result.best_action,) and game.deserialize("6k1/5ppp/8/8/8/8/8/R5K1 w - - 0 1").action_to_string(result.best_action) == "a1a8"
     result = AlphaBeta(game).run(game.new_initial_state(), Limit(depth=3))
     assert not result.extra["score"].is_mate() and result.extra["score"].score() == result.score
 
