@@ -51,6 +51,12 @@ class SearchBackend(Protocol):
     def reset(self) -> None:
         """Forgets the transposition table and the move-ordering tables."""
 
+    def resize(self, tt_bytes: int) -> None:
+        """A new, empty transposition table of at most ``tt_bytes`` (between searches)."""
+
+    def clear(self) -> None:
+        """Empties the transposition table (between searches)."""
+
 
 class ConvertedChess:
     """The C chess searcher over python-chess states: each root is converted to the bitboard board

@@ -61,6 +61,15 @@ class PySearch:
         self.prior_cache.clear()
         self.killers = [[-1, -1] for _ in range(MAX_PLY + 1)]
 
+    def resize(self, tt_bytes: int) -> None:
+        """An empty table of about ``tt_bytes`` (160 bytes an entry of the dict)."""
+        self.tt_entries = max(1024, int(tt_bytes) // 160)
+        self.tt.clear()
+
+    def clear(self) -> None:
+        """Empties the table."""
+        self.tt.clear()
+
     def stop(self) -> None:
         self._stop.set()
 

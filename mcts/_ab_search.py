@@ -18,10 +18,9 @@ from typing import Any, Callable, Optional, Sequence
 
 from games.connect4 import Connect4State
 from mcts._ab_backend import SearchBackend, choose_backend
-from mcts._ab_python import PySearch
 from mcts._c4solver import Connect4Solver, UnsolvableError
 from mcts._limit import Limit, SearchResult
-from mcts._score import INF, MATE, MATE_BOUND, MAX_PLY, to_score
+from mcts._score import INF, MATE, MATE_BOUND, MAX_PLY, Mate, to_score
 
 
 class UnsupportedGameError(ValueError):
@@ -91,18 +90,11 @@ class AlphaBeta:
         if not isinstance(tt_bytes, int) or tt_bytes < 1024:
             raise ValueError(f"tt_bytes must be an integer >= 1024, got {tt_bytes!r}")
         self.tt_bytes = tt_bytes
-        if isinstance(self._backend, PySearch):
-            self._backend.tt_entries = max(1024, tt_bytes // 160)
-            self._backend.tt.clear()
-        else:
-            self._backend.resize(tt_bytes)
+        self._backend.resize(tt_bytes)
 
     def clear(self) -> None:
         """Empties the transposition table (cheap whatever its size); call it between searches."""
-        if isinstance(self._backend, PySearch):
-            self._backend.tt.clear()
-        else:
-            self._backend.clear()
+        self._backend.clear()
 
     # --- run ---------------------------------------------------------------------------------
     def _budget(self, state: Any, limit: Limit) -> Optional[float]:
@@ -223,7 +215,7 @@ class AlphaBeta:
         typed = to_score(score)
         # "mate_plies" stays while engine/uci.py reads it; "score" (Cp / Mate) is what to read
         extra: dict[str, Any] = {"score": typed}
-        if typed.is_mate():
+        if isinstance(typed, Mate):
             extra["mate_plies"] = typed.plies
         return SearchResult(
             best_action=int(best), value=backend.value_of(score), actions=tuple(state.legal_actions()),
