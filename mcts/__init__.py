@@ -11,12 +11,15 @@ from mcts._llm_budget import LLMBudget
 from mcts._llm_minimax import LLMMinimax, heuristic_best
 from mcts._llm_oracle import Oracle
 from mcts._puct import MCTS
+from mcts._score import Cp, Mate, Score, score_to_value
 from mcts.budget import BudgetController, Deadlines, InfoRelay, compute_deadlines, move_time, run_with_budget
 
 __all__ = [
     "AlphaBeta",
     "BudgetController",
+    "ChessEvaluator",
     "Connect4Solver",
+    "Cp",
     "Deadlines",
     "Evaluator",
     "EvaluatorOutputError",
@@ -25,8 +28,10 @@ __all__ = [
     "LLMMinimax",
     "Limit",
     "MCTS",
+    "Mate",
     "Oracle",
     "RolloutEvaluator",
+    "Score",
     "SearchError",
     "SearchResult",
     "StopReason",
@@ -38,7 +43,16 @@ __all__ = [
     "move_time",
     "random_playout_returns",
     "run_with_budget",
+    "score_to_value",
     "solve_connect4",
     "solve_connect4_moves",
     "uniform_priors",
 ]
+
+
+def __getattr__(name: str):
+    # the chess evaluator loads the chess board and python-chess: only when asked for
+    if name == "ChessEvaluator":
+        from mcts._chess_evaluator import ChessEvaluator
+        return ChessEvaluator
+    raise AttributeError(f"module 'mcts' has no attribute {name!r}")
