@@ -62,6 +62,12 @@ def _game(value: Any) -> Any:
     import games
 
     _text(value)
+    if value.lower().startswith("openspiel:"):
+        try:
+            games.load(value)   # any OpenSpiel game: the adapter says what is wrong with the name
+        except (ValueError, ImportError) as exc:
+            raise ValueError(str(exc)) from None
+        return value
     if value not in games.game_names():
         raise ValueError(f"unknown game {value!r}; known: {', '.join(games.game_names())}")
     return value

@@ -190,7 +190,7 @@ def _move(state, action: int) -> str:
 
 
 def _line_texts(state, actions) -> list[str]:
-    from games._protocol import actions_to_strings
+    from games import actions_to_strings
 
     return actions_to_strings(state, [int(a) for a in actions])
 

@@ -6,11 +6,8 @@ from typing import Any, Optional
 
 from games._cgame import CState
 
-MATE: int
-MATE_BOUND: int
-INF: int
-MAX_PLY: int
-STOP_REASONS: tuple[str, ...]
+CONNECT4_SCALE: float  # score units per unit of tanh argument in the shared score-to-value map
+GENERIC_SCALE: float
 
 class _SearchBackend:
     """Stub only (no such class at run time): what ``mcts.AlphaBeta`` calls on a C back end."""
@@ -28,6 +25,14 @@ class _SearchBackend:
     def search(self, depth: int, alpha: int, beta: int) -> tuple[int, bool, int, int, int]: ...
     def pv(self) -> list[int]: ...
     def value_of(self, score: int) -> float: ...
+    def accepts(self, state: Any) -> bool: ...
+    def resize(self, tt_bytes: int) -> None: ...
+    def clear(self) -> None: ...
+    @property
+    def score_scale(self) -> float: ...
+    aspiration_schedule: tuple[int, int, int, int]
+    max_depth: int
+    exact: bool
 
 class CAlphaBeta(_SearchBackend):
     def __init__(self, game: Any, tt_bytes: int = ...) -> None: ...

@@ -6,11 +6,10 @@ from typing import Any
 
 from mcts._alphabeta import _SearchBackend
 
+CHESS_SCALE: float  # centipawns per unit of tanh argument (800 / ln 10)
+
 class ChessAlphaBeta(_SearchBackend):
     game: Any
     aspiration: int
-    aspiration_schedule: tuple[int, int, int, int]
-    max_depth: int
-    exact: bool
     def __init__(self, game: Any, *, tt_bytes: int = ..., aspiration: int = 25) -> None: ...
     def hashfull(self) -> int: ...

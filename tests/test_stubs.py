@@ -20,6 +20,7 @@ STUBS = {
     "mcts._c4solver": "mcts/_c4solver.pyi",
     "mcts._alphabeta": "mcts/_alphabeta.pyi",
     "mcts._chess_ab": "mcts/_chess_ab.pyi",
+    "mcts._chess_evaluator": "mcts/_chess_evaluator.pyi",
     "games._cgame": "games/_cgame.pyi",
     "games.tictactoe": "games/tictactoe.pyi",
     "games.connect4": "games/connect4.pyi",
