@@ -7,7 +7,8 @@ Run: ``pytest bench/bench_onnx.py --benchmark-enable -p no:cacheprovider``
   states per second through ``OnnxEvaluator.evaluate`` (observations, legal masks, masked softmax;
   cache off) against a bare ``session.run`` on a ready float32 array of the same states, the floor.
 * ``test_mcts_onnx_share``: one MCTS search of 1024 simulations at batch 64 with the evaluator,
-  reporting the share of its wall time spent inside onnxruntime (goal: at least 0.9), and
+  reporting the share of its wall time spent inside onnxruntime and asserting the README's figure
+  (0.945, goal 0.9) within ``SHARE_MARGIN`` for noise, and
   ``test_mcts_uniform_baseline`` the same search with a network-free uniform evaluator (the cost of
   the search core alone).
 
@@ -22,6 +23,7 @@ import numpy as np
 import pytest
 
 import games
+import mcts
 import models
 
 torch = pytest.importorskip("torch")
@@ -31,6 +33,9 @@ BATCHES = [1, 8, 64, 256]
 BLOCKS, CHANNELS = 6, 64
 MCTS_SIMULATIONS = 1024
 MCTS_BATCH = 64
+# README / docs/models.md: 0.945 of the MCTS wall time inside onnxruntime at batch 64
+ONNX_SHARE_CLAIM = 0.945
+SHARE_MARGIN = 0.08  # a loaded, shared machine slows both sides, but not evenly
 
 
 @pytest.fixture(scope="module")
@@ -90,15 +95,7 @@ def test_throughput(benchmark, model_path, states, c4, batch, kind):
     benchmark.extra_info["evals_per_second"] = batch / benchmark.stats.stats.median
 
 
-def _mcts():
-    mcts = pytest.importorskip("mcts")
-    if not hasattr(mcts, "MCTS"):
-        pytest.skip("mcts.MCTS is not built yet")
-    return mcts
-
-
 def test_mcts_onnx_share(benchmark, model_path, c4):
-    mcts = _mcts()
     benchmark.group = "mcts 1024 simulations, batch 64"
     ev = models.OnnxEvaluator(model_path, game=c4, providers=["CPUExecutionProvider"], batch_size=256)
     shares = []
@@ -116,13 +113,14 @@ def test_mcts_onnx_share(benchmark, model_path, c4):
     benchmark.extra_info["onnx_share"] = float(np.mean(shares[1:]))
     benchmark.extra_info["evaluations"] = ev.evaluations
     benchmark.extra_info["batches"] = ev.batches
-    print(f"\nshare of MCTS wall time inside onnxruntime: {np.mean(shares[1:]):.3f} "
+    share = float(np.mean(shares[1:]))
+    print(f"\nshare of MCTS wall time inside onnxruntime: {share:.3f} "
           f"({ev.evaluations} evaluations in {ev.batches} batches per search)")
+    assert share >= ONNX_SHARE_CLAIM - SHARE_MARGIN, f"onnxruntime share {share:.3f}, README claims {ONNX_SHARE_CLAIM}"
 
 
 def test_mcts_uniform_baseline(benchmark, c4):
     """Baseline: the same search with uniform priors and value 0 from Python (no network)."""
-    mcts = _mcts()
     benchmark.group = "mcts 1024 simulations, batch 64"
 
     class PythonUniform:  # not the C fast path: the search calls Python per batch as with a network

@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import games
-    from games._protocol import actions_to_strings
+    from games import actions_to_strings
     from engine._factory import make_player
     from mcts import Limit
 

@@ -5,6 +5,7 @@ import argparse
 import time
 
 HELP = "count the leaves of the chess move tree to a depth (perft), optionally split by first move"
+BACKENDS = ("bitboard", "adapter", "python-chess")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -15,15 +16,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="rules for --fen: chess960 reads Shredder/X-FEN castling and writes castling "
                         "king-takes-rook (default: chess)")
     p.add_argument("--divide", action="store_true", help="print each first move's count (as Stockfish's go perft)")
-    p.add_argument("--backend", choices=("adapter", "python-chess"), default="adapter",
-                   help="adapter: through the game protocol and action encoding (default); "
-                        "python-chess: its move generator directly")
+    p.add_argument("--backend", choices=BACKENDS, default="bitboard",
+                   help="bitboard: the C board, bulk counted (default, fastest); adapter: through the game "
+                        "protocol and action encoding; python-chess: its move generator directly")
     p.add_argument("depth", type=int, help="plies to search (>= 1)")
 
 
 def run(args: argparse.Namespace) -> int:
     from games.chess import Chess960Game, ChessGame
-    from games.perft import divide, divide_python_chess, perft, perft_python_chess
+    from games.perft import (divide, divide_bitboard, divide_python_chess, perft, perft_bitboard,
+                             perft_python_chess)
 
     if args.depth < 1:
         raise ValueError(f"perft depth must be >= 1, got {args.depth}")
@@ -34,10 +36,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         state = ChessGame().new_initial_state()
     print(f"position: {state.serialize()}")
+    count = {"bitboard": perft_bitboard, "adapter": perft, "python-chess": perft_python_chess}[args.backend]
+    split = {"bitboard": divide_bitboard, "adapter": divide, "python-chess": divide_python_chess}[args.backend]
 
     t0 = time.perf_counter()
     if args.divide:
-        split = divide if args.backend == "adapter" else divide_python_chess
         rows = split(state, args.depth)
         nodes = sum(n for _, n in rows)
         seconds = time.perf_counter() - t0
@@ -45,7 +48,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"{text}: {n}")
         print()
     else:
-        count = perft if args.backend == "adapter" else perft_python_chess
         nodes = count(state, args.depth)
         seconds = time.perf_counter() - t0
     print(f"Nodes searched: {nodes}")

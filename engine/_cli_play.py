@@ -9,7 +9,7 @@ PLAYER_KINDS = ("human", "default", "random", "mcts", "alphabeta")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("game", help="game name: tictactoe, connect4, hex, chess, chess960")
+    p.add_argument("game", help="game name: tictactoe, connect4, hex, chess, chess960, or openspiel:<name>[(k=v,...)]")
     p.add_argument("players", nargs="*", default=None, metavar="PLAYER",
                    help=f"two players, first to move first: {', '.join(PLAYER_KINDS)}, or a tournament "
                         "spec such as kind=mcts,simulations=2000 (default: human against the engine's "

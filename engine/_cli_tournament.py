@@ -11,15 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from engine._tournament_config import TOML_KEYS, ConfigError, check_options, load_config
+
 HELP = "run a tournament (round robin, gauntlet, SPRT match) between engine players and UCI engines"
 
 DEFAULT_ROUNDS = 8  # game pairs per pairing in the no-argument round robin (about a minute on 2 cores)
-
-# tournament keys a TOML [tournament] table may set (the long options, with underscores)
-TOML_KEYS = ("game", "board_size", "format", "gauntlet_players", "rounds", "openings", "openings_count",
-             "openings_plies", "seed", "concurrency", "ray", "out", "resign", "draw", "max_moves", "sprt",
-             "event", "each", "time_margin")
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--player", action="append", default=[], metavar="SPEC",
@@ -53,19 +49,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-games", type=int, help="stop after this many new games (resume later)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plot", action="store_true", help="no ratings.png")
-
-
-def _load_toml(path: str) -> tuple[dict, list[dict]]:
-    import tomllib
-
-    with open(path, "rb") as f:
-        data = tomllib.load(f)
-    options = dict(data.get("tournament", {}))
-    unknown = set(options) - set(TOML_KEYS)
-    if unknown:
-        raise ValueError(f"{path}: unknown [tournament] keys {sorted(unknown)}; known: {', '.join(TOML_KEYS)}")
-    players = list(data.get("player", []))
-    return options, players
 
 
 def default_players(game_name: str) -> tuple[list[str], list[str]]:
@@ -106,66 +89,105 @@ def default_players(game_name: str) -> tuple[list[str], list[str]]:
 
 
 def _merged(args: argparse.Namespace) -> tuple[dict, list]:
-    """Options (command line over TOML over defaults) and the raw player descriptions."""
+    """Options (command line over TOML over defaults) and the raw player descriptions, checked.
+
+    Raises:
+        ConfigError: the configuration file or an option is malformed.
+    """
     opts: dict[str, Any] = {}
     players: list = []
     if args.config:
-        opts, players = _load_toml(args.config)
-    for key in TOML_KEYS:
-        v = getattr(args, key, None)
-        if v is not None:
-            opts[key] = v
+        opts, players = load_config(args.config)
+    given = {key: getattr(args, key) for key in TOML_KEYS if getattr(args, key, None) is not None}
+    opts.update(check_options(given, "command line", prefix="--"))
     players = players + list(args.player)
     return opts, players
 
 
-def run(args: argparse.Namespace) -> int:
-    from engine._tournament_players import parse_player, parse_value, spec_from_mapping
+def _source(args: argparse.Namespace, key: str) -> str:
+    """Where option ``key`` was given, ``"FILE: tournament.key"`` or ``"command line: --key"``."""
+    if args.config and getattr(args, key, None) is None:
+        return f"{args.config}: tournament.{key}"
+    return f"command line: --{key.replace('_', '-')}"
+
+
+def _tournament_config(args: argparse.Namespace, opts: dict, raw_players: list):
+    """The ``TournamentConfig`` of checked options and raw player descriptions.
+
+    Raises:
+        ConfigError: the players or options do not make a tournament of the game.
+    """
+    import games
+
+    from engine._tournament_players import PlayerSpecError, parse_player, parse_value, spec_from_mapping
     from engine._tournament_ratings import Sprt
-    from engine._tournament_runner import Adjudication, TournamentConfig, run_tournament
+    from engine._tournament_runner import Adjudication, TournamentConfig
     from engine._tournament_schedule import opening_set
 
-    opts, raw_players = _merged(args)
-    out = Path(opts.get("out") or Path("tournaments") / datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
-    concurrency = int(opts.get("concurrency", 1))
-    config = None
-    if not (args.resume and not raw_players and not args.config):
-        import games
-
-        game_name = opts.get("game", "connect4")
-        params = {"board_size": opts["board_size"]} if opts.get("board_size") else {}
+    game_name = opts.get("game", "connect4")
+    params = {"board_size": opts["board_size"]} if opts.get("board_size") else {}
+    try:
         game = games.load(game_name, **params)
-        if not raw_players:
-            raw_players, notes = default_players(game.name)
-            for note in notes:
-                print(f"note: {note}", file=sys.stderr)
-            opts.setdefault("rounds", DEFAULT_ROUNDS)
-        each = {}
-        for part in filter(None, (t.strip() for t in str(opts.get("each", "")).split(","))):
-            k, _, v = part.partition("=")
-            each[k.strip()] = parse_value(v)
-        specs = []
-        for raw in raw_players:
+    except (ValueError, TypeError) as exc:  # a board size the game does not take
+        raise ConfigError(f"{_source(args, 'board_size' if params else 'game')}: {exc}") from None
+    if not raw_players:
+        raw_players, notes = default_players(game.name)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        opts.setdefault("rounds", DEFAULT_ROUNDS)
+    each = {}
+    for part in filter(None, (t.strip() for t in str(opts.get("each", "")).split(","))):
+        k, _, v = part.partition("=")
+        each[k.strip()] = parse_value(v)
+    specs = []
+    for raw in raw_players:
+        try:
             spec = parse_player(raw) if isinstance(raw, str) else spec_from_mapping(raw)
             merged = {k: v for k, v in each.items() if k not in spec.options and not _sets_limit(spec.options, k)}
             if merged:
                 spec = type(spec)(spec.name, spec.kind, {**spec.options, **merged}, spec.uci_options)
-            specs.append(spec)
-        if len(specs) < 2:
-            raise ValueError(f"a tournament needs at least 2 players, got {len(specs)}")
-        seed = int(opts.get("seed", 1))
-        sprt = Sprt.parse(opts["sprt"]) if opts.get("sprt") else None
+        except PlayerSpecError as exc:
+            where = "command line: --player" if isinstance(raw, str) else _source(args, "each")
+            raise ConfigError(f"{where}: {exc}") from None
+        specs.append(spec)
+    if len(specs) < 2:
+        raise ConfigError(f"{args.config or 'command line'}: player: a tournament needs at least 2 players, got {len(specs)}")
+    names = [s.name for s in specs]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"{args.config or 'command line'}: player: names must be unique; repeated: {', '.join(repeated)}")
+    seed = int(opts.get("seed", 1))
+    sprt = Sprt.parse(opts["sprt"]) if opts.get("sprt") else None
+    try:
         openings = opening_set(game, opts.get("openings", "default"), count=int(opts.get("openings_count", 8)),
                                plies=int(opts.get("openings_plies", 4)), seed=seed)
-        config = TournamentConfig(
-            game=game.name, game_params=params, players=tuple(specs), openings=tuple(openings),
-            format=opts.get("format", "roundrobin"), rounds=int(opts.get("rounds", 100 if sprt else 2)),
-            gauntlet_players=int(opts.get("gauntlet_players", 1)), seed=seed,
-            adjudication=Adjudication.parse(opts.get("resign"), opts.get("draw"), opts.get("max_moves")),
-            sprt=sprt, event=opts.get("event", "plytree tournament"), time_margin=float(opts.get("time_margin", 0.0)),
-        )
-    elif not opts.get("out"):
-        raise ValueError("--resume needs --out DIR (the folder of the tournament to continue)")
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{_source(args, 'openings')}: {exc}") from None
+    return TournamentConfig(
+        game=game.name, game_params=params, players=tuple(specs), openings=tuple(openings),
+        format=opts.get("format", "roundrobin"), rounds=int(opts.get("rounds", 100 if sprt else 2)),
+        gauntlet_players=int(opts.get("gauntlet_players", 1)), seed=seed,
+        adjudication=Adjudication.parse(opts.get("resign"), opts.get("draw"), opts.get("max_moves")),
+        sprt=sprt, event=opts.get("event", "plytree tournament"), time_margin=float(opts.get("time_margin", 0.0)),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the tournament; a malformed configuration is one ``error:`` line and exit status 2."""
+    from engine._tournament_runner import run_tournament
+
+    try:
+        opts, raw_players = _merged(args)
+        config = None
+        if not (args.resume and not raw_players and not args.config):
+            config = _tournament_config(args, opts, raw_players)
+        elif not opts.get("out"):
+            raise ConfigError("command line: --resume: needs --out DIR (the folder of the tournament to continue)")
+    except ConfigError as exc:
+        print(f"plytree tournament: error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(opts.get("out") or Path("tournaments") / datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    concurrency = int(opts.get("concurrency", 1))
     print(f"output: {out}", file=sys.stderr)
     result = run_tournament(config, out, resume=args.resume, concurrency=concurrency, ray_address=opts.get("ray"),
                             progress=not args.no_progress, plot=not args.no_plot, max_games=args.max_games)

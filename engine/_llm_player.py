@@ -5,8 +5,7 @@ import time
 from typing import Any
 
 from engine._players import Decision
-from mcts import Limit, SearchResult
-from mcts._llm_minimax import LLMBudget, LLMMinimax, budget_extra, heuristic_best
+from mcts import LLMBudget, Limit, LLMMinimax, SearchResult, heuristic_best
 
 MODES = ("greedy", "mcts", "minimax")
 
@@ -126,7 +125,7 @@ class LLMPlayer:
             reason = "greedy"
             pri = tuple(float(priors[a]) for a in legal)
         return SearchResult(best_action=int(best), actions=tuple(legal), priors=pri, pv=(int(best),), depth=1,
-                            seconds=time.monotonic() - t0, stop_reason=reason, extra=budget_extra(budget))
+                            seconds=time.monotonic() - t0, stop_reason=reason, extra=budget.extra())
 
     def new_game(self) -> None:
         if self._search is not None and hasattr(self._search, "reset"):

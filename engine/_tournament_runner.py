@@ -11,7 +11,6 @@ import concurrent.futures
 import dataclasses
 import datetime
 import json
-import multiprocessing
 import os
 import sys
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from engine._play import GameRecord, play_game
+from engine._pool import WorkerPool, is_worker_loss
 from engine._tournament_output import (
     RESULT_TEXT,
     append_record,
@@ -305,106 +305,6 @@ def _to_json(g: ScheduledGame, record: GameRecord, specs: Sequence[PlayerSpec], 
 
 
 # ---------------------------------------------------------------------------------------------
-# worker processes
-
-_PROCESS_WORKER: Optional[GameWorker] = None
-
-
-def _init_process(config: dict) -> None:
-    global _PROCESS_WORKER
-    _PROCESS_WORKER = GameWorker(config)
-
-
-def _play_in_process(task: dict) -> dict:
-    assert _PROCESS_WORKER is not None
-    return _PROCESS_WORKER.play(task)
-
-
-class _LocalPool:
-    """Games in this process, one at a time."""
-
-    def __init__(self, config: dict) -> None:
-        self.worker = GameWorker(config)
-
-    def submit(self, task: dict) -> concurrent.futures.Future:
-        future: concurrent.futures.Future = concurrent.futures.Future()
-        try:
-            future.set_result(self.worker.play(task))
-        except BaseException as exc:  # surfaced by the caller's future.result()
-            future.set_exception(exc)
-        return future
-
-    def wait(self, futures, timeout=None):
-        return set(futures), set()
-
-    def close(self) -> None:
-        self.worker.close()
-
-
-class _ProcessPool:
-    """Games on ``n`` spawned worker processes; each builds its players from the specs."""
-
-    def __init__(self, config: dict, n: int, start_method: str = "spawn") -> None:
-        ctx = multiprocessing.get_context(start_method)
-        self.pool = concurrent.futures.ProcessPoolExecutor(max_workers=n, mp_context=ctx,
-                                                           initializer=_init_process, initargs=(config,))
-
-    def submit(self, task: dict) -> concurrent.futures.Future:
-        return self.pool.submit(_play_in_process, task)
-
-    def wait(self, futures, timeout=None):
-        done, pending = concurrent.futures.wait(futures, timeout=timeout, return_when=concurrent.futures.FIRST_COMPLETED)
-        return done, pending
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
-
-
-class _RayPool:
-    """Games on ``n`` Ray actors (``address``: "local" starts Ray here, else a cluster address)."""
-
-    def __init__(self, config: dict, n: int, address: str) -> None:
-        try:
-            import ray
-        except ImportError:
-            raise TournamentError("--ray needs the ray package: pip install 'plytree[ray]'") from None
-        self.ray = ray
-        root = str(Path(__file__).resolve().parents[1])
-        if not ray.is_initialized():
-            ray.init(address=None if address == "local" else address, include_dashboard=False,
-                     log_to_driver=False, configure_logging=False,
-                     runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}},
-                     num_cpus=max(n, 1) if address == "local" else None)
-        actor: Any = ray.remote(num_cpus=1)(GameWorker)
-        self.actors = [actor.remote(config) for _ in range(n)]
-        self.free = list(self.actors)
-        self.busy: dict[Any, tuple[Any, concurrent.futures.Future]] = {}
-
-    def submit(self, task: dict) -> concurrent.futures.Future:
-        actor = self.free.pop()
-        ref = actor.play.remote(task)
-        future: concurrent.futures.Future = concurrent.futures.Future()
-        self.busy[ref] = (actor, future)
-        return future
-
-    def wait(self, futures, timeout=None):
-        ready, _ = self.ray.wait(list(self.busy), num_returns=1, timeout=timeout)
-        for ref in ready:
-            actor, future = self.busy.pop(ref)
-            self.free.append(actor)
-            try:
-                future.set_result(self.ray.get(ref))
-            except Exception as exc:
-                future.set_exception(exc)
-        done = {f for f in futures if f.done()}
-        return done, set(futures) - done
-
-    def close(self) -> None:
-        for a in self.actors:
-            self.ray.kill(a)  # type: ignore[arg-type]
-
-
-# ---------------------------------------------------------------------------------------------
 # the tournament loop
 
 
@@ -501,7 +401,7 @@ def run_tournament(
         while (queue and not stopped) or in_flight:
             while queue and not stopped and len(in_flight) < max(concurrency, 1):
                 g = queue.pop(0)
-                in_flight[pool.submit(dataclasses.asdict(g))] = g
+                in_flight[pool.submit("play", dataclasses.asdict(g))] = g
             finished, _ = pool.wait(list(in_flight))
             broken = False
             for future in finished:
@@ -509,7 +409,7 @@ def run_tournament(
                 try:
                     record = future.result()
                 except Exception as exc:
-                    if not _is_worker_loss(exc):
+                    if not is_worker_loss(exc):
                         raise
                     # a worker process or actor died (a crash in native code): play the game again
                     lost[g.index] = lost.get(g.index, 0) + 1
@@ -545,20 +445,9 @@ def run_tournament(
 MAX_WORKER_LOSSES = 2
 
 
-def _make_pool(payload: dict, concurrency: int, ray_address: Optional[str]) -> Any:
-    if ray_address:
-        return _RayPool(payload, max(concurrency, 1), ray_address)
-    if concurrency > 1:
-        return _ProcessPool(payload, concurrency)
-    return _LocalPool(payload)
-
-
-def _is_worker_loss(exc: BaseException) -> bool:
-    """A process pool whose worker died, or a Ray actor that died (not an error inside a game)."""
-    from concurrent.futures.process import BrokenProcessPool
-
-    return isinstance(exc, BrokenProcessPool) or any(c.__name__ in ("RayActorError", "ActorDiedError", "WorkerCrashedError")
-                                                     for c in type(exc).__mro__)
+def _make_pool(payload: dict, concurrency: int, ray_address: Optional[str]) -> WorkerPool:
+    """Game workers: this process (concurrency 1), spawned processes, or Ray actors."""
+    return WorkerPool(GameWorker, (payload,), workers=max(concurrency, 1), ray_address=ray_address)
 
 
 def check_players(config: TournamentConfig) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from mcts._evaluators import random_playout_returns
+from mcts import random_playout_returns
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_OPENINGS = {"connect4": DATA_DIR / "openings_connect4.txt", "chess": DATA_DIR / "openings_chess.epd"}

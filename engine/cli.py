@@ -19,6 +19,8 @@ COMMANDS: dict[str, str] = {
     "uci": "engine._cli_uci",
     "tournament": "engine._cli_tournament",
     "learn": "engine._cli_learn",
+    "analysis": "engine._cli_analysis",
+    "serve": "engine._cli_serve",
 }
 
 

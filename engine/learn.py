@@ -25,14 +25,13 @@ import json
 import os
 import re
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-import numpy as np
-
 import games
+from engine._pool import WorkerPool
+from engine._strength import connect4_strength, hex_strength, read_connect4_positions  # noqa: F401  (moved; old imports keep working)
 from engine.selfplay import SelfPlayConfig, match, play_games
 from models.train import Records, ReplayBuffer, TrainConfig, augment, write_json_atomic
 
@@ -138,42 +137,8 @@ def play_chunk(game_name: str, game_params: dict[str, Any], model: Optional[byte
     return augment(rec, game_name)
 
 
-class _RayPool:
-    """Self-play chunks on Ray actors (``ray.init(address)``; ``"local"`` starts a local instance)."""
-
-    def __init__(self, address: str, workers: int) -> None:
-        import ray
-
-        self.started = not ray.is_initialized()
-        if self.started:
-            ray.init(address=None if address == "local" else address, num_cpus=workers if address == "local" else None,
-                     include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-        self.ray = ray
-        actor_cls: Any = ray.remote(num_cpus=1)(_SelfPlayActor)
-        self.actors: list[Any] = [actor_cls.remote() for _ in range(workers)]
-        self._next = 0
-
-    def submit(self, *args: Any) -> Any:
-        actor = self.actors[self._next % len(self.actors)]
-        self._next += 1
-        return actor.play.remote(*args)
-
-    def wait(self, futures: list[Any]) -> tuple[list[Any], list[Any]]:
-        done, rest = self.ray.wait(futures, num_returns=1)
-        return done, rest
-
-    def result(self, future: Any) -> Records:
-        return self.ray.get(future)
-
-    def close(self) -> None:
-        for a in self.actors:
-            self.ray.kill(a)
-        if self.started:  # a local instance we started goes with us; a cluster we joined stays
-            self.ray.shutdown()
-
-
-class _SelfPlayActor:
-    """A Ray actor that plays self-play chunks (``play`` = :func:`play_chunk`)."""
+class _SelfPlayWorker:
+    """A pool worker that plays self-play chunks (``play`` = :func:`play_chunk`)."""
 
     def play(self, *args: Any) -> Records:
         return play_chunk(*args)
@@ -212,33 +177,19 @@ def run_selfplay(cfg: LearnConfig, buffer: ReplayBuffer, model: Optional[str], g
             progress(n)
 
     jobs = [(n, dataclasses.replace(cfg.selfplay, seed=base_seed + i)) for i, n in enumerate(sizes)]
-    if cfg.ray is None and cfg.workers <= 1:
-        for n, sp in jobs:
-            store(play_chunk(cfg.game, cfg.game_params, model, n, sp, generation), n)
-        return written
-    threads = 1
-    if cfg.ray is not None:
-        pool: Any = _RayPool(cfg.ray, max(1, cfg.workers))
-        model_arg: Any = Path(model).read_bytes() if model is not None else None
-        futures = {pool.submit(cfg.game, cfg.game_params, model_arg, n, sp, generation, threads): n for n, sp in jobs}
-        try:
-            pending = list(futures)
-            while pending:
-                done, pending = pool.wait(pending)
-                for f in done:
-                    store(pool.result(f), futures[f])
-        finally:
-            pool.close()
-        return written
-    import multiprocessing
-
-    with ProcessPoolExecutor(cfg.workers, mp_context=multiprocessing.get_context("spawn")) as ex:
-        futs = {ex.submit(play_chunk, cfg.game, cfg.game_params, model, n, sp, generation, threads): n for n, sp in jobs}
-        pending_set = set(futs)
-        while pending_set:
-            done, pending_set = wait(pending_set, return_when=FIRST_COMPLETED)
-            for f in done:
-                store(f.result(), futs[f])
+    local = cfg.ray is None and cfg.workers <= 1
+    # several workers share the cores: one onnxruntime thread each; Ray actors may sit on other
+    # machines, so they get the network's bytes rather than a path
+    threads = None if local else 1
+    model_arg: Any = Path(model).read_bytes() if model is not None and cfg.ray is not None else model
+    with WorkerPool(_SelfPlayWorker, workers=max(1, cfg.workers), ray_address=cfg.ray) as pool:
+        futures = {pool.submit("play", cfg.game, cfg.game_params, model_arg, n, sp, generation, threads): n
+                   for n, sp in jobs}
+        pending = set(futures)
+        while pending:
+            done, pending = pool.wait(pending)
+            for f in sorted(done, key=list(futures).index):
+                store(f.result(), futures[f])
     return written
 
 
@@ -416,6 +367,15 @@ def learn(run_dir: str | os.PathLike, cfg: LearnConfig, *, progress_bars: bool =
 
 # ----------------------------------------------------------------------------- supervised (Connect Four)
 
+class _SolverWorker:
+    """A pool worker that labels positions with the exact solver (``label`` = ``solver_worker``)."""
+
+    def label(self, *args: Any) -> int:
+        from engine._solver_data import solver_worker
+
+        return solver_worker(*args)
+
+
 def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int = 1, blocks: int = 6,
                      channels: int = 64, train: TrainConfig = TrainConfig(steps=4000), min_moves: int = 12,
                      max_moves: int = 36, label_time: Optional[float] = None, train_time: Optional[float] = None,
@@ -445,15 +405,12 @@ def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int
                 solver_worker(str(buffer.directory), 0, left, seed=seed * 7919 + have, time_limit=label_time,
                               progress=bar.update)
             else:
-                import multiprocessing
-
                 share = -(-left // workers)
-                with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex:
-                    futs = [ex.submit(solver_worker, str(buffer.directory), w, share, seed * 7919 + have + w, 500,
-                                      min_moves, max_moves, label_time) for w in range(workers)]
-                    pending = set(futs)
+                with WorkerPool(_SolverWorker, workers=workers) as pool:
+                    pending = {pool.submit("label", str(buffer.directory), w, share, seed * 7919 + have + w, 500,
+                                           min_moves, max_moves, label_time) for w in range(workers)}
                     while pending:
-                        done, pending = wait(pending, timeout=2.0)
+                        done, pending = pool.wait(pending, timeout=2.0)
                         bar.n = min(positions, buffer.count() // 2)
                         bar.refresh()
                         for f in done:
@@ -479,98 +436,3 @@ def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int
     _log(run, entry)
     plot_progress(run)
     return entry
-
-
-# ----------------------------------------------------------------------------- strength measures
-
-def read_connect4_positions(path: str | os.PathLike, limit: Optional[int] = None) -> list[tuple[str, int]]:
-    """``(moves, score)`` pairs of a Pons test file (``shared/data/connect4/Test_*``)."""
-    out = []
-    for line in Path(path).read_text().splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            out.append((parts[0], int(parts[1])))
-            if limit is not None and len(out) >= limit:
-                break
-    return out
-
-
-def _strength_chunk(model: str, items: list[tuple[str, int]], simulations: int, threads: Optional[int]) -> list[dict[str, Any]]:
-    import mcts
-    import models
-
-    game = games.load("connect4")
-    ev = models.OnnxEvaluator(model, game=game, intra_op_threads=threads, cache_size=100_000)
-    solver = mcts.Connect4Solver()
-    out = []
-    for moves, score in items:
-        state = game.deserialize(moves)
-        want = (score > 0) - (score < 0)
-        per_move = solver.analyze(moves, weak=True)
-        priors, _ = ev.evaluate([state])
-        policy_move = int(np.argmax(priors[0]))
-        row = {"moves": moves, "value": want, "policy_move": policy_move,
-               "policy_ok": per_move[policy_move] == want}
-        if simulations > 0:
-            search = mcts.MCTS(game, ev, batch_size=16, seed=0)
-            res = search.run(state, mcts.Limit(simulations=simulations))
-            row["search_move"] = int(res.best_action)
-            row["search_ok"] = per_move[res.best_action] == want
-        out.append(row)
-    return out
-
-
-def connect4_strength(model: str | os.PathLike, positions: list[tuple[str, int]], *, simulations: int = 800,
-                      workers: int = 1, progress: Optional[Callable[[int], None]] = None) -> dict[str, Any]:
-    """Share of positions where the network's policy move alone, and MCTS with ``simulations``
-    simulations on the network, keep the game-theoretic value (checked move by move with the exact
-    solver: a won position must stay won, a drawn one drawn; in a lost position every move keeps
-    the value, so ``*_not_lost`` also gives the shares over the won and drawn positions only).
-
-    Returns:
-        ``{"positions", "policy", "search" (None when simulations is 0), "not_lost",
-        "policy_not_lost", "search_not_lost", "rows"}``.
-    """
-    model = str(model)
-    chunks = [positions[i:i + 25] for i in range(0, len(positions), 25)]
-    rows: list[dict[str, Any]] = []
-    if workers <= 1:
-        for c in chunks:
-            rows += _strength_chunk(model, c, simulations, None)
-            if progress is not None:
-                progress(len(c))
-    else:
-        import multiprocessing
-
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex:
-            futs = [ex.submit(_strength_chunk, model, c, simulations, 1) for c in chunks]
-            for f in futs:
-                rows += f.result()
-                if progress is not None:
-                    progress(25)
-    n = max(1, len(rows))
-    open_rows = [r for r in rows if r["value"] >= 0]
-    m = max(1, len(open_rows))
-    return {"positions": len(rows), "policy": sum(r["policy_ok"] for r in rows) / n,
-            "search": (sum(r["search_ok"] for r in rows) / n) if simulations > 0 else None,
-            "not_lost": len(open_rows), "policy_not_lost": sum(r["policy_ok"] for r in open_rows) / m,
-            "search_not_lost": (sum(r["search_ok"] for r in open_rows) / m) if simulations > 0 else None,
-            "rows": rows}
-
-
-def hex_strength(model: str | os.PathLike, *, board_size: int = 7, games_count: int = 20, simulations: int = 200,
-                 seed: int = 0, parallel_games: int = 10) -> dict[str, Any]:
-    """Match of MCTS on the network against MCTS with random rollouts at equal simulations
-    (colours alternate, first 4 plies sampled from the visits so the games differ).
-
-    Returns:
-        ``match`` result from the network's view.
-    """
-    import mcts
-    import models
-
-    game = games.load("hex", board_size=board_size)
-    ev = models.OnnxEvaluator(str(model), game=game, cache_size=100_000)
-    cfg = SelfPlayConfig(simulations=simulations, parallel_games=parallel_games, batch_size=8, temperature_moves=4,
-                         seed=seed)
-    return match(game, ev, mcts.RolloutEvaluator(seed=seed), games_count, cfg)

@@ -224,7 +224,7 @@ def play_games(game: Any, evaluators: Sequence[Any], num_games: int, config: Sel
             calls) and ``states`` (states evaluated) summed over the lockstep evaluators.
 
     Returns:
-        One dict per game: ``returns`` (per player), ``evaluator_of_player`` (index into
+        One dict per game, in the order they finish: ``game`` (its number, from 0), ``returns`` (per player), ``evaluator_of_player`` (index into
         ``evaluators`` per player), ``moves``, and with ``record``: ``records`` (a
         :class:`models.train.Records`, values from the mover's view).
     """
@@ -291,7 +291,7 @@ def play_games(game: Any, evaluators: Sequence[Any], num_games: int, config: Sel
                     state.apply_action(_choose(result, ply, config, rng))
                     ply += 1
                 returns = [float(r) for r in state.returns()]
-                info: dict[str, Any] = {"returns": returns, "evaluator_of_player": seat_ev, "moves": ply,
+                info: dict[str, Any] = {"game": k, "returns": returns, "evaluator_of_player": seat_ev, "moves": ply,
                                         "history": list(state.history())}
                 if record:
                     info["records"] = Records.from_lists(obs, pol, [returns[m] for m in movers], leg, generation=0)
@@ -376,20 +376,22 @@ def match(game: Any, evaluator_a: Any, evaluator_b: Any, num_games: int, config:
     ``config.temperature_moves`` plies sampled so games differ).
 
     Returns:
-        ``{"games", "wins", "draws", "losses", "score"}`` from ``evaluator_a``'s view; score is
-        (wins + draws / 2) / games.
+        ``{"games", "wins", "draws", "losses", "score", "seats"}`` from ``evaluator_a``'s view; score
+        is (wins + draws / 2) / games; ``seats[k]`` is the player ``evaluator_a`` was in game ``k``.
     """
     results = play_games(game, [evaluator_a, evaluator_b], num_games, config, record=False, noise=False)
     wins = draws = losses = 0
+    seats = [-1] * len(results)
     for r in results:
         a_player = r["evaluator_of_player"].index(0)
+        seats[r["game"]] = a_player
         ret = r["returns"][a_player]
         wins += ret > 0
         draws += ret == 0
         losses += ret < 0
     n = max(1, len(results))
     return {"games": len(results), "wins": wins, "draws": draws, "losses": losses,
-            "score": (wins + 0.5 * draws) / n}
+            "score": (wins + 0.5 * draws) / n, "seats": seats}
 
 
 def elo_from_score(score: float) -> float:

@@ -26,7 +26,7 @@ from typing import Any, Callable, Optional, Sequence, TextIO
 import chess
 
 from mcts._limit import Limit, SearchResult
-from mcts.budget import BudgetController, InfoRelay
+from mcts.budget import BudgetController, InfoRelay, LatencyTracker
 
 ENGINE_NAME = "plytree"
 ENGINE_AUTHOR = "the plytree authors"
@@ -352,6 +352,7 @@ class UciEngine:
         self._stop = threading.Event()
         self._release = threading.Event()  # set by stop/ponderhit: an infinite/ponder search may answer
         self._controller: Optional[BudgetController] = None
+        self._latency = LatencyTracker()  # the session's learnt Move Overhead (mcts.budget)
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ main loop
@@ -461,6 +462,7 @@ class UciEngine:
 
     def _cmd_ucinewgame(self, args: list[str]) -> bool:
         self._wait_idle()
+        self._latency.reset()
         self.board = None
         if self._search is not None:
             reset = getattr(self._search, "reset", None)
@@ -656,7 +658,7 @@ class UciEngine:
                 search = RootSplitSearch(search, allowed, multipv, on_info=relay)
             limit = _limit_from_params(params)
             controller = BudgetController(limit, 0 if board.turn == chess.WHITE else 1,
-                                          overhead=self.options["move overhead"] / 1000.0)
+                                          overhead=self.options["move overhead"] / 1000.0, latency=self._latency)
             with self._lock:
                 self._controller = controller
                 if self._stop.is_set():  # a stop that came before the controller existed
@@ -670,7 +672,8 @@ class UciEngine:
                 reported[0] = result
                 self._report(board, result, multipv, time.monotonic() - t0)
 
-            # a stop that came already is passed on a few ms into the run: a shallow but real answer
+            # a stop that came already is passed on as the run starts: the searches honour it after
+            # their first result (MCTS: the root's evaluation; alpha-beta: depth 1), a shallow but real answer
             result = controller.run(search, state, on_info=on_info, pondering=ponder,
                                     started_at=started, relay=relay)
             last[0] = result

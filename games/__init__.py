@@ -7,7 +7,7 @@ from games._errors import (
     InvalidStateError,
     UnknownGameError,
 )
-from games._protocol import TERMINAL_PLAYER, Game, State
+from games._protocol import TERMINAL_PLAYER, Game, State, actions_to_strings
 from games._registry import game_names, load
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "State",
     "TERMINAL_PLAYER",
     "UnknownGameError",
+    "actions_to_strings",
     "game_names",
     "load",
 ]

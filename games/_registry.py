@@ -14,6 +14,7 @@ _GAMES: dict[str, tuple[str, str]] = {
     "chess": ("games.chessboard", "load_chess"),  # backend="python-chess" for the reference
     "chess960": ("games.chessboard", "load_chess960"),
 }
+OPENSPIEL_PREFIX = "openspiel:"
 _ALIASES = {"tic_tac_toe": "tictactoe", "connect_four": "connect4", "connectfour": "connect4"}
 
 
@@ -26,13 +27,19 @@ def load(name: str, **params: Any):
     """Builds a game by name.
 
     Args:
-        name: one of :func:`game_names` (OpenSpiel's ``connect_four`` and ``tic_tac_toe`` work too).
+        name: one of :func:`game_names` (OpenSpiel's ``connect_four`` and ``tic_tac_toe`` work too),
+            or ``"openspiel:<name>"`` for any sequential OpenSpiel game (``games.openspiel``), with
+            OpenSpiel's parameters in the name (``"openspiel:go(board_size=9)"``) or in ``params``.
         **params: game parameters, e.g. ``board_size=11`` for Hex.
 
     Raises:
         UnknownGameError: the name is not a game of plytree.
         ValueError: a parameter is out of range.
     """
+    if name.lower().startswith(OPENSPIEL_PREFIX):
+        from games.openspiel import load_openspiel  # OpenSpiel stays an optional import
+
+        return load_openspiel(name, **params)
     key = _ALIASES.get(name.lower(), name.lower())
     if key not in _GAMES:
         raise UnknownGameError(f"unknown game {name!r}; known games: {', '.join(game_names())}")

@@ -1,8 +1,9 @@
 """Chess and Chess960 on bitboards in Cython: legal move generation, make/unmake, polyglot hashing.
 
 The position (``CBoard``, see ``chessboard.pxd``) is plain data, so searches copy it with memcpy or
-play on it with make/unmake. Sliding attacks come from pext-indexed tables (BMI2 on x86-64, a portable
-bit loop elsewhere). Move generation is fully legal (pins, checks, en passant skewers, Chess960
+play on it with make/unmake. Sliding attacks come from tables indexed by PEXT (builds for a CPU with a
+fast BMI2) or by magic multiplication with magics found at import (portable builds: ``PLYTREE_PORTABLE=1``,
+CPUs without BMI2, AMD Zen 1/2, other architectures; see setup.py). Move generation is fully legal (pins, checks, en passant skewers, Chess960
 castling through attacked squares), never generate-and-test.
 
 Rules follow python-chess, which stays the reference: the hash equals
@@ -24,14 +25,19 @@ from games._errors import IllegalActionError, InvalidActionError, InvalidStateEr
 cdef extern from *:
     """
     #include <stdint.h>
+    /* Slider-table index: PEXT where the build targets BMI2 (setup.py passes -mbmi2 only when the
+       build machine has a fast PEXT and PLYTREE_PORTABLE is unset), else magic multiplication with
+       magics found at import. Both index tables of the same size (2^popcount(mask) per square). */
     #if defined(__BMI2__)
     #include <immintrin.h>
-    static inline uint64_t cb_pext(uint64_t x, uint64_t m) { return _pext_u64(x, m); }
+    #define CB_USE_PEXT 1
+    static inline uint64_t cb_slider_index(uint64_t occ, uint64_t mask, uint64_t magic, int shift) {
+        (void) magic; (void) shift; return _pext_u64(occ, mask);
+    }
     #else
-    static inline uint64_t cb_pext(uint64_t x, uint64_t m) {
-        uint64_t r = 0, bit = 1;
-        while (m) { if (x & m & (0 - m)) r |= bit; m &= m - 1; bit <<= 1; }
-        return r;
+    #define CB_USE_PEXT 0
+    static inline uint64_t cb_slider_index(uint64_t occ, uint64_t mask, uint64_t magic, int shift) {
+        return ((occ & mask) * magic) >> shift;
     }
     #endif
     static inline int cb_lsb(uint64_t b) { return __builtin_ctzll(b); }
@@ -50,7 +56,8 @@ cdef extern from *:
     const uint64_t RANK_8 "CB_RANK_8"
     const uint64_t LIGHT_SQUARES "CB_LIGHT_SQUARES"
     const uint64_t DARK_SQUARES "CB_DARK_SQUARES"
-    uint64_t cb_pext(uint64_t x, uint64_t m) nogil
+    uint64_t cb_slider_index(uint64_t occ, uint64_t mask, uint64_t magic, int shift) nogil
+    const int CB_USE_PEXT
     int cb_lsb(uint64_t b) nogil
     int cb_msb(uint64_t b) nogil
     int cb_popcount(uint64_t b) nogil
@@ -68,6 +75,10 @@ cdef uint64_t ROOK_RAYS[64]       # empty-board rook attacks
 cdef uint64_t BISHOP_RAYS[64]
 cdef uint32_t ROOK_OFF[64]
 cdef uint32_t BISHOP_OFF[64]
+cdef uint64_t ROOK_MAGIC[64]      # magic multipliers (portable builds; unused with PEXT)
+cdef uint64_t BISHOP_MAGIC[64]
+cdef int ROOK_SHIFT[64]           # 64 - index bits
+cdef int BISHOP_SHIFT[64]
 cdef uint64_t ROOK_TABLE[102400]
 cdef uint64_t BISHOP_TABLE[5248]
 cdef uint64_t BETWEEN[64][64]     # squares strictly between two aligned squares, else 0
@@ -115,10 +126,57 @@ cdef uint64_t _pdep(uint64_t x, uint64_t m) noexcept nogil:
     return r
 
 
+cdef inline uint64_t _xorshift(uint64_t* state) noexcept nogil:
+    state[0] ^= state[0] << 13
+    state[0] ^= state[0] >> 7
+    state[0] ^= state[0] << 17
+    return state[0]
+
+
+cdef uint64_t _fill_slider(uint64_t* table, int sq, uint64_t mask, int n, int bishop, uint64_t* rng) noexcept nogil:
+    """Fills one square's 2^n attack sets; returns the magic (0 with PEXT: index = pext(occ, mask)).
+    Portable builds search sparse random magics until no two occupancies with different attacks share
+    an index (a few thousand tries at most per square)."""
+    cdef uint64_t occ[4096]
+    cdef uint64_t att[4096]
+    cdef uint32_t stamp[4096]
+    cdef uint64_t magic
+    cdef uint32_t tries = 0
+    cdef int i, shift = 64 - n
+    cdef uint64_t idx
+    cdef bint ok
+    for i in range(1 << n):
+        occ[i] = _pdep(<uint64_t> i, mask)
+        att[i] = _slide(sq, occ[i], bishop)
+    if CB_USE_PEXT:
+        for i in range(1 << n):
+            table[i] = att[i]
+        return 0
+    for i in range(1 << n):
+        stamp[i] = 0
+    while True:
+        tries += 1
+        magic = _xorshift(rng) & _xorshift(rng) & _xorshift(rng)
+        if cb_popcount((mask * magic) & 0xFF00000000000000ULL) < 6:
+            continue
+        ok = True
+        for i in range(1 << n):
+            idx = ((occ[i] * magic) >> shift)
+            if stamp[idx] != tries:
+                stamp[idx] = tries
+                table[idx] = att[i]
+            elif table[idx] != att[i]:
+                ok = False
+                break
+        if ok:
+            return magic
+
+
 cdef void _init_tables() noexcept nogil:
     cdef int sq, r, f, i, j, dr, df, n, s2, d
     cdef uint64_t edges, m
     cdef uint32_t off
+    cdef uint64_t rng = 0x9E3779B97F4A7C15ULL   # fixed seed: the same magics every import
     cdef int kn_df[8]
     cdef int kn_dr[8]
     cdef int q_df[8]
@@ -158,9 +216,8 @@ cdef void _init_tables() noexcept nogil:
         ROOK_MASK[sq] = ROOK_RAYS[sq] & ~edges
         ROOK_OFF[sq] = off
         n = cb_popcount(ROOK_MASK[sq])
-        for i in range(1 << n):
-            m = _pdep(<uint64_t> i, ROOK_MASK[sq])
-            ROOK_TABLE[off + i] = _slide(sq, m, 0)
+        ROOK_SHIFT[sq] = 64 - n
+        ROOK_MAGIC[sq] = _fill_slider(ROOK_TABLE + off, sq, ROOK_MASK[sq], n, 0, &rng)
         off += 1 << n
     off = 0
     for sq in range(64):
@@ -171,9 +228,8 @@ cdef void _init_tables() noexcept nogil:
         BISHOP_MASK[sq] = BISHOP_RAYS[sq] & ~edges
         BISHOP_OFF[sq] = off
         n = cb_popcount(BISHOP_MASK[sq])
-        for i in range(1 << n):
-            m = _pdep(<uint64_t> i, BISHOP_MASK[sq])
-            BISHOP_TABLE[off + i] = _slide(sq, m, 1)
+        BISHOP_SHIFT[sq] = 64 - n
+        BISHOP_MAGIC[sq] = _fill_slider(BISHOP_TABLE + off, sq, BISHOP_MASK[sq], n, 1, &rng)
         off += 1 << n
     for i in range(64):
         for j in range(64):
@@ -228,6 +284,7 @@ def _init_keys():
 
 
 _init_tables()
+SLIDER_INDEX = "pext" if CB_USE_PEXT else "magic"   # how this build indexes its slider tables
 _init_keys()
 
 # ---------------------------------------------------------------------------------------------------
@@ -237,16 +294,16 @@ cdef inline uint64_t bb(int sq) noexcept nogil:
     return (<uint64_t> 1) << sq
 
 cdef uint64_t cb_rook_attacks(int sq, uint64_t occ) noexcept nogil:
-    return ROOK_TABLE[ROOK_OFF[sq] + cb_pext(occ, ROOK_MASK[sq])]
+    return ROOK_TABLE[ROOK_OFF[sq] + cb_slider_index(occ, ROOK_MASK[sq], ROOK_MAGIC[sq], ROOK_SHIFT[sq])]
 
 cdef uint64_t cb_bishop_attacks(int sq, uint64_t occ) noexcept nogil:
-    return BISHOP_TABLE[BISHOP_OFF[sq] + cb_pext(occ, BISHOP_MASK[sq])]
+    return BISHOP_TABLE[BISHOP_OFF[sq] + cb_slider_index(occ, BISHOP_MASK[sq], BISHOP_MAGIC[sq], BISHOP_SHIFT[sq])]
 
 cdef inline uint64_t rook_att(int sq, uint64_t occ) noexcept nogil:
-    return ROOK_TABLE[ROOK_OFF[sq] + cb_pext(occ, ROOK_MASK[sq])]
+    return ROOK_TABLE[ROOK_OFF[sq] + cb_slider_index(occ, ROOK_MASK[sq], ROOK_MAGIC[sq], ROOK_SHIFT[sq])]
 
 cdef inline uint64_t bishop_att(int sq, uint64_t occ) noexcept nogil:
-    return BISHOP_TABLE[BISHOP_OFF[sq] + cb_pext(occ, BISHOP_MASK[sq])]
+    return BISHOP_TABLE[BISHOP_OFF[sq] + cb_slider_index(occ, BISHOP_MASK[sq], BISHOP_MAGIC[sq], BISHOP_SHIFT[sq])]
 
 cdef uint64_t cb_attackers(const CBoard* b, int sq, uint64_t occ) noexcept nogil:
     return ((PAWN_ATT[1][sq] & b.pieces[CB_PAWN] & b.colors[0])
@@ -1022,6 +1079,28 @@ cdef class ChessBoardState(CState):
         with nogil:
             r = cb_perft(&b, depth)
         return r
+
+    def divide(self, int depth):
+        """Perft split by first move, as Stockfish's ``go perft``: ``[(action, leaf count)]`` for every
+        legal chess move, ascending actions (bulk counted; draws by rule do not stop it).
+
+        Raises:
+            ValueError: depth < 1.
+        """
+        if depth < 1:
+            raise ValueError(f"divide needs depth >= 1, got {depth}")
+        cdef CBoard b
+        cdef uint16_t moves[CB_MAX_MOVES]
+        cdef uint64_t counts[CB_MAX_MOVES]
+        cdef int n, i
+        memcpy(&b, &self.s, sizeof(CBoard))
+        n = gen(&b, moves, False)
+        with nogil:
+            for i in range(n):
+                cb_make(&b, moves[i])
+                counts[i] = cb_perft(&b, depth - 1)
+                cb_unmake(&b)
+        return sorted((cb_move_to_action(moves[i]), counts[i]) for i in range(n))
 
     # -- moves ----------------------------------------------------------------------------------
 

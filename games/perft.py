@@ -1,9 +1,10 @@
 """Perft: count the leaf nodes of the legal-move tree to a fixed depth, a check of move generation.
 
-Two paths: :func:`perft` / :func:`divide` go through the game protocol (``move_actions`` or
-``legal_actions``, ``apply_action``, ``undo_action``), so they test the chess adapter and its action
-encoding; :func:`perft_python_chess` / :func:`divide_python_chess` use python-chess's own move
-generator directly, as the reference and the speed baseline.
+Three paths: :func:`perft_bitboard` / :func:`divide_bitboard` count on the bitboard board in C (the
+fast path, what ``plytree perft`` runs by default); :func:`perft` / :func:`divide` go through the game
+protocol (``move_actions`` or ``legal_actions``, ``apply_action``, ``undo_action``), so they test the
+chess adapter and its action encoding; :func:`perft_python_chess` / :func:`divide_python_chess` use
+python-chess's own move generator directly, as the reference and the speed baseline.
 
 Perft counts chess moves whether or not a draw rule (insufficient material, fifty moves, repetition)
 has ended the game, as the published counts do; so for chess states the adapter path counts
@@ -25,8 +26,10 @@ from games.chess import ChessState
 __all__ = [
     "PerftCase",
     "divide",
+    "divide_bitboard",
     "divide_python_chess",
     "perft",
+    "perft_bitboard",
     "perft_python_chess",
     "read_epd_perft",
     "read_perft_blocks",
@@ -47,6 +50,13 @@ def _check_depth(depth: int) -> int:
     d = int(depth)
     if d < 0:
         raise ValueError(f"perft depth {depth!r} must be >= 0")
+    return d
+
+
+def _check_divide_depth(depth: int) -> int:
+    d = _check_depth(depth)
+    if d < 1:
+        raise ValueError(f"divide needs depth >= 1, got {depth!r}")
     return d
 
 
@@ -93,9 +103,7 @@ def divide(position: PositionLike, depth: int) -> list[tuple[str, int]]:
     Raises:
         ValueError: depth < 1.
     """
-    d = _check_depth(depth)
-    if d < 1:
-        raise ValueError(f"divide needs depth >= 1, got {depth!r}")
+    d = _check_divide_depth(depth)
     state = to_state(position)
     out = []
     for a in _moves_fn(state)():
@@ -134,9 +142,7 @@ def perft_python_chess(position: PositionLike, depth: int) -> int:
 
 def divide_python_chess(position: PositionLike, depth: int) -> list[tuple[str, int]]:
     """As :func:`divide`, with python-chess directly; moves as python-chess's UCI text, sorted."""
-    d = _check_depth(depth)
-    if d < 1:
-        raise ValueError(f"divide needs depth >= 1, got {depth!r}")
+    d = _check_divide_depth(depth)
     board = _as_board(position)
     out = []
     for m in list(board.generate_legal_moves()):
@@ -148,6 +154,34 @@ def divide_python_chess(position: PositionLike, depth: int) -> list[tuple[str, i
         out.append((text, _perft_board(board, d - 1)))
         board.pop()
     return sorted(out)
+
+
+def _bitboard(position: PositionLike) -> Any:
+    """The bitboard state of ``position`` (a bitboard state, a python-chess adapter state or board)."""
+    from games.chessboard import ChessBoardState, from_board
+    if isinstance(position, ChessBoardState):
+        return position
+    return from_board(_as_board(position) if not isinstance(position, chess.Board) else position)
+
+
+def perft_bitboard(position: PositionLike, depth: int) -> int:
+    """As :func:`perft`, on the bitboard board in C (bulk counted; the position is not modified).
+
+    Raises:
+        ValueError: negative depth.
+    """
+    return int(_bitboard(position).perft(_check_depth(depth)))
+
+
+def divide_bitboard(position: PositionLike, depth: int) -> list[tuple[str, int]]:
+    """As :func:`divide`, on the bitboard board in C: ``(UCI move, leaf count)`` pairs in action order.
+
+    Raises:
+        ValueError: depth < 1.
+    """
+    d = _check_divide_depth(depth)
+    state = _bitboard(position)
+    return [(state.action_to_string(a), int(n)) for a, n in state.divide(d)]
 
 
 class PerftCase:

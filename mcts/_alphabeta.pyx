@@ -14,35 +14,21 @@ threat count.
 from libc.stdint cimport uint64_t, int32_t, int16_t, int8_t, uint8_t
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy, memset
-from libc.math cimport tanh
-from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+
+import time
+
+from mcts._ab_common cimport (
+    AB_INF, AB_MATE, AB_MATE_BOUND, AB_MAX_PLY, AB_TT_EMPTY, ABEntry, ab_bound, ab_check_limits, ab_entry_write,
+    ab_limits_begin, ab_mate_distance, ab_score_to_value, ab_stop_name, ab_table_alloc, ab_table_clear, ab_table_count,
+    ab_table_free, ab_tt_cutoff,
+)
 
 from games._cgame cimport CGame, CState, TERMINAL_PLAYER
 from games.connect4 cimport (C4, Connect4State, c4_column_mask, c4_opponent_winning_positions, c4_popcount,
                              c4_possible, c4_winning_positions)
 
-STOP_REASONS = ("", "nodes", "time", "stopped")
-
-
-cdef inline double _now() noexcept nogil:
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return ts.tv_sec + ts.tv_nsec * 1e-9
-
-
-cdef inline bint _check_limits(ABContext* c) noexcept nogil:
-    # node limit every node (cheap), clock and stop flag every 1024 nodes (well under a millisecond)
-    if c.node_limit > 0 and c.nodes >= c.node_limit:
-        c.stopped = 1
-        c.stop_reason = 1
-    elif (c.nodes & 1023) == 0:
-        if c.stop_requested:
-            c.stopped = 1
-            c.stop_reason = 3
-        elif c.deadline > 0 and _now() >= c.deadline:
-            c.stopped = 1
-            c.stop_reason = 2
-    return c.stopped
+CONNECT4_SCALE = 100.0    # score units of the threat count at which the value is tanh(1)
+GENERIC_SCALE = 1000.0    # terminal returns r score 1000 r
 
 
 cdef inline int _terminal_score(const ABContext* c, const void* s, int stm, int ply) noexcept nogil:
@@ -78,16 +64,16 @@ cdef inline int _leaf(ABContext* c, int ply) noexcept nogil:
 
 
 cdef inline ABEntry* _tt_probe(ABContext* c, uint64_t key) noexcept nogil:
-    cdef ABEntry* b = c.tt + (key & (c.tt_buckets - 1)) * AB_BUCKET
+    cdef ABEntry* b = c.tt.entries + (key & (c.tt.count - 1) & ~(<uint64_t> (AB_BUCKET - 1)))
     cdef int i
     for i in range(AB_BUCKET):
-        if b[i].flag_age != 0 and b[i].key == key:
+        if b[i].flag_age != AB_TT_EMPTY and b[i].key == key:
             return &b[i]
     return NULL
 
 
 cdef inline void _tt_store(ABContext* c, uint64_t key, int depth, int flag, int score, int move, int ply) noexcept nogil:
-    cdef ABEntry* b = c.tt + (key & (c.tt_buckets - 1)) * AB_BUCKET
+    cdef ABEntry* b = c.tt.entries + (key & (c.tt.count - 1) & ~(<uint64_t> (AB_BUCKET - 1)))
     cdef ABEntry* victim = NULL
     cdef int i, worth, best_worth = 1 << 30, age_gap
     for i in range(AB_BUCKET):
@@ -105,15 +91,7 @@ cdef inline void _tt_store(ABContext* c, uint64_t key, int depth, int flag, int 
         if worth < best_worth:
             best_worth = worth
             victim = &b[i]
-    if score > AB_MATE_BOUND:
-        score += ply                        # store mate scores relative to this node
-    elif score < -AB_MATE_BOUND:
-        score -= ply
-    victim.key = key
-    victim.score = score
-    victim.move = <int16_t> move
-    victim.depth = <int8_t> (depth if depth < 127 else 127)
-    victim.flag_age = <uint8_t> (flag | (c.age << 2))
+    ab_entry_write(victim, key, depth, flag, score, move, ply, c.age)
 
 
 cdef int _negamax(ABContext* c, int ply, int depth, int alpha, int beta, int stm, bint is_pv) noexcept nogil:
@@ -131,32 +109,19 @@ cdef int _negamax(ABContext* c, int ply, int depth, int alpha, int beta, int stm
         return _terminal_score(c, s, stm, ply)
     if depth <= 0 or ply >= AB_MAX_PLY - 1:
         return _leaf(c, ply)
-    c.nodes += 1
-    if _check_limits(c):
+    c.lim.nodes += 1
+    if ab_check_limits(&c.lim):
         return 0
-    # mate distance pruning: no line from here beats a win at the next ply
-    if ply > 0:
-        if alpha < -(AB_MATE - ply):
-            alpha = -(AB_MATE - ply)
-        if beta > AB_MATE - ply - 1:
-            beta = AB_MATE - ply - 1
-        if alpha >= beta:
-            return alpha
+    if ply > 0 and ab_mate_distance(&alpha, &beta, ply):
+        return alpha
     alpha0 = alpha
     key = c.g.hash(s)
     tt_move = AB_NO_MOVE
     e = _tt_probe(c, key)
     if e != NULL:
         tt_move = e.move
-        if ply > 0 and e.depth >= depth and not is_pv:
-            score = e.score
-            if score > AB_MATE_BOUND:
-                score -= ply
-            elif score < -AB_MATE_BOUND:
-                score += ply
-            flag = e.flag_age & 3
-            if flag == AB_TT_EXACT or (flag == AB_TT_LOWER and score >= beta) or (flag == AB_TT_UPPER and score <= alpha):
-                return score
+        if ply > 0 and not is_pv and ab_tt_cutoff(e, depth, alpha, beta, ply, &score):
+            return score
     moves = c.moves + ply * c.max_legal
     scores = c.scores + ply * c.max_legal
     n = c.g.legal_actions(s, moves)
@@ -194,9 +159,9 @@ cdef int _negamax(ABContext* c, int ply, int depth, int alpha, int beta, int stm
             score = -_negamax(c, ply + 1, depth - 1, -beta, -alpha, child_stm, is_pv)
         else:
             score = -_negamax(c, ply + 1, depth - 1, -alpha - 1, -alpha, child_stm, False)
-            if score > alpha and score < beta and not c.stopped:
+            if score > alpha and score < beta and not c.lim.stopped:
                 score = -_negamax(c, ply + 1, depth - 1, -beta, -alpha, child_stm, is_pv)
-        if c.stopped:
+        if c.lim.stopped:
             return 0
         if ply == 0:
             c.root_done += 1
@@ -229,13 +194,7 @@ cdef int _negamax(ABContext* c, int ply, int depth, int alpha, int beta, int stm
         c.root_best_score = best
         c.pv[0][0] = best_move
         c.pv_len[0] = 1
-    if best >= beta:
-        flag = AB_TT_LOWER
-    elif best > alpha0:
-        flag = AB_TT_EXACT
-    else:
-        flag = AB_TT_UPPER
-    _tt_store(c, key, depth, flag, best, best_move, ply)
+    _tt_store(c, key, depth, ab_bound(best, alpha0, beta), best, best_move, ply)
     return best
 
 
@@ -259,23 +218,22 @@ cdef class CAlphaBeta:
         self.ctx.max_legal = probe.cgame.max_legal
         self.ctx.num_actions = probe.cgame.num_actions
         self.ctx.kind = AB_KIND_CONNECT4 if isinstance(probe, Connect4State) else AB_KIND_GENERIC
-        cdef uint64_t buckets = 1
-        while buckets * 2 * AB_BUCKET * sizeof(ABEntry) <= tt_bytes:
-            buckets *= 2
-        self.ctx.tt_buckets = buckets
-        self.tt_bytes = buckets * AB_BUCKET * sizeof(ABEntry)
-        self.ctx.tt = <ABEntry*> calloc(buckets * AB_BUCKET, sizeof(ABEntry))
         self.ctx.stack = <char*> malloc((AB_MAX_PLY + 1) * self.ctx.size)
         self.ctx.moves = <int*> malloc(AB_MAX_PLY * self.ctx.max_legal * sizeof(int))
         self.ctx.scores = <int*> malloc(AB_MAX_PLY * self.ctx.max_legal * sizeof(int))
         self.ctx.history = <int*> calloc(2 * self.ctx.num_actions, sizeof(int))
-        if (self.ctx.tt == NULL or self.ctx.stack == NULL or self.ctx.moves == NULL or self.ctx.scores == NULL
-                or self.ctx.history == NULL):
-            raise MemoryError(f"cannot allocate the alpha-beta buffers ({self.tt_bytes} bytes of table)")
-        self.reset()
+        if self.ctx.stack == NULL or self.ctx.moves == NULL or self.ctx.scores == NULL or self.ctx.history == NULL:
+            raise MemoryError("cannot allocate the alpha-beta buffers")
+        self.resize(tt_bytes)   # an empty table; history is calloc'd
+        memset(self.ctx.killers, 0xFF, sizeof(self.ctx.killers))   # AB_NO_MOVE everywhere
+
+    @staticmethod
+    def accepts(state):
+        """Whether this back end searches ``state`` (a ``CState``)."""
+        return isinstance(state, CState)
 
     def __dealloc__(self):
-        free(self.ctx.tt)
+        ab_table_free(&self.ctx.tt)
         free(self.ctx.stack)
         free(self.ctx.moves)
         free(self.ctx.scores)
@@ -286,16 +244,41 @@ cdef class CAlphaBeta:
         """Bytes of the transposition table."""
         return self.tt_bytes
 
+    def resize(self, size_t tt_bytes):
+        """A new, empty transposition table of at most ``tt_bytes`` (fresh zero pages: no pass over
+        the memory). Call it between searches, from any one thread.
+
+        Raises:
+            MemoryError: the table cannot be allocated (the old one is kept).
+        """
+        cdef uint64_t count = ab_table_count(tt_bytes, AB_BUCKET)
+        cdef ABTable fresh
+        if ab_table_alloc(&fresh, count) != 0:
+            raise MemoryError(f"cannot allocate a transposition table of {tt_bytes} bytes")
+        ab_table_free(&self.ctx.tt)
+        self.ctx.tt = fresh
+        self.tt_bytes = count * sizeof(ABEntry)
+
+    def clear(self):
+        """Empties the transposition table: in place up to 64 MB (a memset), else a fresh lazily zeroed
+        block (no pass over the memory). Call it between searches.
+
+        Raises:
+            MemoryError: a fresh block cannot be allocated (the table is kept).
+        """
+        if ab_table_clear(&self.ctx.tt) != 0:
+            raise MemoryError(f"cannot allocate a transposition table of {self.tt_bytes} bytes")
+
     def reset(self):
         """Forgets the transposition table, killers and history."""
-        memset(self.ctx.tt, 0, self.tt_bytes)
+        self.clear()
         memset(self.ctx.history, 0, 2 * self.ctx.num_actions * sizeof(int))
         memset(self.ctx.killers, 0xFF, sizeof(self.ctx.killers))   # AB_NO_MOVE everywhere
         self.ctx.age = 0
 
     def stop(self):
         """Asks a running search to return (thread-safe: one int written)."""
-        self.ctx.stop_requested = 1
+        self.ctx.lim.stop_requested = 1
 
     def begin(self, CState root, node_limit=None, deadline=None):
         """Loads the root and the limits of a new search (``deadline`` in ``time.monotonic()``
@@ -303,12 +286,8 @@ cdef class CAlphaBeta:
         if root.cgame != self.ctx.g:
             raise ValueError(f"state {root!r} is not a position of {self.game!r}")
         memcpy(self.ctx.stack, root.data, self.ctx.size)
-        self.ctx.nodes = 0
-        self.ctx.node_limit = node_limit if node_limit is not None else 0
-        self.ctx.deadline = deadline if deadline is not None else 0.0
-        self.ctx.stop_requested = 0
-        self.ctx.stopped = 0
-        self.ctx.stop_reason = 0
+        ab_limits_begin(&self.ctx.lim, int(node_limit) if node_limit else 0,
+                        max(0.0, deadline - time.monotonic()) if deadline is not None else -1.0)
         self.ctx.seldepth = 0
         self.ctx.age = (self.ctx.age + 1) & 63
         if self.ctx.age == 0:
@@ -331,7 +310,7 @@ cdef class CAlphaBeta:
         self.ctx.root_done = 0
         with nogil:
             score = _negamax(&self.ctx, 0, depth, alpha, beta, stm, True)
-        return score, bool(self.ctx.stopped), self.ctx.root_best, self.ctx.root_best_score, self.ctx.root_done
+        return score, bool(self.ctx.lim.stopped), self.ctx.root_best, self.ctx.root_best_score, self.ctx.root_done
 
     def pv(self):
         """The principal variation of the last completed search call."""
@@ -342,19 +321,18 @@ cdef class CAlphaBeta:
         cdef ABEntry* e = _tt_probe(&self.ctx, self.ctx.g.hash(state.data))
         return -1 if e == NULL else e.move
 
+    @property
+    def score_scale(self):
+        """Score units at which the value is tanh(1) (see ``mcts._score.score_to_value``)."""
+        return CONNECT4_SCALE if self.ctx.kind == AB_KIND_CONNECT4 else GENERIC_SCALE
+
     def value_of(self, int score):
-        """A score as a value in [-1, 1] for the player to move (wins and losses are +-1)."""
-        if score > AB_MATE_BOUND:
-            return 1.0
-        if score < -AB_MATE_BOUND:
-            return -1.0
-        if self.ctx.kind == AB_KIND_CONNECT4:
-            return float(tanh(score / 100.0))
-        return max(-1.0, min(1.0, score / 1000.0))
+        """A score as a value in [-1, 1] for the player to move (the shared map; wins and losses are +-1)."""
+        return ab_score_to_value(score, self.score_scale)
 
     @property
     def nodes(self):
-        return self.ctx.nodes
+        return self.ctx.lim.nodes
 
     @property
     def seldepth(self):
@@ -362,14 +340,27 @@ cdef class CAlphaBeta:
 
     @property
     def stop_reason(self):
-        return STOP_REASONS[self.ctx.stop_reason]
+        return ab_stop_name(self.ctx.lim.stop_reason)
 
     def clear_stop(self):
         """Clears a stop request (a new run ignores a stop that came before it)."""
-        self.ctx.stop_requested = 0
+        self.ctx.lim.stop_requested = 0
 
+    @property
+    def aspiration_schedule(self):
+        """The driver's aspiration windows: (half-width, first depth, growth on a fail, full-open width)."""
+        return (50, 3, 4, 4000)
 
-MATE = AB_MATE
-MATE_BOUND = AB_MATE_BOUND
-INF = AB_INF
-MAX_PLY = AB_MAX_PLY
+    @property
+    def max_depth(self):
+        """Deepest iteration the driver may ask for."""
+        return AB_MAX_PLY - 2
+
+    @property
+    def exact(self):
+        """Always full width (this search has no reductions)."""
+        return True
+
+    @exact.setter
+    def exact(self, value):
+        pass

@@ -1,36 +1,17 @@
 # Alpha-beta search for the bitboard chess board (games/chessboard.pyx), in C.
-from libc.stdint cimport uint64_t, uint16_t, int32_t, int8_t, uint8_t
+# Constants, the table entry, limits and stop codes: mcts/_ab_common.pxd.
+from libc.stdint cimport uint64_t, uint16_t, int32_t, uint8_t
+from libc.math cimport log
 
 from games.chessboard cimport CBoard
+from mcts._ab_common cimport ABEntry, ABLimits, ABTable
 from mcts._nnue cimport NNUEStack
-
-cdef enum:
-    CAB_MAX_PLY = 128          # deepest ply of the search (quiescence included)
-    CAB_MATE = 1000000         # a mate k plies from the root scores CAB_MATE - k (as mcts._ab_search.MATE)
-    CAB_MATE_BOUND = 999000    # |score| above this is a forced mate
-    CAB_INF = 1000001          # beyond every score
-    CAB_EXACT = 0              # transposition-table bound kinds
-    CAB_LOWER = 1
-    CAB_UPPER = 2
-    CAB_EMPTY = 3              # bound kind of an unused entry
-
-ctypedef struct CABEntry:
-    uint64_t key          # full hash of the position
-    int32_t score         # score (mate scores relative to this node)
-    uint16_t move         # best or refuting move (chessboard move), 0 if none
-    int8_t depth          # draft searched
-    uint8_t bound_age     # bound kind (low 2 bits: CAB_EXACT / CAB_LOWER / CAB_UPPER, CAB_EMPTY) | generation << 2
 
 ctypedef struct CABContext:
     CBoard b                              # the position being searched (make/unmake on it)
-    CABEntry* tt                          # transposition table: pairs (depth-preferred, always-replace)
-    uint64_t tt_pairs                     # number of pairs, a power of two
+    ABTable tt                            # transposition table: pairs (depth-preferred, always-replace)
     uint8_t age                           # current search generation (6 bits)
-    uint64_t nodes                        # nodes visited in this search
-    uint64_t node_limit                   # 0: none
-    double deadline                       # monotonic seconds, 0: none
-    int stop                              # set by stop() or a limit; the search unwinds
-    int stop_kind                         # 0 none, 1 stopped, 2 nodes, 3 time
+    ABLimits lim                          # nodes, limits, stop request and reason
     int prune                             # 1: null move, reverse futility and LMR on; 0: full width (mate search)
     int seldepth                          # deepest ply reached
     int root_best                         # root move (chessboard move) of the running iteration, -1 none
@@ -43,8 +24,17 @@ ctypedef struct CABContext:
 
 
 cdef class ChessAlphaBeta:
-    cdef CABContext* c          # the search context (malloc'd: the board and tables are large)
+    cdef CABContext* c          # the search context (calloc'd: the board and tables are large)
     cdef public object game     # the game searched
     cdef public int aspiration  # half-width of the aspiration window in centipawns (0: none)
     cdef size_t tt_bytes        # transposition-table size
     cdef readonly object nnue   # the mcts._nnue.ChessNNUE evaluating, or None (hand-written evaluation)
+
+cdef int chess_evaluate(const CBoard* b) noexcept nogil   # static evaluation, centipawns for the side to move
+cdef int qsearch(CABContext* c, int ply, int alpha, int beta) noexcept nogil  # capture search (evasions in check) from c.b
+cdef int see(const CBoard* b, uint16_t m) noexcept nogil     # material won by the exchange m starts
+
+cdef inline double chess_scale() noexcept nogil:
+    """Centipawns at which a chess value is tanh(1): 800 / ln 10, so that the shared map equals the
+    logistic 2 / (1 + 10^(-cp/400)) - 1 (Python mirror: mcts._score.CHESS_SCALE)."""
+    return 800.0 / log(10.0)

@@ -10,12 +10,18 @@ Scores are centipawns for the side to move; a mate ``k`` plies from the root is 
 (as ``mcts._ab_search``). :class:`ChessAlphaBeta` runs a whole search (``run``); it also offers the
 back-end interface of ``mcts._ab_search.AlphaBeta`` (``begin`` / ``search`` / ``pv`` / ``value_of``).
 """
-from libc.stdint cimport uint64_t, uint16_t, int32_t, int8_t, uint8_t
+from libc.stdint cimport uint64_t, uint16_t, int32_t, int16_t, int8_t, uint8_t
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memset, memcpy
 from libc.math cimport log
 
 import time
+
+from mcts._ab_common cimport (
+    AB_INF, AB_MATE, AB_MATE_BOUND, AB_MAX_PLY, AB_TT_EMPTY, AB_TT_EXACT, AB_TT_LOWER, AB_TT_UPPER, ABEntry,
+    ab_bound, ab_check_limits, ab_entry_write, ab_limits_begin, ab_mate_distance, ab_score_to_value, ab_stop_name,
+    ab_table_alloc, ab_table_clear, ab_table_count, ab_table_free, ab_tt_cutoff,
+)
 
 from mcts._nnue cimport (
     ChessNNUE, nnue_stack_new, nnue_stack_free, nnue_refresh, nnue_push, nnue_push_null, nnue_pop, nnue_evaluate_cached,
@@ -31,23 +37,15 @@ from games.chessboard cimport (
 
 cdef extern from *:
     """
-    #include <time.h>
-    static double cab_now(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
-    }
     static inline int cab_lsb(uint64_t b) { return __builtin_ctzll(b); }
     static inline int cab_popcount(uint64_t b) { return __builtin_popcountll(b); }
     static inline void cab_prefetch(const void* p) { __builtin_prefetch(p); }
-    #include <stdlib.h>
-    static void* cab_aligned_alloc(size_t align, size_t size) { return aligned_alloc(align, size); }
     """
-    double cab_now() nogil
     int cab_lsb(uint64_t b) nogil
     int cab_popcount(uint64_t b) nogil
     void cab_prefetch(const void* p) nogil
-    void* cab_aligned_alloc(size_t align, size_t size) nogil
+
+CHESS_SCALE = chess_scale()   # centipawns at which the value is tanh(1): the logistic 2/(1+10^(-cp/400))-1
 
 # ---------------------------------------------------------------------------------------------------
 # evaluation tables (filled from mcts._chess_eval at import)
@@ -88,7 +86,7 @@ def _init_eval():
 _init_eval()
 
 
-cdef int evaluate(const CBoard* b) noexcept nogil:
+cdef int chess_evaluate(const CBoard* b) noexcept nogil:
     """Tapered material + piece-square score for the side to move, plus the tempo bonus."""
     cdef int mg = 0, eg = 0, phase = 0, sq, code, score
     cdef uint64_t occ = b.colors[0] | b.colors[1]
@@ -111,7 +109,7 @@ cdef int evaluate(const CBoard* b) noexcept nogil:
 cdef inline int eval_position(CABContext* c) noexcept nogil:
     if c.nn != NULL:
         return nnue_evaluate_cached(c.nn, c.b.hash, c.b.turn)
-    return evaluate(&c.b)
+    return chess_evaluate(&c.b)
 
 cdef inline void make(CABContext* c, uint16_t m) noexcept nogil:
     if c.nn != NULL:
@@ -193,55 +191,30 @@ cdef int see(const CBoard* b, uint16_t m) noexcept nogil:
 # ---------------------------------------------------------------------------------------------------
 # transposition table
 
-cdef inline CABEntry* tt_probe(CABContext* c, uint64_t key) noexcept nogil:
-    cdef CABEntry* e = c.tt + 2 * (key & (c.tt_pairs - 1))
-    if e[0].key == key and (e[0].bound_age & 3) != CAB_EMPTY:
+cdef inline ABEntry* tt_pair(CABContext* c, uint64_t key) noexcept nogil:
+    return c.tt.entries + (key & (c.tt.count - 1) & ~(<uint64_t> 1))
+
+cdef inline ABEntry* tt_probe(CABContext* c, uint64_t key) noexcept nogil:
+    cdef ABEntry* e = tt_pair(c, key)
+    if e[0].key == key and (e[0].flag_age & 3) != AB_TT_EMPTY:
         return &e[0]
-    if e[1].key == key and (e[1].bound_age & 3) != CAB_EMPTY:
+    if e[1].key == key and (e[1].flag_age & 3) != AB_TT_EMPTY:
         return &e[1]
     return NULL
 
 cdef inline void tt_store(CABContext* c, uint64_t key, int depth, int flag, int score, uint16_t move, int ply) noexcept nogil:
-    cdef CABEntry* e = c.tt + 2 * (key & (c.tt_pairs - 1))
-    cdef CABEntry* slot
-    if score > CAB_MATE_BOUND:
-        score += ply
-    elif score < -CAB_MATE_BOUND:
-        score -= ply
-    if e[0].key == key or (e[0].bound_age & 3) == CAB_EMPTY or depth >= e[0].depth or (e[0].bound_age >> 2) != c.age:
+    cdef ABEntry* e = tt_pair(c, key)
+    cdef ABEntry* slot
+    if e[0].key == key or (e[0].flag_age & 3) == AB_TT_EMPTY or depth >= e[0].depth or (e[0].flag_age >> 2) != c.age:
         slot = &e[0]
     else:
         slot = &e[1]
     if move == 0 and slot.key == key:
-        move = slot.move
-    slot.key = key
-    slot.score = score
-    slot.move = move
-    slot.depth = <int8_t> (depth if depth < 127 else 127)
-    slot.bound_age = <uint8_t> (flag | (c.age << 2))
-
-cdef inline int tt_score(int score, int ply) noexcept nogil:
-    if score > CAB_MATE_BOUND:
-        return score - ply
-    if score < -CAB_MATE_BOUND:
-        return score + ply
-    return score
+        move = <uint16_t> slot.move
+    ab_entry_write(slot, key, depth, flag, score, move, ply, c.age)
 
 # ---------------------------------------------------------------------------------------------------
 # search
-
-cdef inline bint check_limits(CABContext* c) noexcept nogil:
-    if c.stop:
-        return True
-    if c.node_limit and c.nodes >= c.node_limit:
-        c.stop = 1
-        c.stop_kind = 2
-        return True
-    if (c.nodes & 1023) == 0 and c.deadline > 0 and cab_now() >= c.deadline:
-        c.stop = 1
-        c.stop_kind = 3
-        return True
-    return False
 
 cdef inline bint is_tactical(const CBoard* b, uint16_t m) noexcept nogil:
     cdef int flag = m >> 12
@@ -280,12 +253,12 @@ cdef int qsearch(CABContext* c, int ply, int alpha, int beta) noexcept nogil:
     cdef bint in_check
     cdef int j
     c.pv_len[ply] = 0
-    c.nodes += 1
+    c.lim.nodes += 1
     if ply > c.seldepth:
         c.seldepth = ply
-    if check_limits(c):
+    if ab_check_limits(&c.lim):
         return 0
-    if ply >= CAB_MAX_PLY - 1:
+    if ply >= AB_MAX_PLY - 1:
         return eval_position(c)
     if cb_insufficient_material(b):
         return 0
@@ -293,8 +266,8 @@ cdef int qsearch(CABContext* c, int ply, int alpha, int beta) noexcept nogil:
     if in_check:
         n = cb_generate(b, moves)
         if n == 0:
-            return -(CAB_MATE - ply)
-        best = -CAB_INF
+            return -(AB_MATE - ply)
+        best = -AB_INF
         for i in range(n):
             scores[i] = capture_order(b, moves[i]) if is_tactical(b, moves[i]) else 0
     else:
@@ -308,17 +281,17 @@ cdef int qsearch(CABContext* c, int ply, int alpha, int beta) noexcept nogil:
         for i in range(n):
             flag = moves[i] >> 12
             if flag != CB_QUEEN and see(b, moves[i]) < 0:
-                scores[i] = -CAB_INF     # losing capture: skipped
+                scores[i] = -AB_INF     # losing capture: skipped
             else:
                 scores[i] = capture_order(b, moves[i])
     for i in range(n):
         pick(moves, scores, i, n)
-        if scores[i] == -CAB_INF:
+        if scores[i] == -AB_INF:
             break
         make(c, moves[i])
         score = -qsearch(c, ply + 1, -beta, -alpha)
         unmake(c)
-        if c.stop:
+        if c.lim.stopped:
             return 0
         if score > best:
             best = score
@@ -340,44 +313,36 @@ cdef int negamax(CABContext* c, int ply, int depth, int alpha, int beta, bint is
     cdef int n, i, score, best, static_eval, r, new_depth, searched, alpha0, flag, j
     cdef uint16_t m, best_move = 0, tt_move = 0
     cdef bint in_check, tactical
-    cdef CABEntry* e
+    cdef ABEntry* e
     cdef uint64_t key
     c.pv_len[ply] = 0
     if ply > 0:
         if b.halfmove >= 100 or cb_insufficient_material(b) or cb_repetitions(b) >= 1:
             return 0
-        # mate distance pruning
-        if alpha < -(CAB_MATE - ply):
-            alpha = -(CAB_MATE - ply)
-        if beta > CAB_MATE - ply - 1:
-            beta = CAB_MATE - ply - 1
-        if alpha >= beta:
+        if ab_mate_distance(&alpha, &beta, ply):
             return alpha
-    if ply >= CAB_MAX_PLY - 2:
+    if ply >= AB_MAX_PLY - 2:
         return eval_position(c)
     in_check = cb_in_check(b)
     if in_check:
         depth += 1          # check extension
     if depth <= 0:
         return qsearch(c, ply, alpha, beta)
-    c.nodes += 1
+    c.lim.nodes += 1
     if ply > c.seldepth:
         c.seldepth = ply
-    if check_limits(c):
+    if ab_check_limits(&c.lim):
         return 0
     key = b.hash
     e = tt_probe(c, key)
     if e != NULL:
-        tt_move = e.move
-        if not is_pv and e.depth >= depth:
-            score = tt_score(e.score, ply)
-            flag = e.bound_age & 3
-            if flag == CAB_EXACT or (flag == CAB_LOWER and score >= beta) or (flag == CAB_UPPER and score <= alpha):
-                return score
+        tt_move = <uint16_t> e.move
+        if not is_pv and ab_tt_cutoff(e, depth, alpha, beta, ply, &score):
+            return score
     n = cb_generate(b, moves)
     if n == 0:
-        return -(CAB_MATE - ply) if in_check else 0
-    if c.prune and not is_pv and not in_check and abs(beta) < CAB_MATE_BOUND:
+        return -(AB_MATE - ply) if in_check else 0
+    if c.prune and not is_pv and not in_check and abs(beta) < AB_MATE_BOUND:
         static_eval = eval_position(c)
         # reverse futility: far above beta near the horizon
         if depth <= 3 and static_eval - 120 * depth >= beta:
@@ -388,7 +353,7 @@ cdef int negamax(CABContext* c, int ply, int depth, int alpha, int beta, bint is
             make_null(c)
             score = -negamax(c, ply + 1, depth - 1 - r, -beta, -beta + 1, False, False)
             unmake_null(c)
-            if c.stop:
+            if c.lim.stopped:
                 return 0
             if score >= beta:
                 return beta     # never a mate score proven by a pass
@@ -408,7 +373,7 @@ cdef int negamax(CABContext* c, int ply, int depth, int alpha, int beta, bint is
             scores[i] = 1 << 23
         else:
             scores[i] = c.history[b.turn][m & 63][(m >> 6) & 63]
-    best = -CAB_INF
+    best = -AB_INF
     alpha0 = alpha
     searched = 0
     for i in range(n):
@@ -416,7 +381,7 @@ cdef int negamax(CABContext* c, int ply, int depth, int alpha, int beta, bint is
         m = moves[i]
         tactical = is_tactical(b, m)
         make(c, m)
-        cab_prefetch(c.tt + 2 * (b.hash & (c.tt_pairs - 1)))   # the child probes it soon
+        cab_prefetch(tt_pair(c, b.hash))   # the child probes it soon
         new_depth = depth - 1
         if searched == 0:
             score = -negamax(c, ply + 1, new_depth, -beta, -alpha, is_pv, True)
@@ -438,7 +403,7 @@ cdef int negamax(CABContext* c, int ply, int depth, int alpha, int beta, bint is
             if score > alpha and score < beta and is_pv:
                 score = -negamax(c, ply + 1, new_depth, -beta, -alpha, True, True)
         unmake(c)
-        if c.stop:
+        if c.lim.stopped:
             return 0
         searched += 1
         if score > best:
@@ -463,13 +428,7 @@ cdef int negamax(CABContext* c, int ply, int depth, int alpha, int beta, bint is
                         if c.history[b.turn][m & 63][(m >> 6) & 63] > (1 << 22):
                             _age_history(c)
                     break
-    if best >= beta:
-        flag = CAB_LOWER
-    elif best > alpha0:
-        flag = CAB_EXACT
-    else:
-        flag = CAB_UPPER
-    tt_store(c, key, depth, flag, best, best_move, ply)
+    tt_store(c, key, depth, ab_bound(best, alpha0, beta), best, best_move, ply)
     return best
 
 
@@ -489,9 +448,13 @@ cdef class ChessAlphaBeta:
     back end that ``mcts.AlphaBeta`` drives (iterative deepening, aspiration windows, limits and
     interim reports live in that one driver; this class runs one iteration at a time in C).
 
+    The transposition table is allocated as fresh zero pages (no pass over the memory, whatever its
+    size) and is kept between searches; :meth:`clear` and :meth:`resize` replace it (the UCI layer calls
+    them on ``ucinewgame`` and ``setoption Hash``, from its worker thread, between searches).
+
     Args:
         game: a game whose states are ``games.chessboard.ChessBoardState``.
-        tt_bytes: transposition-table size in bytes (24 bytes an entry).
+        tt_bytes: transposition-table size in bytes (16 bytes an entry, a power of two of them).
         aspiration: half-width of the aspiration window, centipawns (0: full windows).
         eval_file: the learned evaluation, an ONNX file of ``models.chess_nnue`` (or a loaded
             ``mcts._nnue.ChessNNUE``); None: the hand-written evaluation.
@@ -504,38 +467,30 @@ cdef class ChessAlphaBeta:
     def __cinit__(self, game, *, size_t tt_bytes=16 << 20, int aspiration=25, eval_file=None):
         if not isinstance(game.new_initial_state(), ChessBoardState):
             raise ValueError(f"ChessAlphaBeta needs the bitboard chess game (games.load('chess')), got {game!r}")
-        if tt_bytes < 1024:
-            raise ValueError(f"tt_bytes must be >= 1024, got {tt_bytes}")
         self.c = <CABContext*> calloc(1, sizeof(CABContext))
         if self.c == NULL:
             raise MemoryError("cannot allocate the search context")
-        cdef uint64_t pairs = 1
-        while pairs * 2 * 2 * sizeof(CABEntry) <= tt_bytes or pairs < 2:
-            pairs *= 2
-        # cache-line aligned: a pair of 16-byte entries never straddles two lines
-        self.c.tt = <CABEntry*> cab_aligned_alloc(64, pairs * 2 * sizeof(CABEntry))
-        if self.c.tt == NULL:
-            free(self.c)
-            self.c = NULL
-            raise MemoryError(f"cannot allocate a transposition table of {tt_bytes} bytes")
-        self.c.tt_pairs = pairs
-        self.tt_bytes = tt_bytes
         self.game = game
         self.aspiration = aspiration
         self.c.prune = 1
+        self.resize(tt_bytes)
         self.nnue = None
         self.set_eval_file(eval_file)
-        self.reset()
+
+    @staticmethod
+    def accepts(state):
+        """Whether this back end searches ``state`` (a ``ChessBoardState``)."""
+        return isinstance(state, ChessBoardState)
 
     def __dealloc__(self):
         if self.c != NULL:
             nnue_stack_free(self.c.nn)
-            free(self.c.tt)
+            ab_table_free(&self.c.tt)
             free(self.c)
 
     def set_eval_file(self, eval_file):
         """Switches the evaluation: an ONNX file of the learned evaluation (or a loaded ``ChessNNUE``),
-        or None for the hand-written one. Not during a search."""
+        or None for the hand-written one. Call it between searches."""
         cdef ChessNNUE net
         if eval_file is None:
             nnue_stack_free(self.c.nn)
@@ -550,22 +505,52 @@ cdef class ChessAlphaBeta:
             raise MemoryError("cannot allocate the accumulator stack")
         self.nnue = net
 
+    def resize(self, size_t tt_bytes):
+        """A new, empty transposition table of at most ``tt_bytes`` (at least 1024). Costs no pass over
+        the memory: the pages are zeroed by the kernel when the search first writes them. Call it between
+        searches.
+
+        Raises:
+            ValueError: tt_bytes < 1024.
+            MemoryError: the table cannot be allocated (the old one is kept).
+        """
+        if tt_bytes < 1024:
+            raise ValueError(f"tt_bytes must be >= 1024, got {tt_bytes}")
+        cdef uint64_t count = ab_table_count(tt_bytes, 2)
+        cdef ABTable fresh
+        if ab_table_alloc(&fresh, count) != 0:
+            raise MemoryError(f"cannot allocate a transposition table of {tt_bytes} bytes")
+        ab_table_free(&self.c.tt)
+        self.c.tt = fresh
+        self.c.age = 0
+        self.tt_bytes = count * sizeof(ABEntry)
+
+    def clear(self):
+        """Empties the transposition table: in place up to 64 MB (a memset), else a fresh lazily zeroed
+        block (no pass over the memory). Call it between searches.
+
+        Raises:
+            MemoryError: a fresh block cannot be allocated (the table is kept).
+        """
+        if ab_table_clear(&self.c.tt) != 0:
+            raise MemoryError(f"cannot allocate a transposition table of {self.tt_bytes} bytes")
+
+    @property
+    def table_bytes(self):
+        """Bytes of the transposition table."""
+        return self.tt_bytes
+
     def reset(self):
-        """Forgets the transposition table, killers and history."""
-        cdef uint64_t i
-        for i in range(2 * self.c.tt_pairs):
-            self.c.tt[i].key = 0
-            self.c.tt[i].bound_age = CAB_EMPTY
+        """Forgets the transposition table, killers and history (``ucinewgame``)."""
+        self.clear()
         memset(self.c.killers, 0, sizeof(self.c.killers))
         memset(self.c.history, 0, sizeof(self.c.history))
-        self.c.age = 0
         if self.c.nn != NULL:
             nnue_clear_cache(self.c.nn)
 
     def stop(self):
-        """Makes a running search return its best result so far (thread-safe)."""
-        self.c.stop = 1
-        self.c.stop_kind = 1
+        """Makes a running search return its best result so far (thread-safe: one int written)."""
+        self.c.lim.stop_requested = 1
 
     # -- back-end interface of mcts._ab_search.AlphaBeta --------------------------------------
 
@@ -576,14 +561,11 @@ cdef class ChessAlphaBeta:
         memcpy(&self.c.b, &(<ChessBoardState> state).s, sizeof(CBoard))
         if self.c.nn != NULL:
             nnue_refresh(self.c.nn, &self.c.b)
-        self.c.nodes = 0
-        self.c.seldepth = 0
-        self.c.node_limit = int(node_limit) if node_limit else 0
         # time.monotonic and clock_gettime(CLOCK_MONOTONIC) share a clock on Linux
-        self.c.deadline = cab_now() + (deadline - time.monotonic()) if deadline is not None else 0.0
+        ab_limits_begin(&self.c.lim, int(node_limit) if node_limit else 0,
+                        max(0.0, deadline - time.monotonic()) if deadline is not None else -1.0)
+        self.c.seldepth = 0
         self.c.age = (self.c.age + 1) & 63
-        self.c.stop = 0
-        self.c.stop_kind = 0
         cdef int s, f, t
         for s in range(2):
             for f in range(64):
@@ -599,15 +581,14 @@ cdef class ChessAlphaBeta:
         with nogil:
             score = negamax(self.c, 0, depth, alpha, beta, True, False)
         best = cb_move_to_action(<uint16_t> self.c.root_best) if self.c.root_best >= 0 else -1
-        return score, bool(self.c.stop), best, self.c.root_best_score, 0
+        return score, bool(self.c.lim.stopped), best, self.c.root_best_score, 0
 
     def pv(self):
         """Principal variation of the last completed iteration, as actions."""
         return [cb_move_to_action(self.c.pv[0][i]) for i in range(self.c.pv_len[0])]
 
     def clear_stop(self):
-        self.c.stop = 0
-        self.c.stop_kind = 0
+        self.c.lim.stop_requested = 0
 
     @property
     def exact(self):
@@ -620,7 +601,7 @@ cdef class ChessAlphaBeta:
 
     @property
     def nodes(self):
-        return self.c.nodes
+        return self.c.lim.nodes
 
     @property
     def seldepth(self):
@@ -628,25 +609,28 @@ cdef class ChessAlphaBeta:
 
     @property
     def stop_reason(self):
-        return ("", "stopped", "nodes", "time")[self.c.stop_kind]
+        return ab_stop_name(self.c.lim.stop_reason)
 
     def hashfull(self):
         """Permille of the transposition table written by the current search (UCI ``hashfull``):
         the share of the first 1,000 entries that hold a position of this generation."""
-        cdef uint64_t i, n = min(<uint64_t> 1000, 2 * self.c.tt_pairs)
+        cdef uint64_t i, n = min(<uint64_t> 1000, self.c.tt.count)
         cdef int used = 0
+        cdef ABEntry* e
         for i in range(n):
-            if (self.c.tt[i].bound_age & 3) != CAB_EMPTY and (self.c.tt[i].bound_age >> 2) == self.c.age:
+            e = &self.c.tt.entries[i]
+            if (e.flag_age & 3) != AB_TT_EMPTY and (e.flag_age >> 2) == self.c.age:
                 used += 1
         return (used * 1000) // n if n else 0
 
+    @property
+    def score_scale(self):
+        """Centipawns at which the value is tanh(1) (see ``mcts._score.score_to_value``)."""
+        return CHESS_SCALE
+
     def value_of(self, int score):
-        """A score as a value in [-1, 1] for the side to move (mates are +-1)."""
-        if score > CAB_MATE_BOUND:
-            return 1.0
-        if score < -CAB_MATE_BOUND:
-            return -1.0
-        return 2.0 / (1.0 + 10.0 ** (-score / 400.0)) - 1.0
+        """A score as a value in [-1, 1] for the side to move (the shared map; mates are +-1)."""
+        return ab_score_to_value(score, CHESS_SCALE)
 
     @property
     def aspiration_schedule(self):
@@ -656,7 +640,7 @@ cdef class ChessAlphaBeta:
     @property
     def max_depth(self):
         """Deepest iteration the driver may ask for (the ply tables hold quiescence beyond it)."""
-        return CAB_MAX_PLY - 8
+        return AB_MAX_PLY - 8
 
     def __repr__(self):
         nnue = f", eval_file={self.nnue.path!r}" if self.nnue is not None else ""

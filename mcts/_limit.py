@@ -2,8 +2,51 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Optional, Union
+
+
+class StopReason(str, enum.Enum):
+    """Why a search (or the budget controller) ended a search.
+
+    A ``str`` enum: ``result.stop_reason == "time"`` and ``f"{result.stop_reason}"`` read as before.
+    """
+
+    NONE = ""                   # not stopped (an interim result), or nothing to report
+    SIMULATIONS = "simulations"  # Limit.simulations reached
+    NODES = "nodes"             # Limit.nodes reached
+    TIME = "time"               # the move time or a clock deadline
+    DEPTH = "depth"             # Limit.depth reached (or the deepest depth the search can do)
+    MATE = "mate"               # Limit.mate: a mate that short was found
+    PROVEN = "proven"           # the root's game-theoretic value is known
+    TERMINAL = "terminal"       # the root is a finished game
+    STOPPED = "stopped"         # stop() was called
+    PRUNED = "pruned"           # smart pruning: the best action can no longer change
+    MEMORY = "memory"           # the tree hit its memory limit, or an allocation failed
+    STABLE = "stable"           # budget controller: the best move was stable, time saved
+    ONLY_MOVE = "only move"     # budget controller: a single legal move
+    LIMIT = "limit"             # budget controller: a limit the search does not count itself
+    BUDGET = "budget"           # the search's should_stop hook asked it to stop
+    LLM_CALLS = "llm_calls"     # Limit.llm_calls spent
+    TOKENS = "tokens"           # Limit.tokens spent
+    GREEDY = "greedy"           # a one-call player: the model's choice is the move
+    FALLBACK = "fallback"       # the model failed: a fallback chose the move
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+
+    @classmethod
+    def of(cls, reason: Union[str, "StopReason"]) -> "StopReason":
+        """The member for ``reason`` (a member or its value).
+
+        Raises:
+            ValueError: ``reason`` names no stop reason.
+        """
+        try:
+            return cls(reason)
+        except ValueError:
+            raise ValueError(f"unknown stop reason {reason!r}; one of {[m.value for m in cls]}") from None
 
 
 @dataclass(frozen=True)
@@ -87,7 +130,8 @@ class SearchResult:
         seconds: wall time of the search.
         is_proven: whether the root's game-theoretic value is known.
         proven_value: +1 win, 0 draw, -1 loss for the player to move when proven, else None.
-        stop_reason: what ended the search ("simulations", "nodes", "time", "depth", "proven", "memory", "stopped", ...).
+        stop_reason: what ended the search, a ``StopReason`` (a ``str``: "simulations", "nodes",
+            "time", "depth", "proven", "memory", "stopped", ...); a plain string is converted.
         tree_full: the tree hit its memory limit and stopped growing.
         extra: search-specific data (e.g. multipv lines, LLM accounting).
     """
@@ -107,9 +151,13 @@ class SearchResult:
     seconds: float = 0.0
     is_proven: bool = False
     proven_value: Optional[int] = None
-    stop_reason: str = ""
+    stop_reason: StopReason = StopReason.NONE
     tree_full: bool = False
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if type(self.stop_reason) is not StopReason:
+            object.__setattr__(self, "stop_reason", StopReason.of(self.stop_reason))
 
     @property
     def nps(self) -> float:

@@ -1,4 +1,4 @@
-"""PokéChamp-style minimax over model-proposed actions, and the LLM budget every LLM search shares.
+"""PokéChamp-style minimax over model-proposed actions.
 
 At each node of a depth-limited tree the language model proposes a few candidate actions for the side
 to move (sampled answers to the policy prompt, mapped onto legal moves) and the game's heuristic best
@@ -10,14 +10,12 @@ The search never leaves its caller without a legal move: before any model call i
 best move, and when the budget (``Limit(llm_calls=, tokens=, time=)``) runs out or ``stop()`` is called,
 it backs up what it has (unscored leaves get the heuristic's value) and returns.
 
-This module sees the model only through an *oracle* (``propose(states, k)``, ``values(states)``,
-``fallback``, ``cancel``, ``stats``, ``backend``): ``models.llm.LLMOracle``. Given a bare backend,
-``LLMMinimax`` builds that oracle from ``models.llm`` at construction (the one place ``mcts`` reaches
-into ``models``, imported lazily so ``import mcts`` stays free of it).
+This module sees the model only through an ``Oracle`` (``mcts/_llm_oracle.py``: ``propose(states, k)``,
+``values(states)``, ``fallback``, ``cancel``, ``stats``, ``backend``), which ``models.llm.LLMOracle``
+implements; ``mcts`` never imports ``models``.
 """
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from collections.abc import Callable
@@ -26,64 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from mcts._errors import require_two_player_zero_sum
 from mcts._limit import Limit, SearchResult
+from mcts._llm_budget import LLMBudget
+from mcts._llm_oracle import Oracle
 
 ESTIMATE_SCALE = 0.999  # estimated leaf values are shrunk by this factor below exact returns
-
-
-class LLMBudget:
-    """What a search may still spend of ``limit``'s ``llm_calls``, ``tokens`` and ``time``, measured on
-    ``backend.usage`` from the moment this budget is made.
-
-    Args:
-        limit: the search's limit (other fields are ignored here).
-        backend: anything with ``usage.snapshot()`` (an ``LLMBackend``), or None to count time only.
-    """
-
-    def __init__(self, limit: Limit | None, backend=None) -> None:
-        self.limit = limit or Limit()
-        self.backend = backend
-        self.t0 = time.monotonic()
-        self.start = self._usage()
-
-    def _usage(self):
-        usage = getattr(self.backend, "usage", None)
-        return usage.snapshot() if usage is not None else None
-
-    def spent(self):
-        """A ``UsageSnapshot`` of what was spent since the budget was made (None without a backend)."""
-        now = self._usage()
-        return None if now is None else now - self.start
-
-    def seconds_left(self) -> float | None:
-        if self.limit.time is None:
-            return None
-        return self.limit.time - (time.monotonic() - self.t0)
-
-    def exhausted(self) -> bool:
-        """True once calls, tokens or time reach the limit."""
-        left = self.seconds_left()
-        if left is not None and left <= 0:
-            return True
-        spent = self.spent()
-        if spent is None:
-            return False
-        if self.limit.llm_calls is not None and spent.calls >= self.limit.llm_calls:
-            return True
-        if self.limit.tokens is not None and spent.tokens >= self.limit.tokens:
-            return True
-        return False
-
-    def reason(self) -> str:
-        left = self.seconds_left()
-        if left is not None and left <= 0:
-            return "time"
-        spent = self.spent()
-        if spent is not None and self.limit.llm_calls is not None and spent.calls >= self.limit.llm_calls:
-            return "llm_calls"
-        if spent is not None and self.limit.tokens is not None and spent.tokens >= self.limit.tokens:
-            return "tokens"
-        return ""
 
 
 def heuristic_scores(state: Any, evaluator: Any, *, threat_check_max: int = 16) -> dict[int, float]:
@@ -153,41 +99,30 @@ class LLMMinimax:
 
     Args:
         game: a two-player zero-sum game without chance.
-        backend: an ``LLMBackend`` (an oracle is built from ``models.llm``) or an oracle
-            (``models.llm.LLMOracle``).
+        oracle: the model as an ``Oracle`` (``models.llm.LLMOracle(backend, game)``); its
+            ``fallback`` gives the heuristic move and scores the leaves the model cannot.
         depth: plies searched (PokéChamp's default 2: our move, the opponent's reply).
         candidates: model samples per node (the heuristic best joins them).
-        fallback: heuristic evaluator for the heuristic move and for leaves the model cannot score
-            (default ``mcts.RolloutEvaluator(num_rollouts=8)``); ignored when ``backend`` is an oracle.
         model_values: score leaves with the model's value prompt (False: the fallback scores them).
         add_heuristic: add the heuristic best move to each node's candidates (PokéChamp does; False
             leaves the model's proposals alone, for ablations; a node with none still gets it).
         on_info: called with an interim ``SearchResult`` after each stage.
-        **oracle_kwargs: passed to ``LLMOracle`` when ``backend`` is a backend.
 
     Raises:
-        ValueError: the game is not two-player zero-sum without chance, or depth/candidates < 1.
+        ValueError: the game is not two-player zero-sum without chance, depth/candidates < 1, or
+            ``oracle`` is not an ``Oracle`` (a bare backend, say).
     """
 
-    def __init__(self, game, backend, *, depth: int = 2, candidates: int = 3, fallback=None,
-                 model_values: bool = True, add_heuristic: bool = True, on_info: Callable[[SearchResult], None] | None = None,
-                 **oracle_kwargs) -> None:
-        if getattr(game, "num_players", 2) != 2 or not getattr(game, "is_zero_sum", True):
-            raise ValueError(f"LLMMinimax needs a two-player zero-sum game, got {game!r}")
-        if getattr(game, "has_chance", False) or getattr(game, "is_simultaneous", False):
-            raise ValueError(f"LLMMinimax cannot search {game!r}: chance or simultaneous moves")
+    def __init__(self, game, oracle: Oracle, *, depth: int = 2, candidates: int = 3,
+                 model_values: bool = True, add_heuristic: bool = True,
+                 on_info: Callable[[SearchResult], None] | None = None) -> None:
+        require_two_player_zero_sum(game, "LLMMinimax")
         if depth < 1 or candidates < 1:
             raise ValueError(f"depth and candidates must be at least 1, got {depth}, {candidates}")
         self.game = game
-        if callable(getattr(backend, "propose", None)):
-            self.oracle = backend
-        else:
-            if fallback is None:
-                from mcts._evaluators import RolloutEvaluator
-
-                fallback = RolloutEvaluator(num_rollouts=8, seed=0)
-            llm = importlib.import_module("models.llm")
-            self.oracle = llm.LLMOracle(backend, game, fallback=fallback, **oracle_kwargs)
+        if not isinstance(oracle, Oracle):
+            raise ValueError(f"LLMMinimax needs an Oracle (e.g. models.llm.LLMOracle(backend, game)), got {oracle!r}")
+        self.oracle = oracle
         self.backend = getattr(self.oracle, "backend", None)
         self.depth = depth
         self.candidates = candidates
@@ -229,7 +164,7 @@ class LLMMinimax:
         oracle = self.oracle
         stats_before = dict(getattr(oracle, "stats", {}))
         if state.is_terminal() or not state.legal_actions():
-            return SearchResult(-1, stop_reason="terminal", extra=budget_extra(budget))
+            return SearchResult(-1, stop_reason="terminal", extra=budget.extra())
         depth = int(limit.depth) if limit.depth else self.depth
         fallback = oracle.fallback
         nodes = [_Node(state.clone(), -1, -1, 0, False)]
@@ -339,7 +274,7 @@ class LLMMinimax:
             best_action=int(best_action), value=float(value), actions=actions, q_values=q,
             pv=self._pv(nodes) if root.children else (int(best_action),), depth=depth,
             seldepth=max(n.depth for n in nodes), nodes=len(nodes), seconds=time.monotonic() - t0,
-            stop_reason=reason, extra=budget_extra(budget) | {"heuristic_action": root.heuristic})
+            stop_reason=reason, extra=budget.extra() | {"heuristic_action": root.heuristic})
 
     def _info(self, nodes, best_action, value, depth, t0, budget, reason) -> None:
         if self.on_info is not None:
@@ -348,7 +283,3 @@ class LLMMinimax:
     def __repr__(self) -> str:
         return f"LLMMinimax({self.game!r}, depth={self.depth}, candidates={self.candidates})"
 
-
-def budget_extra(budget: LLMBudget) -> dict:
-    spent = budget.spent()
-    return spent.as_dict() if spent is not None else {}

@@ -15,7 +15,7 @@ game; nothing assumes that players alternate.
 from libc.math cimport INFINITY, exp, isnan, log, sqrt
 from libc.stdint cimport int32_t, uint64_t
 from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from games._cgame cimport CGame, CState, TERMINAL_PLAYER, cgame_rollout, splitmix64
@@ -24,27 +24,25 @@ import math
 
 import numpy as np
 
+from mcts._errors import EvaluatorOutputError, require_two_player_zero_sum
 from mcts._evaluators import RolloutEvaluator, UniformEvaluator
-from mcts._limit import Limit, SearchResult
+from mcts._limit import Limit, SearchResult, StopReason
+from mcts.budget import move_time
 
 cdef double NEG_BIG = -1e300
 
 _STOP_NAMES = {
-    STOP_SIMULATIONS: "simulations",
-    STOP_NODES: "nodes",
-    STOP_TIME: "time",
-    STOP_PROVEN: "proven",
-    STOP_STOPPED: "stopped",
-    STOP_PRUNED: "pruned",
-    STOP_MEMORY: "memory",
+    STOP_SIMULATIONS: StopReason.SIMULATIONS,
+    STOP_NODES: StopReason.NODES,
+    STOP_TIME: StopReason.TIME,
+    STOP_PROVEN: StopReason.PROVEN,
+    STOP_STOPPED: StopReason.STOPPED,
+    STOP_PRUNED: StopReason.PRUNED,
+    STOP_MEMORY: StopReason.MEMORY,
 }
 _FINAL_SELECTIONS = ("visits", "lcb", "sample")
 _NO_LIMIT = 1 << 62
 cdef long long NO_LIMIT_C = 1LL << 62
-
-
-class EvaluatorOutputError(ValueError):
-    """An evaluator returned arrays of the wrong shape."""
 
 
 cdef inline double _now() noexcept nogil:
@@ -80,6 +78,26 @@ def considered_visits(int num_considered, int num_simulations):
                 visits[i] += 1
         n = max(2, n // 2)
     return sequence[:num_simulations]
+
+
+def _same_position(a, b):
+    """Whether two states of one game hold the same position: equal hashes, and equal position
+    bytes (C games: the whole struct, history included) or equal serializations and histories."""
+    cdef CState ca, cb
+    if a.hash() != b.hash():
+        return False
+    if isinstance(a, CState) and isinstance(b, CState):
+        ca = <CState> a
+        cb = <CState> b
+        return (ca.cgame == cb.cgame
+                and memcmp(ca.data, cb.data, ca.cgame.state_size) == 0)
+    if a.serialize() != b.serialize():
+        return False
+    history_a = getattr(a, "history", None)
+    history_b = getattr(b, "history", None)
+    if history_a is None or history_b is None:
+        return history_a is history_b
+    return list(history_a()) == list(history_b())
 
 
 cdef inline int _flip(int proven) noexcept nogil:
@@ -121,9 +139,13 @@ cdef class MCTS:
             every iteration of a batched search and every ~5 ms of a C search; True stops it.
         info_interval: seconds between ``on_info`` calls.
 
+    Stopping: ``stop()`` may come from any thread at any time; one issued before ``run`` is
+    honoured by the next ``run`` (after the root's first evaluation, so the result still has a
+    move), and the flag is cleared when ``run`` returns (the same convention as ``AlphaBeta``).
+
     Raises:
-        ValueError: the game is not two-player zero-sum with sequential moves and no chance, the
-            evaluator has no ``evaluate``, or a setting is out of range.
+        UnsupportedGameError: the game is not two-player zero-sum with sequential moves and no chance.
+        ValueError: the evaluator has no ``evaluate``, or a setting is out of range.
     """
 
     def __cinit__(self):
@@ -147,12 +169,7 @@ cdef class MCTS:
                  int gumbel_considered=16, double gumbel_value_scale=0.1,
                  double gumbel_maxvisit_init=50.0, bint solver=True, bint tree_reuse=True,
                  bint smart_pruning=False, on_info=None, should_stop=None, double info_interval=0.1):
-        if getattr(game, "num_players", 2) != 2:
-            raise ValueError(f"MCTS needs a two-player game, {game!r} has {game.num_players} players")
-        if not getattr(game, "is_zero_sum", True):
-            raise ValueError(f"MCTS needs a zero-sum game, {game!r} is not")
-        if getattr(game, "has_chance", False) or getattr(game, "is_simultaneous", False):
-            raise ValueError(f"MCTS cannot search {game!r}: chance or simultaneous moves")
+        require_two_player_zero_sum(game, "MCTS")
         if not callable(getattr(evaluator, "evaluate", None)):
             raise ValueError(f"evaluator {evaluator!r} has no evaluate(states) method")
         if batch_size < 1:
@@ -218,7 +235,10 @@ cdef class MCTS:
         self._last_history = None
 
     def stop(self) -> None:
-        """Makes a running ``run`` return its best result so far (thread-safe, within a few ms)."""
+        """Makes a running ``run`` return its best result so far (thread-safe, within a few ms).
+
+        Called while no ``run`` is running, it makes the next ``run`` return right after the
+        root's first evaluation; ``run`` clears the request when it returns."""
         self.stop_flag = 1
 
     @property
@@ -240,8 +260,10 @@ cdef class MCTS:
         """Searches from ``state`` until a limit of ``limit`` (or ``stop()``) ends the search.
 
         The root is always evaluated once, so a result always has a move. With ``tree_reuse``, a
-        state that follows from the previous root (same position plus actions played) keeps the
-        matching subtree.
+        state that provably follows from the previous root keeps the matching subtree: its history
+        extends the previous root's by actions found in the tree, and the position reached by
+        playing them from the previous root equals ``state`` (hash, and the position's bytes for C
+        games, else its serialization and history). Any other state starts a fresh tree.
 
         Args:
             state: a state of ``self.game`` (not modified).
@@ -254,16 +276,30 @@ cdef class MCTS:
             ValueError: ``limit`` is not a ``Limit``, or the state belongs to another game.
             EvaluatorOutputError: the evaluator returned arrays of the wrong shape.
         """
+        try:
+            return self._run(state, limit)
+        finally:
+            self.stop_flag = 0  # a stop belongs to the run it reached (or the next, if none ran)
+
+    def _run(self, state, limit):
         cdef double t0 = _now()
         if not isinstance(limit, Limit):
             raise ValueError(f"limit must be an mcts.Limit, got {limit!r}")
         if getattr(getattr(state, "game", None), "num_actions", self.num_actions) != self.num_actions:
             raise ValueError(f"state {state!r} is not a state of {self.game!r}")
-        self.stop_flag = 0
         if state.is_terminal():
             return self._terminal_result(state, t0)
         player = int(state.current_player())
         self._prepare_root(state, player)
+        # from here on the tree's root is `state`, whatever happens to this run
+        self._last_state = None
+        self._last_history = None
+        if self.tree_reuse and not self.gumbel:
+            try:
+                self._last_history = list(state.history())
+                self._last_state = state.clone()
+            except AttributeError:
+                self._last_state = None
         self.sims = 0
         self.selections = 0
         self.collisions = 0
@@ -274,13 +310,7 @@ cdef class MCTS:
         self._evaluated = 0
         max_sims = _NO_LIMIT if limit.simulations is None else int(limit.simulations)
         max_nodes = _NO_LIMIT if limit.nodes is None else int(limit.nodes)
-        seconds = limit.time
-        if seconds is None and limit.has_clock and not limit.infinite:
-            # crude fallback until the budget controller turns clocks into a move time
-            clock = limit.wtime if player == 0 else limit.btime
-            inc = (limit.winc if player == 0 else limit.binc) or 0.0
-            if clock is not None:
-                seconds = max(0.001, clock / (limit.movestogo or 30) + 0.5 * inc)
+        seconds = move_time(limit, player)
         deadline = INFINITY if seconds is None else t0 + float(seconds)
         if limit.is_unbounded and not limit.infinite and self.should_stop is None:
             raise ValueError(f"limit {limit!r} sets no bound; give simulations, nodes, time or infinite=True")
@@ -301,14 +331,6 @@ cdef class MCTS:
         self.use_gumbel = self._gumbel_active
         result = self._result(reason)
         self.use_gumbel = False
-        if self.tree_reuse and not self.gumbel:
-            try:
-                self._last_history = list(state.history())
-                self._last_state = state.clone()
-            except AttributeError:
-                self._last_state = None
-        else:
-            self._last_state = None
         return result
 
     # ------------------------------------------------------------------ root, reuse
@@ -320,32 +342,45 @@ cdef class MCTS:
         r = float(returns[0])
         proven = 1 if r > 0 else (-1 if r < 0 else 0)
         return SearchResult(best_action=-1, value=r, is_proven=True, proven_value=proven,
-                            stop_reason="terminal", seconds=_now() - t0)
+                            stop_reason=StopReason.TERMINAL, seconds=_now() - t0)
 
     def _prepare_root(self, state, int player):
         cdef int node = -1
-        if self.tree_reuse and not self.gumbel and self.num_nodes > 0 and self._last_state is not None:
-            try:
-                history = list(state.history())
-            except AttributeError:
-                history = None
-            old = self._last_history
-            if history is not None and len(history) >= len(old) and history[:len(old)] == old:
-                extra = history[len(old):]
-                probe = self._last_state.clone()
-                for a in extra:
-                    probe.apply_action(a)
-                if probe.hash() == state.hash():
-                    node = ROOT
-                    for a in extra:
-                        node = self._find_child(node, a)
-                        if node < 0:
-                            break
+        if self.tree_reuse and not self.gumbel and self.num_nodes > 0:
+            node = self._reusable_node(state)
         if node < 0:
             if self._new_root(player) == -2:
                 raise MemoryError("MCTS: cannot allocate the root node")
             return
         self._reroot(node, player)
+
+    def _reusable_node(self, state):
+        """The node of the tree whose position provably is ``state``, or -1.
+
+        The candidate path is what ``state``'s history adds to the last root's history. Each of its
+        actions must be a child in the tree: the tree holds only actions that were legal where they
+        were generated, so replaying them on a copy of the last root is safe (an arbitrary action,
+        played unchecked on an unrelated C position, would corrupt memory). The position reached
+        must then equal ``state``.
+        """
+        last = self._last_state
+        old = self._last_history
+        if last is None or old is None or type(last) is not type(state):
+            return -1
+        try:
+            history = list(state.history())
+        except AttributeError:
+            return -1
+        if len(history) < len(old) or history[:len(old)] != old:
+            return -1
+        cdef int node = ROOT
+        probe = last.clone()
+        for a in history[len(old):]:
+            node = self._find_child_c(node, a)
+            if node < 0:
+                return -1
+            probe.apply_action(a)
+        return node if _same_position(probe, state) else -1
 
     cdef int _find_child_c(self, int node, int action) noexcept:
         cdef int i
@@ -728,7 +763,7 @@ cdef class MCTS:
         cdef double t, v0
         cdef char* spare = <char*> scratch + g.state_size
         while True:
-            if self.stop_flag:
+            if self.stop_flag and self.nodes[ROOT].num_children > 0:
                 return STOP_STOPPED
             if self.sims >= max_sims:
                 return STOP_SIMULATIONS
@@ -774,7 +809,7 @@ cdef class MCTS:
         cdef bint terminal
         cdef double r0
         for attempt in range(batch):
-            if self.sims + count >= max_sims or self.stop_flag:
+            if self.sims + count >= max_sims or (self.stop_flag and self.nodes[ROOT].num_children > 0):
                 break
             if self.solver and self.nodes[ROOT].proven != PROVEN_NONE:
                 break
@@ -824,7 +859,7 @@ cdef class MCTS:
         if self.on_info is not None and now >= self._next_info:
             self._next_info = now + self.info_interval
             self.use_gumbel = self._gumbel_active
-            interim = self._result("")
+            interim = self._result(StopReason.NONE)
             self.on_info(interim)
         if self.should_stop is not None and self.num_nodes > 0:
             best, second = self._top_two()
@@ -907,27 +942,27 @@ cdef class MCTS:
                 if reason != STOP_INFO:
                     return _STOP_NAMES[reason]
                 if self._hooks(_now(), max_sims):
-                    return "budget"
+                    return StopReason.BUDGET
         finally:
             free(scratch)
             free(legal)
 
     def _loop_checks(self, long long max_sims, long long max_nodes, double deadline, bint prune):
         if self.stop_flag:
-            return "stopped"
+            return StopReason.STOPPED
         if self.sims >= max_sims:
-            return "simulations"
+            return StopReason.SIMULATIONS
         if self.num_nodes - self.start_nodes >= max_nodes:
-            return "nodes"
+            return StopReason.NODES
         if self.solver and self.nodes[ROOT].proven != PROVEN_NONE:
-            return "proven"
+            return StopReason.PROVEN
         t = _now()
         if t >= deadline:
-            return "time"
+            return StopReason.TIME
         if prune and self._pruned(max_sims - self.sims):
-            return "pruned"
+            return StopReason.PRUNED
         if (self.on_info is not None or self.should_stop is not None) and self._hooks(t, max_sims):
-            return "budget"
+            return StopReason.BUDGET
         return None
 
     def _evaluate(self, states):
@@ -989,7 +1024,7 @@ cdef class MCTS:
                     with nogil:
                         status = self._expand_batch_c(g, leaf_pos, leaves, count, &pv[0, 0], &vv[0], legal)
                     if status == -2:
-                        return "memory"
+                        return StopReason.MEMORY
                 if first:
                     first = False
                     self._after_root_expanded(max_sims, max_nodes)
@@ -1015,7 +1050,7 @@ cdef class MCTS:
             leaves = []
             states = []
             for _ in range(1 if first else self.batch_size):
-                if self.sims + len(leaves) >= limit_sims or self.stop_flag:
+                if self.sims + len(leaves) >= limit_sims or (self.stop_flag and not first):
                     break
                 if self.solver and self.nodes[ROOT].proven != PROVEN_NONE:
                     break
@@ -1064,7 +1099,7 @@ cdef class MCTS:
                     self._backup(leaf, v if player == 0 else -v)
                     self.sims += 1
                     if r == -2:
-                        return "memory"
+                        return StopReason.MEMORY
             if first:
                 first = False
                 self._after_root_expanded(max_sims, max_nodes)
@@ -1127,7 +1162,7 @@ cdef class MCTS:
         cdef Node* nd = &self.nodes[node]
         return nd.value_sum / nd.visits if nd.visits > 0 else -math.inf
 
-    def _result(self, str reason):
+    def _result(self, reason):
         cdef Node* root = &self.nodes[ROOT]
         cdef int k = root.num_children, fc = root.first_child, i, node, c
         actions = tuple(int(self.nodes[fc + i].action) for i in range(k))

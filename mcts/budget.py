@@ -19,6 +19,19 @@ best move can no longer change:
 
 ``run_with_budget`` runs one search under a controller; UCI, the Python API players and tournaments
 all use it.
+
+Losing on time is the worst result of all, so two safeguards sit on top of the plan:
+
+* ``LatencyTracker`` learns the real Move Overhead of a session: how late the search's result came
+  back after the hard deadline (a loaded machine) and, from the clocks the GUI sends, how much more
+  time each move cost than the engine measured (pipes, the GUI, process scheduling). The controller
+  plans with the larger of the configured and the learnt overhead.
+* Emergency mode: with the clock below a few increments (or a few overheads), a move takes a small
+  fixed share: a fraction of the increment plus a sliver of what is left.
+
+Stopping: every search honours a ``stop()`` that comes before its ``run`` and clears the request
+when ``run`` returns. The controller therefore calls ``stop()`` once, and only while ``run`` is
+running (a stop after ``run`` returned would end the next run at once).
 """
 from __future__ import annotations
 
@@ -29,11 +42,15 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional
 
-from mcts._limit import Limit, SearchResult
+from mcts._limit import Limit, SearchResult, StopReason
 
 InfoCallback = Callable[[SearchResult], None]
 
-__all__ = ["BudgetController", "Deadlines", "InfoRelay", "compute_deadlines", "run_with_budget"]
+__all__ = ["BudgetController", "Deadlines", "InfoRelay", "LatencyTracker", "compute_deadlines", "move_time",
+           "run_with_budget"]
+
+# seconds per move lost outside the search when nothing better is known (UCI ``Move Overhead``)
+DEFAULT_OVERHEAD = 0.03
 
 # moves left to plan for when the clock has no movestogo (sudden death, or an increment)
 EXPECTED_MOVES = 30
@@ -46,6 +63,12 @@ HARD_SHARE_LAST_MOVE = 0.8
 # how far the aim may move from the soft deadline
 MIN_SCALE = 0.4
 MAX_SCALE = 3.0
+# emergency mode: below this many increments, or this many overheads, of clock
+EMERGENCY_INCREMENTS = 3.0
+EMERGENCY_OVERHEADS = 8.0
+# in emergency a move takes this share of the increment plus this share of the usable clock
+EMERGENCY_INCREMENT_SHARE = 0.5
+EMERGENCY_CLOCK_SHARE = 0.02
 
 
 @dataclass(frozen=True)
@@ -64,7 +87,7 @@ class Deadlines:
     is_clock: bool = False
 
 
-def compute_deadlines(limit: Limit, player: int = 0, *, overhead: float = 0.03,
+def compute_deadlines(limit: Limit, player: int = 0, *, overhead: float = DEFAULT_OVERHEAD,
                       expected_moves: int = EXPECTED_MOVES) -> Deadlines:
     """Soft and hard deadlines for one move.
 
@@ -101,21 +124,132 @@ def compute_deadlines(limit: Limit, player: int = 0, *, overhead: float = 0.03,
             moves = max(1, min(int(limit.movestogo), 50)) if limit.movestogo else expected_moves
             # keep a reserve so that an unlucky overhead never flags: a share of what is left
             usable = max(0.0, remaining - min(0.05 * remaining, 1.0) - overhead)
-            if moves == 1:
+            if is_emergency(remaining, increment, overhead):
+                # move fast: a fraction of the increment, and a sliver of what is left
+                hard = max(MIN_SECONDS, min(EMERGENCY_INCREMENT_SHARE * increment + EMERGENCY_CLOCK_SHARE * usable,
+                                            0.25 * usable))
+                soft = hard
+            elif moves == 1:
                 soft_raw = 0.6 * usable + increment * 0.5
                 hard_raw = HARD_SHARE_LAST_MOVE * usable
             else:
                 soft_raw = usable / moves + 0.75 * increment
                 hard_raw = min(HARD_FACTOR * soft_raw, HARD_SHARE * usable + increment * 0.5)
-            hard_raw = min(hard_raw, usable)
-            soft = max(MIN_SECONDS, min(soft_raw, hard_raw) - overhead)
-            hard = max(MIN_SECONDS, hard_raw - overhead)
-            soft = min(soft, hard)
+            if soft is None:
+                hard_raw = min(hard_raw, usable)
+                soft = max(MIN_SECONDS, min(soft_raw, hard_raw) - overhead)
+                hard = max(MIN_SECONDS, hard_raw - overhead)
+                soft = min(soft, hard)
     if limit.time is not None:
         fixed = max(MIN_SECONDS, limit.time - overhead)
         hard = fixed if hard is None else min(hard, fixed)
         soft = fixed if soft is None else min(soft, hard)
     return Deadlines(soft, hard, is_clock)
+
+
+def is_emergency(remaining: float, increment: float, overhead: float) -> bool:
+    """Whether a clock of ``remaining`` seconds is in emergency: below a few increments, or below a
+    few overheads (with no or a tiny increment)."""
+    return remaining < max(EMERGENCY_INCREMENTS * increment, EMERGENCY_OVERHEADS * overhead)
+
+
+class LatencyTracker:
+    """Learns a session's real Move Overhead from two measurements (thread-safe).
+
+    * lateness: how long after the hard deadline the search's result came back (a search that
+      checks its clock every few ms, a loaded machine, a slow evaluator call);
+    * round trip: from the clocks of consecutive moves of one player, the time the GUI charged for a
+      move minus the time the engine measured for it (pipes, GUI, scheduling).
+
+    Each estimate is a slowly decaying maximum of its samples (a spike raises it at once, then it
+    fades by ``decay`` per sample), and the overhead to plan with is the configured one or, when
+    larger, ``margin`` times the sum of the two estimates, at most ``ceiling`` seconds.
+
+    Use one tracker per engine session (one game at a time): ``BudgetController`` feeds it (the
+    clock at the start of each move, the time spent and the lateness at the end) when given one.
+    """
+
+    def __init__(self, *, decay: float = 0.95, margin: float = 1.25, ceiling: float = 1.0) -> None:
+        if not 0.0 <= decay < 1.0 or margin < 1.0 or ceiling < 0:
+            raise ValueError(f"need 0 <= decay < 1, margin >= 1, ceiling >= 0; got {decay}, {margin}, {ceiling}")
+        self.decay = decay
+        self.margin = margin
+        self.ceiling = ceiling
+        self._lock = threading.Lock()
+        self.lateness = 0.0      # estimate of the search's lateness past the hard deadline, seconds
+        self.round_trip = 0.0    # estimate of the time charged beyond what the engine measured, seconds
+        self._last: dict[int, tuple[float, float]] = {}  # player -> (clock at the move's start, seconds measured)
+        self._pending: dict[int, float] = {}             # player -> clock at the start of the current move
+
+    def reset(self) -> None:
+        """A new game: forget the clock pairing (the estimates stay: the machine is the same)."""
+        with self._lock:
+            self._last.clear()
+            self._pending.clear()
+
+    def overhead(self, configured: float) -> float:
+        """Seconds of overhead to plan with: the configured value or the learnt one, the larger."""
+        with self._lock:
+            learnt = self.margin * (self.lateness + self.round_trip)
+        return max(configured, min(self.ceiling, learnt))
+
+    def _raise(self, name: str, sample: float) -> None:
+        current = getattr(self, name) * self.decay
+        setattr(self, name, max(current, min(self.ceiling, sample)))
+
+    def observe_lateness(self, seconds: float) -> None:
+        """The search returned ``seconds`` after its hard deadline (<= 0: on time)."""
+        with self._lock:
+            self._raise("lateness", max(0.0, seconds))
+
+    def observe_clock(self, player: int, remaining: float, increment: float = 0.0) -> None:
+        """A move of ``player`` starts with ``remaining`` seconds on the clock (increment per move).
+
+        Paired with the previous move of the same player: the GUI charged it
+        ``previous - remaining + increment`` seconds; what exceeds the measured time is round trip.
+        A clock that went up by more than the increment starts a new pairing (a new game).
+        """
+        with self._lock:
+            last = self._last.pop(player, None)
+            self._pending[player] = remaining
+            if last is None:
+                return
+            before, measured = last
+            charged = before - remaining + increment
+            if charged < 0 or charged > before:  # a new game or a changed time control
+                return
+            self._raise("round_trip", max(0.0, charged - measured))
+
+    def observe_spent(self, player: int, seconds: float) -> None:
+        """The move that ``observe_clock`` opened took ``seconds`` as the engine measured it."""
+        with self._lock:
+            before = self._pending.pop(player, None)
+            if before is not None:
+                self._last[player] = (before, seconds)
+
+
+def move_time(limit: Limit, player: int = 0, *, overhead: float = DEFAULT_OVERHEAD) -> Optional[float]:
+    """Seconds a search run on its own (without a ``BudgetController``) may spend on ``limit``.
+
+    This is the one place a clock becomes a move time for the searches: ``Limit.time`` when set,
+    else the soft deadline of the clock (``compute_deadlines``), the smaller of the two when both
+    are given. A search alone cannot extend or stop early, so it takes the planned time.
+
+    Args:
+        limit: the move's limit (clocks in seconds).
+        player: the player to move (selects ``wtime``/``btime``); anything but 1 reads as 0.
+        overhead: seconds per move lost outside the search, taken off the clock's time.
+
+    Returns:
+        Seconds, or None when neither a move time nor a clock bounds the search (or it is infinite
+        and gives no move time).
+    """
+    seconds = limit.time
+    if limit.has_clock and not limit.infinite:
+        clock = compute_deadlines(limit.replace(time=None), 1 if player == 1 else 0, overhead=overhead).soft
+        if clock is not None:
+            seconds = clock if seconds is None else min(seconds, clock)
+    return seconds
 
 
 class InfoRelay:
@@ -157,23 +291,33 @@ class BudgetController:
         player: the player to move (selects wtime/btime).
         overhead: seconds per move lost outside the search (UCI ``Move Overhead``).
         clock: a monotonic clock in seconds (tests pass a fake one).
+        latency: the session's ``LatencyTracker``: the controller plans with its overhead when
+            larger, and feeds it this move's clock, time spent and lateness.
 
     Attributes:
-        limit, player, overhead, deadlines: as computed at construction.
-        stop_reason: why the controller asked for a stop ("" while it has not).
+        limit, player, deadlines: as computed at construction.
+        overhead: the overhead planned with (the configured one, or the learnt one when larger).
+        stop_reason: why the controller asked for a stop (a ``StopReason``; empty while it has not).
     """
 
-    def __init__(self, limit: Limit, player: int = 0, *, overhead: float = 0.03,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, limit: Limit, player: int = 0, *, overhead: float = DEFAULT_OVERHEAD,
+                 clock: Callable[[], float] = time.monotonic, latency: Optional[LatencyTracker] = None) -> None:
         self.limit = limit
         self.player = player
+        self.latency = latency
+        if latency is not None:
+            if limit.has_clock and player in (0, 1):
+                remaining = limit.wtime if player == 0 else limit.btime
+                if remaining is not None:
+                    latency.observe_clock(player, remaining, (limit.winc if player == 0 else limit.binc) or 0.0)
+            overhead = latency.overhead(overhead)
         self.overhead = overhead
         self.deadlines = compute_deadlines(limit, player, overhead=overhead)
         self._clock = clock
         self._lock = threading.Lock()
         self._start: Optional[float] = None
         self._pondering = False
-        self.stop_reason = ""
+        self.stop_reason = StopReason.NONE
         # what the search said so far
         self._scale = 1.0
         self._instability = 0.0
@@ -241,7 +385,7 @@ class BudgetController:
         left = self.seconds_left()
         if left is not None and left <= 0:
             if not self.stop_reason:
-                self.stop_reason = "time"
+                self.stop_reason = StopReason.TIME
             return True
         return False
 
@@ -279,17 +423,17 @@ class BudgetController:
                 scale *= 0.85
         self._scale = max(MIN_SCALE, min(MAX_SCALE, scale))
         if result.is_proven:
-            self.stop_reason = "proven"
+            self.stop_reason = StopReason.PROVEN
             return not self._pondering
         if len(result.actions) == 1 and self.deadlines.is_clock and not self._pondering:
-            self.stop_reason = "only move"
+            self.stop_reason = StopReason.ONLY_MOVE
             return True
         if self._pondering or self._start is None or not self.deadlines.is_clock:
             return self.should_stop()
         aim = self.aim()
         # the next iteration costs a few times this one: past ~half the aim it would not finish
         if aim is not None and self.elapsed() >= 0.55 * aim:
-            self.stop_reason = "stable" if self._stable_iterations >= 2 else "time"
+            self.stop_reason = StopReason.STABLE if self._stable_iterations >= 2 else StopReason.TIME
             return True
         return self.should_stop()
 
@@ -312,10 +456,10 @@ class BudgetController:
             self._best_score = result.value if self._best_score is None else max(self._best_score, result.value)
         self._scale = max(MIN_SCALE, min(MAX_SCALE, (1.0 + 0.5 * self._instability) * (1.0 + min(1.0, drop / 0.15))))
         if result.is_proven:
-            self.stop_reason = "proven"
+            self.stop_reason = StopReason.PROVEN
             return not self._pondering
         if len(order) == 1 and not self._pondering and self.deadlines.is_clock:
-            self.stop_reason = "only move"
+            self.stop_reason = StopReason.ONLY_MOVE
             return True
         if self._pondering or self.limit.infinite:
             return False
@@ -331,7 +475,7 @@ class BudgetController:
         if self.limit.nodes is not None and result.nodes:
             remaining = min(remaining, max(0, self.limit.nodes - result.nodes))
         if remaining != math.inf and first - second > remaining:
-            self.stop_reason = "pruned"
+            self.stop_reason = StopReason.PRUNED
             return True
         return self.should_stop()
 
@@ -350,10 +494,14 @@ class BudgetController:
         return keep
 
     # ------------------------------------------------------------------ run
-    def request_stop(self, reason: str = "stopped") -> None:
-        """Asks the running search to stop (from any thread); ``run`` passes it on safely."""
+    def request_stop(self, reason: str = StopReason.STOPPED) -> None:
+        """Asks the running search to stop (from any thread); ``run`` passes it on safely.
+
+        Raises:
+            ValueError: ``reason`` is not a ``StopReason`` value.
+        """
         if not self.stop_reason:
-            self.stop_reason = reason
+            self.stop_reason = StopReason.of(reason)
         self._stop_requested.set()
         wake = self._wake
         if wake is not None:
@@ -368,11 +516,9 @@ class BudgetController:
         """Runs ``search`` on ``state`` under this controller and returns its result.
 
         A watchdog thread stops the search (``search.stop()``) when the time is up, right after an
-        interim result that makes more search pointless, and on ``request_stop``. ``stop()`` is only
-        ever called while ``search.run`` is running (searches differ in when they clear their stop
-        flag: at the start of ``run`` or at its end), a few ms after it began, and repeated every
-        50 ms until the search returns. ``on_info`` receives every interim result (after the
-        controller has seen it).
+        interim result that makes more search pointless, and on ``request_stop``. ``stop()`` is
+        called once, and only while ``search.run`` is running (see the module's note on stopping).
+        ``on_info`` receives every interim result (after the controller has seen it).
 
         Args:
             search: any search with ``run(state, limit)`` and ``stop()``; its interim results reach
@@ -391,7 +537,7 @@ class BudgetController:
 
         def receive(result: SearchResult) -> None:
             if self.observe(result) or self._depth_reached(result):
-                self.request_stop(self.stop_reason or "limit")
+                self.request_stop(self.stop_reason or StopReason.LIMIT)
             if on_info is not None:
                 on_info(result)
 
@@ -403,7 +549,7 @@ class BudgetController:
                     continue
                 left = self.seconds_left()
                 if left is not None and left <= 0:
-                    self.request_stop("time")
+                    self.request_stop(StopReason.TIME)
                     continue
                 wake.wait(0.05 if left is None else min(0.05, max(0.0005, left)))
                 wake.clear()
@@ -418,7 +564,17 @@ class BudgetController:
                 wake.set()
                 thread.join()
                 self._wake = None
+        self._account()
         return result
+
+    def _account(self) -> None:
+        """Feeds the latency tracker: the time this move took and how late past the hard deadline."""
+        if self.latency is None or self._pondering or self._start is None:
+            return
+        spent = self.elapsed()
+        self.latency.observe_spent(self.player, spent)
+        if self.deadlines.hard is not None:
+            self.latency.observe_lateness(spent - self.deadlines.hard)
 
     def _depth_reached(self, result: SearchResult) -> bool:
         """A depth limit for a search that does not count depth itself (MCTS: the PV's depth)."""
@@ -433,22 +589,18 @@ class BudgetController:
 
 
 class _StopGate:
-    """Calls a search's ``stop()`` only while its ``run`` is running, never in the first ms of it."""
-
-    GRACE = 0.005   # seconds after run() began before a stop is passed on
-    REPEAT = 0.05   # seconds between repeated stops while run() has not returned
+    """Calls a search's ``stop()`` once, and only while its ``run`` is running: a stop before
+    ``run`` would be honoured too, but one after ``run`` returned would end the next run."""
 
     def __init__(self, search) -> None:
         self.search = search
         self._lock = threading.Lock()
         self._running = False
-        self._started = 0.0
-        self._last_stop: Optional[float] = None
+        self._stopped = False
 
     def run(self, state, limit: Limit) -> SearchResult:
         with self._lock:
             self._running = True
-            self._started = time.monotonic()
         try:
             return self.search.run(state, limit)
         finally:
@@ -457,13 +609,8 @@ class _StopGate:
 
     def poll(self) -> None:
         with self._lock:
-            if not self._running:
-                return
-            now = time.monotonic()
-            if now - self._started < self.GRACE:
-                return
-            if self._last_stop is None or now - self._last_stop >= self.REPEAT:
-                self._last_stop = now
+            if self._running and not self._stopped:
+                self._stopped = True
                 self.search.stop()
 
 
@@ -506,8 +653,9 @@ def _score_value(result: SearchResult) -> Optional[float]:
     return result.value
 
 
-def run_with_budget(search, state, limit: Limit, *, overhead: float = 0.03,
-                    on_info: Optional[InfoCallback] = None, player: Optional[int] = None) -> SearchResult:
+def run_with_budget(search, state, limit: Limit, *, overhead: float = DEFAULT_OVERHEAD,
+                    on_info: Optional[InfoCallback] = None, player: Optional[int] = None,
+                    latency: Optional[LatencyTracker] = None) -> SearchResult:
     """Runs ``search`` on ``state`` under a ``BudgetController`` for ``limit``.
 
     Args:
@@ -518,11 +666,12 @@ def run_with_budget(search, state, limit: Limit, *, overhead: float = 0.03,
         overhead: seconds per move lost outside the search.
         on_info: receives the interim results.
         player: the player to move (default: ``state.current_player()``).
+        latency: the session's ``LatencyTracker`` (adaptive overhead), if any.
 
     Returns:
         The search's result.
     """
     if player is None:
         player = state.current_player()
-    controller = BudgetController(limit, player if player in (0, 1) else 0, overhead=overhead)
+    controller = BudgetController(limit, player if player in (0, 1) else 0, overhead=overhead, latency=latency)
     return controller.run(search, state, on_info=on_info)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 
 import chess
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 
 import games
 from mcts import AlphaBeta, Connect4Solver, Limit, UnsolvableError, UnsupportedGameError, solve_connect4_moves
-from mcts._ab_search import MATE
+from mcts._score import MATE
 from mcts._chess_eval import eval_terms, evaluate, move_delta
 
 from tests.conftest import DATA
@@ -173,10 +172,9 @@ def test_connect4_search_agrees_with_solver_when_it_proves(solver):
 def test_limits_are_honoured():
     game = games.load("connect4")
     ab = AlphaBeta(game)
-    start = time.monotonic()
+    # functional checks only: the timing windows are asserted in bench/bench_alphabeta.py
     result = ab.run(game.new_initial_state(), Limit(time=0.2))
-    elapsed = time.monotonic() - start
-    assert result.stop_reason == "time" and 0.19 <= elapsed < 0.3
+    assert result.stop_reason == "time" and result.best_action in game.new_initial_state().legal_actions()
     result = ab.run(game.new_initial_state(), Limit(nodes=5000))
     assert result.stop_reason == "nodes" and result.nodes <= 5000
     result = ab.run(game.new_initial_state(), Limit(depth=6))
@@ -190,11 +188,9 @@ def test_stop_from_another_thread_and_on_info():
     ab = AlphaBeta(game, on_info=infos.append)
     timer = threading.Timer(0.15, ab.stop)
     timer.start()
-    start = time.monotonic()
     result = ab.run(game.new_initial_state(), Limit(infinite=True))
-    elapsed = time.monotonic() - start
     timer.join()
-    assert result.stop_reason == "stopped" and 0.14 <= elapsed < 0.25
+    assert result.stop_reason == "stopped" and result.best_action in game.new_initial_state().legal_actions()
     depths = [r.depth for r in infos]
     assert depths == list(range(1, len(depths) + 1)) and len(depths) >= 5
     # a later run is not stopped by the earlier request
@@ -273,6 +269,14 @@ def _mate_fens(n: int) -> list[str]:
     return [line.strip() for line in (EPD_DIR / f"mate_in_{n}.fen").read_text().splitlines() if line.strip()]
 
 
+def _line_uci(state, actions) -> list[str]:
+    s, out = state.clone(), []
+    for a in actions:
+        out.append(s.action_to_string(a))
+        s.apply_action(a)
+    return out
+
+
 def _check_mates(n: int, fens: list[str], backend: str = "cython") -> None:
     game = games.load("chess", backend=backend)
     ab = AlphaBeta(game)
@@ -283,14 +287,15 @@ def _check_mates(n: int, fens: list[str], backend: str = "cython") -> None:
         # check extensions may find it before the nominal depth
         assert result.depth <= 2 * n - 1 and result.is_proven and result.proven_value == 1
         board = chess.Board(fen)
-        board.push(chess.Move.from_uci(result.extra["pv_uci"][0]))
+        line = _line_uci(state, result.pv)
+        board.push(chess.Move.from_uci(line[0]))
         if n == 1:
             assert board.is_checkmate()
         else:
             # the PV is a legal line that ends in mate
-            for uci in result.extra["pv_uci"][1:]:
+            for uci in line[1:]:
                 board.push(chess.Move.from_uci(uci))
-            assert board.is_checkmate(), (fen, result.extra["pv_uci"])
+            assert board.is_checkmate(), (fen, line)
 
 
 @pytest.mark.parametrize("backend", ["cython", "python-chess"])
@@ -311,24 +316,26 @@ def test_chess_mates_all(n):
 
 
 def _wac_share(lines: list[str], limit: Limit) -> tuple[int, int]:
-    # the python-chess searcher; the C searcher's WAC checks are in test_chessboard.py
+    # python-chess states (converted to the bitboard board and searched by the C searcher)
     game = games.load("chess", backend="python-chess")
     ab = AlphaBeta(game)
     solved = 0
     for line in lines:
         board, ops = chess.Board.from_epd(line)
         ab.reset()
-        result = ab.run(game.deserialize(board.fen()), limit)
-        if chess.Move.from_uci(result.extra["pv_uci"][0]) in ops["bm"]:
+        state = game.deserialize(board.fen())
+        result = ab.run(state, limit)
+        if chess.Move.from_uci(state.action_to_string(result.best_action)) in ops["bm"]:
             solved += 1
     return solved, len(lines)
 
 
 def test_wac_sample():
     lines = [l for l in (EPD_DIR / "wac.epd").read_text().splitlines() if l.strip()][::30]
-    # a node budget keeps the test deterministic on a loaded machine (8/10 when written)
-    solved, total = _wac_share(lines, Limit(nodes=20_000))
-    assert total == 10 and solved >= 7, f"{solved}/{total}"
+    # a node budget keeps the test deterministic on a loaded machine (9/10 when written; the C
+    # searcher counts quiescence nodes, about 40 ms here)
+    solved, total = _wac_share(lines, Limit(nodes=200_000))
+    assert total == 10 and solved >= 8, f"{solved}/{total}"
 
 
 @pytest.mark.slow
@@ -337,3 +344,102 @@ def test_wac_all():
     solved, total = _wac_share(lines, Limit(time=2.0))
     print(f"WAC: {solved}/{total} at 2 s per position")
     assert solved >= 150
+
+
+# --- scores, the value map, the table, the batched chess evaluator -------------------------------
+
+def test_score_type_and_value_map():
+    import math
+
+    from mcts import Cp, Mate, score_to_value
+    from mcts._score import CHESS_SCALE, MATE, to_score, value_to_score
+    assert to_score(MATE - 3) == Mate(3) and Mate(3).moves == 2 and Mate(-4).moves == -2 and Mate(1).moves == 1
+    assert to_score(-(MATE - 4)) == Mate(-4) and Mate(-4).score() == -(MATE - 4) and Mate(3).score() == MATE - 3
+    assert to_score(37) == Cp(37) and not Cp(37).is_mate() and Mate(1).is_mate()
+    for cp in (-900, -35, 0, 120, 2000):   # the chess map is the logistic 2 / (1 + 10^(-cp/400)) - 1
+        assert score_to_value(cp, CHESS_SCALE) == pytest.approx(2 / (1 + 10 ** (-cp / 400)) - 1, abs=1e-12)
+    assert score_to_value(MATE - 9, 1.0) == 1.0 and score_to_value(-(MATE - 9), 1.0) == -1.0
+    for v in (-0.9, -0.2, 0.0, 0.5):
+        assert score_to_value(value_to_score(v, 1000.0), 1000.0) == pytest.approx(v, abs=2e-3)
+    # the C back ends use the same map at their scale
+    for name in ("chess", "connect4"):
+        ab = AlphaBeta(games.load(name))
+        backend = ab._backend
+        for s in (-250, 0, 80, MATE - 5):
+            assert backend.value_of(s) == pytest.approx(score_to_value(s, backend.score_scale), abs=1e-12)
+    assert math.isclose(AlphaBeta(games.load("chess"))._backend.score_scale, CHESS_SCALE)
+
+
+@pytest.mark.parametrize("backend", ["cython", "python-chess"])
+def test_chess_result_carries_typed_score(backend):
+    game = games.load("chess", backend=backend)
+    result = AlphaBeta(game).run(game.deserialize("6k1/5ppp/8/8/8/8/8/R5K1 w - - 0 1"), Limit(depth=3))
+    from mcts import Mate
+    assert result.extra["score"] == Mate(1) and result.extra["mate_plies"] == 1 and result.value == 1.0
+    assert result.pv == (result.best_action,) and game.deserialize("6k1/5ppp/8/8/8/8/8/R5K1 w - - 0 1").action_to_string(result.best_action) == "a1a8"
+    result = AlphaBeta(game).run(game.new_initial_state(), Limit(depth=3))
+    assert not result.extra["score"].is_mate() and result.extra["score"].score() == result.score
+
+
+@pytest.mark.parametrize("name", ["chess", "connect4"])
+def test_table_resize_and_clear(name):
+    game = games.load(name)
+    ab = AlphaBeta(game, tt_bytes=1 << 20)
+    state = game.new_initial_state()
+    first = ab.run(state, Limit(depth=6))
+    ab.resize(256 << 20)   # fresh zero pages: no pass over the memory
+    assert ab._backend.table_bytes <= 256 << 20 and ab._backend.table_bytes > 128 << 20
+    assert ab.run(state, Limit(depth=6)).best_action in state.legal_actions()
+    ab.clear()
+    assert ab.run(state, Limit(depth=6)).best_action in state.legal_actions()
+    # after reset the search is that of a new searcher with the same table size, node for node
+    ab.reset()
+    again = ab.run(state, Limit(depth=6))
+    fresh = AlphaBeta(game, tt_bytes=256 << 20).run(state, Limit(depth=6))
+    assert (again.best_action, again.score, again.nodes) == (fresh.best_action, fresh.score, fresh.nodes)
+    assert first.depth == 6
+    with pytest.raises(ValueError):
+        ab.resize(100)
+
+
+def test_python_chess_states_use_the_c_searcher():
+    from mcts._ab_backend import ConvertedChess
+    game = games.load("chess", backend="python-chess")
+    ab = AlphaBeta(game)
+    assert isinstance(ab._backend, ConvertedChess)
+    # the history comes along: a draw by repetition is seen from the adapter's move stack
+    state = game.new_initial_state()
+    for uci in ("g1f3", "g8f6", "f3g1", "f6g8", "g1f3", "g8f6", "f3g1"):
+        state.apply_action(state.string_to_action(uci))
+    result = ab.run(state, Limit(depth=4))
+    assert state.action_to_string(result.best_action) in {m.uci() for m in state.board.legal_moves}
+
+
+def test_chess_evaluator_batches_in_c():
+    from mcts import ChessEvaluator
+    fast, slow = games.load("chess"), games.load("chess", backend="python-chess")
+    fen = "rnb1kbnr/pppp1ppp/8/4p1q1/3PP3/8/PPP2PPP/RNBQKBNR w KQkq - 1 3"   # the c1 bishop wins the queen
+    evaluator = ChessEvaluator()
+    priors, values = evaluator.evaluate([fast.deserialize(fen), slow.deserialize(fen), fast.new_initial_state()])
+    assert priors.shape == (3, 4672) and priors.dtype == np.float32 and values.shape == (3,)
+    state = fast.deserialize(fen)
+    legal = state.legal_actions()
+    assert np.allclose(priors.sum(axis=1), 1.0) and priors[0, legal].min() > 0
+    assert np.count_nonzero(priors[0]) == len(legal)
+    assert np.array_equal(priors[0], priors[1]) and values[0] == values[1]   # python-chess states convert
+    assert values[0] > 0.6 and abs(values[2]) < 0.2   # the quiescence search sees Bxg5
+    assert state.action_to_string(int(np.argmax(priors[0]))) == "c1g5"
+    flat = ChessEvaluator(quiescence=False, temperature=0).evaluate([state])
+    assert np.allclose(flat[0][0, legal], 1 / len(legal)) and abs(flat[1][0]) < 0.2
+    with pytest.raises(ValueError):
+        evaluator.evaluate([games.load("connect4").new_initial_state()])
+    with pytest.raises(ValueError):
+        ChessEvaluator(temperature=-1)
+
+
+def test_mcts_with_chess_evaluator_takes_the_queen():
+    from mcts import MCTS, ChessEvaluator
+    game = games.load("chess")
+    state = game.deserialize("rnb1kbnr/pppp1ppp/8/4p1q1/3PP3/8/PPP2PPP/RNBQKBNR w KQkq - 1 3")
+    result = MCTS(game, ChessEvaluator()).run(state, Limit(nodes=400))
+    assert state.action_to_string(result.best_action) == "c1g5"

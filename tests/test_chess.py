@@ -33,7 +33,7 @@ from games.perft import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+from tests.conftest import DATA  # noqa: E402
 PERFT = DATA / "chess" / "perft"
 
 # default run: every (position, depth) whose count is at most this; slow run: up to the larger cap
@@ -532,3 +532,35 @@ def test_cli_perft():
     assert "Nodes searched: 528" in out.stdout
     out = _cli("--fen", "not a fen", "1")
     assert out.returncode == 1 and "not a fen" in out.stderr
+
+
+def _divide_rows(out: str) -> dict[str, int]:
+    return {k: int(v) for k, v in (line.split(": ") for line in out.splitlines()
+                                   if ": " in line and not line.startswith(("position", "time", "nps", "Nodes")))}
+
+
+@pytest.mark.parametrize("args", [
+    ("--fen", "r3k2r/p1ppqpb1/bn2pnp1/3PN3/1p2P3/2N2Q1p/PPPBBPPP/R3K2R w KQkq - 0 1", "3"),
+    ("--variant", "chess960", "--fen", "bqnb1rkr/pp3ppp/3ppn2/2p5/5P2/P2P4/NPP1P1PP/BQ1BNRKR w HFhf -", "3"),
+    ("--chess960", "77", "3"),
+])
+def test_cli_perft_backends_agree(args):
+    """The default (bitboard) path, the adapter and python-chess split the tree the same way, castling
+    moves of Chess960 included."""
+    outs = {b: _cli("--divide", "--backend", b, *args) for b in ("bitboard", "adapter", "python-chess")}
+    for b, out in outs.items():
+        assert out.returncode == 0, (b, out.stderr)
+    rows = {b: _divide_rows(out.stdout) for b, out in outs.items()}
+    assert rows["bitboard"] == rows["adapter"] == rows["python-chess"] and len(rows["bitboard"]) > 15
+    assert _cli(*args).stdout.split("Nodes searched: ")[1].split()[0] == str(sum(rows["bitboard"].values()))
+
+
+def test_perft_bitboard_functions():
+    from games.perft import divide_bitboard, perft_bitboard
+    fen = "8/2p5/3p4/KP5r/1R3p1k/8/4P1P1/8 w - - 0 1"
+    board = chess.Board(fen)
+    assert perft_bitboard(board, 4) == 43238 == perft_bitboard(ChessGame().deserialize(fen), 4)
+    assert perft_bitboard(board, 0) == 1 and board.fen() == fen
+    assert sorted(divide_bitboard(board, 2)) == divide_python_chess(board, 2)
+    with pytest.raises(ValueError):
+        divide_bitboard(board, 0)

@@ -325,17 +325,16 @@ def test_search_limits_stop_and_info():
     assert r.best_action in s.legal_actions() and r.pv[0] == r.best_action and -1 < r.value < 1
     r = search.run(s, Limit(nodes=20000))
     assert r.stop_reason == "nodes" and 20000 <= r.nodes < 20100
-    t = time.monotonic()
+    # functional checks only: the time and stop latencies are asserted in bench/bench_chessboard.py
     r = search.run(s, Limit(time=0.25))
-    assert r.stop_reason == "time" and 0.25 <= time.monotonic() - t < 0.5 and r.best_action in s.legal_actions()
+    assert r.stop_reason == "time" and r.best_action in s.legal_actions()
     out = []
     th = threading.Thread(target=lambda: out.append(search.run(s, Limit(infinite=True))))
     th.start()
     time.sleep(0.2)
-    t = time.monotonic()
     search.stop()
     th.join()
-    assert time.monotonic() - t < 0.1 and out[0].stop_reason == "stopped" and out[0].best_action in s.legal_actions()
+    assert out[0].stop_reason == "stopped" and out[0].best_action in s.legal_actions()
     search.reset()
     with pytest.raises(ValueError):
         ChessAlphaBeta(games.load("chess", backend="python-chess"))
@@ -391,3 +390,47 @@ def test_searcher_reports_hashfull():
     assert 0 < table.hashfull() <= 1000
     search.reset()
     assert table.hashfull() == 0
+
+
+PORTABLE_SCRIPT = """
+import chess
+from games import chessboard as cb
+assert cb.SLIDER_INDEX == "magic", cb.SLIDER_INDEX
+cases = [(chess.STARTING_FEN, 5, 4865609),
+         ("r3k2r/p1ppqpb1/bn2pnp1/3PN3/1p2P3/2N2Q1p/PPPBBPPP/R3K2R w KQkq - 0 1", 4, 4085603),
+         ("8/2p5/3p4/KP5r/1R3p1k/8/4P1P1/8 w - - 0 1", 5, 674624),
+         ("r3k2r/Pppp1ppp/1b3nbN/nP6/BBP1P3/q4N2/Pp1P2PP/R2Q1RK1 w kq - 0 1", 4, 422333)]
+for fen, depth, expected in cases:
+    assert cb.from_fen(fen).perft(depth) == expected, fen
+print("portable perft ok")
+"""
+
+
+@pytest.mark.slow
+def test_portable_build_perft(tmp_path):
+    """A build with PLYTREE_PORTABLE=1 (no BMI2: magic-multiplication slider index) gives the perft
+    counts. About a minute: it compiles games/chessboard.pyx into a copy of the games package.
+    By hand: ``PLYTREE_PORTABLE=1 PLYTREE_EXT=games.chessboard python setup.py build_ext --build-lib DIR``."""
+    import os
+    import re
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    shutil.copy(root / "setup.py", tmp_path)
+    shutil.copytree(root / "games", tmp_path / "games",
+                    ignore=lambda d, names: [n for n in names if n.startswith("chessboard.") and not n.endswith((".pyx", ".pxd"))])
+    env = dict(os.environ, PLYTREE_PORTABLE="1", PLYTREE_EXT="games.chessboard", PYTHONPATH=str(tmp_path))
+    build = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=900)
+    assert build.returncode == 0, build.stderr[-3000:]
+    assert "-mbmi2" not in build.stdout + build.stderr
+    so = next((tmp_path / "games").glob("chessboard*.so"))
+    if shutil.which("objdump"):
+        disasm = subprocess.run(["objdump", "-d", str(so)], capture_output=True, text=True).stdout
+        # no BMI2 instruction (tzcnt may show: it is GCC's "rep bsf", which runs as bsf without BMI)
+        assert not re.search(r"\t(pext|pdep|shlx|shrx|sarx|bzhi|mulx|rorx)\s", disasm)
+    run = subprocess.run([sys.executable, "-c", PORTABLE_SCRIPT], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0 and "portable perft ok" in run.stdout, run.stderr[-3000:]

@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -35,6 +36,7 @@ from models.llm import (
     score_to_value,
 )
 
+REPO = Path(__file__).resolve().parent.parent
 C4 = games.load("connect4")
 
 
@@ -235,7 +237,7 @@ def _values_from_board(prompt: str) -> str:
 def test_minimax_takes_the_win_the_model_does_not_propose():
     s = c4(1, 7, 2, 7, 3, 6)  # x: 1 2 3 on the bottom row; "4" wins
     b = ScriptedBackend(completions=lambda p: "100" if "scale" in p else "6")
-    mm = LLMMinimax(C4, b, depth=2, candidates=2, fallback=UniformEvaluator())
+    mm = LLMMinimax(C4, LLMOracle(b, C4, fallback=UniformEvaluator()), depth=2, candidates=2)
     r = mm.run(s, Limit())
     assert r.best_action == 3 and r.value == pytest.approx(1.0)
     assert r.extra["llm_calls"] >= 1
@@ -247,7 +249,7 @@ def test_minimax_blocks_the_threat_the_greedy_model_misses():
                         scores={"1": 0.0})
     greedy = LLMPlayer(b, "greedy", fallback=UniformEvaluator())
     assert greedy.choose(s, Limit()).action == 0
-    mm = LLMMinimax(C4, b, depth=2, candidates=1, fallback=UniformEvaluator())
+    mm = LLMMinimax(C4, LLMOracle(b, C4, fallback=UniformEvaluator()), depth=2, candidates=1)
     r = mm.run(s, Limit())
     assert r.best_action == 3
     assert dict(zip(r.actions, r.q_values))[0] == pytest.approx(-1.0)  # the model's move loses to "4"
@@ -256,13 +258,13 @@ def test_minimax_blocks_the_threat_the_greedy_model_misses():
 def test_minimax_without_heuristic_follows_the_model():
     s = c4(1, 5, 1, 6, 2, 7)
     b = ScriptedBackend(completions=lambda p: "90" if "scale" in p else ("1" if "You play x" in p else "4"))
-    r = LLMMinimax(C4, b, depth=2, candidates=1, add_heuristic=False, fallback=UniformEvaluator()).run(s, Limit())
+    r = LLMMinimax(C4, LLMOracle(b, C4, fallback=UniformEvaluator()), depth=2, candidates=1, add_heuristic=False).run(s, Limit())
     assert r.best_action == 0 and r.actions == (0,) and r.value == pytest.approx(-1.0)  # sees the loss, has no other move
 
 
 def test_minimax_out_of_budget_returns_a_legal_move_fast():
     b = ScriptedBackend(completions={"": "4"}, delay=2.0)
-    mm = LLMMinimax(C4, b, depth=2, candidates=3)
+    mm = LLMMinimax(C4, LLMOracle(b, C4), depth=2, candidates=3)
     s = c4(4, 4)
     t0 = time.monotonic()
     r = mm.run(s, Limit(time=0.3))
@@ -274,7 +276,7 @@ def test_minimax_out_of_budget_returns_a_legal_move_fast():
 
 def test_minimax_stop_from_another_thread():
     b = ScriptedBackend(completions={"": "4"}, delay=5.0)
-    mm = LLMMinimax(C4, b)
+    mm = LLMMinimax(C4, LLMOracle(b, C4))
     threading.Timer(0.2, mm.stop).start()
     t0 = time.monotonic()
     r = mm.run(c4(), Limit())
@@ -287,13 +289,15 @@ def test_minimax_on_tictactoe_completes_the_line():
     for a in (0, 3, 1, 4):  # x on 0 1, o on 3 4; x to move wins at 2
         s.apply_action(a)
     b = ScriptedBackend(completions=lambda p: "50" if "scale" in p else s.action_to_string(8))
-    r = LLMMinimax(ttt, b, depth=2, candidates=1, fallback=UniformEvaluator()).run(s, Limit())
+    r = LLMMinimax(ttt, LLMOracle(b, ttt, fallback=UniformEvaluator()), depth=2, candidates=1).run(s, Limit())
     assert r.best_action == 2 and r.value == pytest.approx(1.0)
 
 
 def test_minimax_rejects_bad_settings():
     with pytest.raises(ValueError):
-        LLMMinimax(C4, ScriptedBackend(), depth=0)
+        LLMMinimax(C4, LLMOracle(ScriptedBackend(), C4), depth=0)
+    with pytest.raises(ValueError, match="Oracle"):
+        LLMMinimax(C4, ScriptedBackend())  # a bare backend is no oracle: models.llm builds one
 
 
 # ---------------------------------------------------------------------------------- players
@@ -340,24 +344,34 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
             m = re.findall(r"\d+", body["prompt"])
             reply = {"choices": [{"index": 0, "text": (m[-1] if m else "?") + "\nrest"}],
                      "usage": {"prompt_tokens": 7, "completion_tokens": 3}}
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        _send(self, json.dumps(reply).encode())
+
+
+def _send(handler: BaseHTTPRequestHandler, data: bytes) -> None:
+    """Answers 200 with ``data`` as the JSON body (valid JSON or not)."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+def _serving(handler: type[BaseHTTPRequestHandler]):
+    """A server on a free 127.0.0.1 port in a daemon thread; yields it, then stops it."""
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
 
 
 @pytest.fixture()
 def fake_server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _FakeOpenAI)
     _FakeOpenAI.seen = []
     _FakeOpenAI.fail_first = 0
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
-    srv.shutdown()
-    srv.server_close()
+    for srv in _serving(_FakeOpenAI):
+        yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
 
 
 def test_http_backend_scores_completes_retries(fake_server):
@@ -501,3 +515,111 @@ def test_llama_cpp_server_drives_a_player():
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+# ---------------------------------------------------------------------------------- model faults
+class _FaultyOpenAI(BaseHTTPRequestHandler):
+    """An OpenAI-style server that fails in one way (``mode``): HTTP 500, invalid JSON, nonsense
+    answers, or no answer at all (``hang``: holds each request until ``release`` is set)."""
+
+    mode = "500"
+    release = threading.Event()
+    requests = 0
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).requests += 1
+        if self.mode == "hang":
+            type(self).release.wait(60)
+            return
+        if self.mode == "500":
+            self.send_response(500)
+            self.end_headers()
+            self.wfile.write(b"internal error")
+            return
+        _send(self, b"{not json" if self.mode == "json" else json.dumps(
+            {"choices": [{"index": 0, "text": "banana split"}], "usage": {"prompt_tokens": 3, "completion_tokens": 2}}).encode())
+
+
+@pytest.fixture()
+def faulty_server():
+    _FaultyOpenAI.release = threading.Event()
+    _FaultyOpenAI.requests = 0
+    for srv in _serving(_FaultyOpenAI):
+        yield srv
+        _FaultyOpenAI.release.set()  # hung handlers end before the server stops
+
+
+def _fault_lines(caplog, kind: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "plytree.llm" and f": {kind} fault: " in r.getMessage()]
+
+
+@pytest.mark.parametrize("mode,kinds", [("500", ["http_500"]), ("json", ["invalid_json"]),
+                                        ("nonsense", ["malformed_reply", "illegal_answer", "unparsed_value"]),
+                                        ("hang", ["call_timeout"])])
+def test_model_faults_are_logged_once_each_and_counted(faulty_server, caplog, mode, kinds):
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="plytree.llm")
+    _FaultyOpenAI.mode = mode
+    url = f"http://127.0.0.1:{faulty_server.server_address[1]}/v1"
+    b = HTTPBackend(url, "faulty", timeout=5.0, retries=1, backoff=0.01)
+    ttt = games.load("tictactoe")
+    players = [LLMPlayer(b, "greedy", call_timeout=0.2, fallback=UniformEvaluator()),
+               LLMPlayer(b, "minimax", values="llm", depth=1, candidates=1, call_timeout=0.2,
+                         fallback=UniformEvaluator(), name="llm-minimax")]
+    rec = play_game(ttt, players, limits=Limit())
+    assert rec.reason == "terminal"  # legal fallback moves to the end
+    for kind in kinds:
+        assert len(_fault_lines(caplog, kind)) == 1, (kind, caplog.text)  # logged once, however often
+        assert b.faults.counts[kind] >= 2, b.faults.counts
+    usage = b.usage.snapshot()
+    assert usage.errors >= (b.faults.counts["call_timeout"] if mode == "hang" else 1)
+    if mode == "hang":
+        timeouts = sum(p.stats["timeouts"] for p in players)
+        assert timeouts >= 2 and usage.errors >= timeouts  # every timeout is an error in the usage
+    b.close()
+    summary = [r.getMessage() for r in caplog.records if "model faults:" in r.getMessage()]
+    assert len(summary) == 1
+    for kind in kinds:  # calls abandoned in their threads may still fail after close(): at least 2
+        counted = re.search(rf"\b{kind} x(\d+)", summary[0])
+        assert counted and int(counted.group(1)) >= 2, summary[0]
+
+
+_HANGING_GAME = """
+import sys, time
+import games
+from engine import LLMPlayer, RandomPlayer, play_game
+from mcts import Limit, UniformEvaluator
+from models.llm import HTTPBackend
+
+b = HTTPBackend(sys.argv[1], "hung", timeout=float(sys.argv[2]), retries=2, backoff=0.01)
+player = LLMPlayer(b, "greedy", call_timeout=0.2, fallback=UniformEvaluator())
+rec = play_game(games.load("tictactoe"), [player, RandomPlayer(seed=1)], limits=Limit())
+print("game over", rec.reason, b.usage.snapshot().errors, flush=True)
+"""
+
+
+def test_process_exits_within_one_request_timeout_of_a_hanging_server(faulty_server):
+    _FaultyOpenAI.mode = "hang"
+    url = f"http://127.0.0.1:{faulty_server.server_address[1]}/v1"
+    request_timeout = 4.0  # each hung request holds a thread for 3 x 4 s with its retries
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-c", _HANGING_GAME, url, str(request_timeout)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        ended = time.monotonic()
+        proc.wait(timeout=120)
+        waited = time.monotonic() - ended
+    finally:
+        proc.kill()
+    stderr = proc.stderr.read()
+    assert line.startswith("game over terminal"), stderr
+    assert int(line.split()[-1]) >= 1  # the timeouts are counted as errors
+    assert _FaultyOpenAI.requests >= 1
+    assert waited < request_timeout + 3.0, f"exit took {waited:.1f} s after the game"
+    assert "call_timeout fault" in stderr  # logged (the last-resort handler prints warnings)

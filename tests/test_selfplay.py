@@ -15,7 +15,8 @@ import pytest
 import games
 import mcts
 import models
-from engine.learn import LearnConfig, _games_in_shards, connect4_strength, learn, read_connect4_positions, read_log
+from engine._strength import connect4_strength, read_connect4_positions
+from engine.learn import LearnConfig, _games_in_shards, learn, read_log
 from engine.selfplay import LockstepEvaluator, SelfPlayConfig, match, play_games
 from models.train import BufferFormatError, Records, ReplayBuffer, augment, read_shard, symmetry_maps, write_shard
 
@@ -175,12 +176,28 @@ def test_lockstep_error_reaches_every_search() -> None:
         play_games(games.load("connect4"), [Broken()], 4, SelfPlayConfig(simulations=16, parallel_games=4))
 
 
+class _OpeningSpy:
+    """An evaluator that counts how often it is asked about the empty board: only the search of the
+    player who moves first in a game ever sees it (its root on the first move)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.empty_boards = 0
+
+    def evaluate(self, states):
+        self.empty_boards += sum(1 for s in states if not s.history())
+        return self.inner.evaluate(states)
+
+
 def test_match_alternates_colours() -> None:
     game = games.load("tictactoe")
-    res = match(game, mcts.RolloutEvaluator(seed=1), mcts.UniformEvaluator(), 6,
-                SelfPlayConfig(simulations=200, parallel_games=3, temperature_moves=2))
+    a, b = _OpeningSpy(mcts.RolloutEvaluator(seed=1)), _OpeningSpy(mcts.UniformEvaluator())
+    res = match(game, a, b, 6, SelfPlayConfig(simulations=200, parallel_games=3, temperature_moves=2))
     assert res["games"] == 6 and res["wins"] + res["draws"] + res["losses"] == 6
     assert 0.0 <= res["score"] <= 1.0
+    # each side opened three of the six games, in alternation by game number
+    assert res["seats"] == [0, 1, 0, 1, 0, 1]
+    assert a.empty_boards == 3 and b.empty_boards == 3
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -316,7 +333,7 @@ def test_shipped_connect4_strength_full() -> None:
 
 @pytest.mark.slow
 def test_shipped_hex_beats_rollouts() -> None:
-    from engine.learn import hex_strength
+    from engine._strength import hex_strength
 
     out = hex_strength(models.shipped_model("hex", board_size=7), games_count=20, simulations=200)
     assert out["score"] > 0.5

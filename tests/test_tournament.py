@@ -563,3 +563,202 @@ def test_cli_default_round_robin_runs_in_minutes():
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
     assert "Cross table" in stdout and "random" in stdout
+
+
+# ----------------------------------------------------------------------------- malformed configs
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from engine._tournament_config import ConfigError, load_config, parse_config  # noqa: E402
+
+GOOD_TOML = textwrap.dedent("""
+    [tournament]
+    game = "tictactoe"
+    rounds = 2
+    openings = "random"
+    sprt = "elo0=0,elo1=10"
+    resign = "moves=3,score=0.9"
+    [[player]]
+    name = "a"
+    kind = "random"
+    [[player]]
+    name = "b"
+    kind = "mcts"
+    simulations = 8
+    [player.option]
+    Hash = 16
+""")
+
+BAD_CONFIGS = [  # (file bytes, what the one line must name)
+    (b'[tournament]\ngame = 5\n', ["tournament.game", "expected a string"]),
+    (b'player = 3\n', ["player", "array of tables"]),
+    (b'[tournament\ngame = "chess"\n', ["TOML syntax error", "line 1"]),
+    (b'[tournament]\nevent = "\xff\xfe"\n', ["not UTF-8", "line 2"]),
+    (b'game = "chess"\n', ["game", "top-level", "[tournament]"]),
+    (b'[tournament]\ngame = "go"\n', ["tournament.game", "unknown game"]),
+    (b'[tournament]\nrounds = "ten"\n', ["tournament.rounds", "integer"]),
+    (b'[tournament]\nrounds = 0\n', ["tournament.rounds", ">= 1"]),
+    (b'[tournament]\nformat = "swiss"\n', ["tournament.format", "roundrobin"]),
+    (b'[tournament]\nsprt = "alpha=2"\n', ["tournament.sprt", "alpha"]),
+    (b'[tournament]\nresign = "moves=x"\n', ["tournament.resign"]),
+    (b'[tournament]\ntime_margin = nan\n', ["tournament.time_margin"]),
+    (b'[tournament]\ncolour = "white"\n', ["tournament.colour", "unknown key"]),
+    (b'tournament = 5\n', ["tournament", "expected a table"]),
+    (b'[[player]]\nkind = 3\n', ["player[0].kind", "expected a string"]),
+    (b'[[player]]\nname = "x"\n', ["player[0]", "no kind"]),
+    (b'[[player]]\nkind = "mcts"\nsimulations = -1\n', ["player[0]", "simulations"]),
+    (b'[[player]]\nkind = "mcts"\nsimulations = [1, 2]\n', ["player[0].simulations", "an array"]),
+    (b'[[player]]\nkind = "uci"\ncmd = "sf"\noption = 3\n', ["player[0].option", "table"]),
+    (b'[[player]]\nkind = "random"\n[[player]]\nkind = "random"\n', ["player[1].name", "already"]),
+    (b'[[player]]\nkind = "random"\ntc = "fast"\n', ["player[0]", "time control"]),
+]
+
+
+@pytest.mark.parametrize("data,named", BAD_CONFIGS, ids=[str(i) for i in range(len(BAD_CONFIGS))])
+def test_malformed_config_is_one_line_naming_file_and_key(tmp_path, data, named):
+    path = tmp_path / "bad.toml"
+    path.write_bytes(data)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    for part in named:
+        assert part in message, message
+
+
+def test_good_config_loads():
+    options, players = parse_config(GOOD_TOML, "good.toml")
+    assert options["game"] == "tictactoe" and options["rounds"] == 2
+    assert [p["name"] for p in players] == ["a", "b"] and players[1]["option"] == {"Hash": 16}
+
+
+@pytest.mark.parametrize("data", [b'[tournament]\ngame = 5\n', b'player = 3\n', b'[tournament\n', b'\xff\xfe = 1\n'])
+def test_cli_malformed_config_exits_2_with_one_line(tmp_path, data):
+    path = tmp_path / "bad.toml"
+    path.write_bytes(data)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-m", "engine.cli", "tournament", "--config", str(path), "--no-progress"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"plytree tournament: error: {path}: "), proc.stderr
+    assert proc.stdout == ""
+
+
+def test_cli_bad_option_values_exit_2_naming_the_option(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-m", "engine.cli", "tournament", "--rounds", "0", "--player", "random",
+                           "--player", "name=r2,kind=random", "--out", str(tmp_path / "o")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and proc.stderr.strip() == "plytree tournament: error: command line: --rounds: expected an integer >= 1, got 0"
+
+
+def _mutations(text: bytes) -> st.SearchStrategy[bytes]:
+    """Byte-level mutations of a good file: deletions, insertions, replaced bytes, truncations."""
+    def mutate(ops):
+        data = bytearray(text)
+        for kind, pos, byte in ops:
+            pos = pos % (len(data) + 1)
+            if kind == 0 and data:
+                del data[min(pos, len(data) - 1)]
+            elif kind == 1:
+                data.insert(pos, byte)
+            elif kind == 2 and data:
+                data[min(pos, len(data) - 1)] = byte
+            else:
+                del data[pos:]
+        return bytes(data)
+    ops = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=6)
+    return ops.map(mutate)
+
+
+_SCALAR = st.one_of(st.integers(-5, 10**6), st.floats(allow_nan=True), st.booleans(),
+                    st.text(max_size=20), st.sampled_from(["tictactoe", "connect4", "random", "mcts", "uci",
+                                                           "elo0=0,elo1=5", "moves=3,score=0.9", "10+0.1"]))
+_KEYS = st.sampled_from(["game", "rounds", "format", "sprt", "resign", "draw", "seed", "openings", "ray", "each",
+                         "time_margin", "board_size", "kind", "name", "simulations", "tc", "cmd", "option",
+                         "player", "tournament", "x"])
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "nan" if value != value else ("inf" if value == float("inf") else ("-inf" if value == -float("inf") else repr(value)))
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value)  # a TOML basic string
+
+
+@st.composite
+def _random_toml(draw) -> bytes:
+    lines = []
+    for _ in range(draw(st.integers(0, 8))):
+        header = draw(st.sampled_from(["", "[tournament]", "[[player]]", "[player.option]", "[x]"]))
+        if header:
+            lines.append(header)
+        for _ in range(draw(st.integers(0, 4))):
+            lines.append(f"{draw(_KEYS)} = {_toml_value(draw(_SCALAR))}")
+    return "\n".join(lines).encode()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.one_of(_mutations(GOOD_TOML.encode()), _random_toml(), st.binary(max_size=200)))
+def test_fuzz_config_loader_raises_only_config_error(tmp_path, data):
+    path = tmp_path / "fuzz.toml"
+    path.write_bytes(data)
+    try:
+        options, players = load_config(path)
+    except ConfigError as exc:
+        message = str(exc)
+        assert message.startswith(f"{path}: ") and "\n" not in message
+    else:
+        assert isinstance(options, dict) and all(isinstance(p, dict) for p in players)
+        # a file that loads makes a tournament, or fails with the same one-line error
+        import argparse
+
+        from engine._cli_tournament import TOML_KEYS, _tournament_config
+        args = argparse.Namespace(config=str(path), player=[], **{k: None for k in TOML_KEYS})
+        try:
+            config = _tournament_config(args, dict(options), players or ["random", "name=r2,kind=random"])
+        except ConfigError as exc:
+            assert str(exc).startswith(f"{path}: ") and "\n" not in str(exc)
+        else:
+            assert len(config.players) >= 2
+
+
+# ----------------------------------------------------------------------------- the worker pool
+class _Counter:
+    """A pool worker that remembers what it ran (module level: picklable for spawned processes)."""
+
+    def __init__(self, start: int) -> None:
+        self.calls = [start]
+
+    def add(self, x: int) -> list[int]:
+        if x < 0:
+            raise ValueError(f"negative {x}")
+        self.calls.append(x)
+        return list(self.calls)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_worker_pool_keeps_its_workers_and_runs_tasks_as_waited_for(workers):
+    from engine._pool import PoolError, WorkerPool
+
+    pool = WorkerPool(_Counter, (7,), workers=workers)
+    assert pool.kind == ("local" if workers == 1 else "process")
+    futures = [pool.submit("add", x) for x in (1, 2, -3)]
+    if workers == 1:
+        assert not any(f.done() for f in futures)  # the local kind runs a task inside wait
+    pending = set(futures)
+    while pending:
+        _, pending = pool.wait(pending)
+    with pytest.raises(ValueError, match="negative -3"):
+        futures[2].result()
+    runs = [futures[0].result(), futures[1].result()]
+    assert all(r[0] == 7 for r in runs)  # built once per worker by factory(*factory_args)
+    if workers == 1:
+        assert runs == [[7, 1], [7, 1, 2]]  # one worker, kept between tasks
+    pool.close()
+    with pytest.raises(PoolError):
+        pool.submit("add", 1)

@@ -15,11 +15,14 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import CancelledError
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from models.llm._chat import chatml
+from models.llm._daemon_pool import PoolClosedError
+from models.llm._faults import FaultLog
 
 
 class LLMError(RuntimeError):
@@ -39,7 +42,8 @@ class UsageSnapshot:
         prompt_tokens, completion_tokens: tokens read and written by those calls.
         seconds: wall time spent inside uncached calls.
         cache_hits: requests answered from the cache.
-        errors: calls that raised.
+        errors: calls that raised, and calls a search abandoned at their deadline (an abandoned call
+            that later fails in its thread counts again).
     """
 
     calls: int = 0
@@ -156,12 +160,16 @@ class BaseBackend:
     Args:
         model: the model's name (part of every cache key).
         cache_size: cached requests kept (0 turns the cache off).
+
+    Attributes:
+        faults: the ``FaultLog`` of this backend (first fault of each kind logged, the rest counted).
     """
 
     def __init__(self, model: str, *, cache_size: int = 100_000) -> None:
         self.model = model
         self.usage = Usage()
         self.cache = LRUCache(cache_size)
+        self.faults = FaultLog(f"{type(self).__name__}(model={model!r})")
 
     # -- what a backend implements ------------------------------------------------------------
     def _score_uncached(self, requests: Sequence[tuple[str, tuple[str, ...]]]) -> tuple[list[list[float]], int]:
@@ -241,6 +249,8 @@ class BaseBackend:
             raise
         except Exception as exc:  # a model fault of any kind is a RuntimeError with the cause attached
             self.usage.add(errors=1, seconds=time.perf_counter() - t0)
+            if not isinstance(exc, (CancelledError, PoolClosedError)):  # a closed backend is no model fault
+                self.faults.record(type(exc).__name__, str(exc)[:200])
             raise LLMError(f"{type(self).__name__}({self.model!r}) failed: {exc}") from exc
         self.usage.add(calls=count, seconds=time.perf_counter() - t0)
         return result

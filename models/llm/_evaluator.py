@@ -6,8 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from mcts._limit import Limit
-from mcts._llm_minimax import LLMBudget
+from mcts import LLMBudget, Limit
 from models.llm._oracle import LLMOracle
 
 

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Protocol
 
-from mcts._limit import Limit
-from mcts._llm_minimax import LLMBudget
+from mcts import LLMBudget, Limit
 from models.llm._backend import LLMError
 from models.llm._oracle import parse_score
 from models.llm._prompts import PromptSet

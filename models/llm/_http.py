@@ -6,8 +6,11 @@
   ``logprobs``, and sums the log-probabilities of the final echoed tokens that spell the continuation
   (see ``continuation_logprob``); the server must keep logits for the whole prompt (llama.cpp:
   ``--logits_all true``).
-- Requests of one batch go out at once from a thread pool (``concurrency`` at a time), each with a
-  timeout and retries with exponential backoff on connection errors, 429 and 5xx.
+- Requests of one batch go out at once from a pool of daemon threads (``concurrency`` at a time), each
+  with a timeout and retries with exponential backoff on connection errors, 429, 5xx and invalid JSON;
+  a request left hanging never holds up the process's exit.
+- Faults (HTTP status, timeout, connection, invalid JSON, malformed reply) go to ``self.faults``: the
+  first of each kind is logged at WARNING on the ``plytree.llm`` logger, then they are counted.
 
 Configuration (arguments win over the environment): ``PLYTREE_LLM_BASE_URL`` (else
 ``OPENAI_BASE_URL``, default ``http://127.0.0.1:8000/v1``), ``PLYTREE_LLM_MODEL`` (else
@@ -15,7 +18,6 @@ Configuration (arguments win over the environment): ``PLYTREE_LLM_BASE_URL`` (el
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
 import json
 import os
 import random
@@ -31,6 +33,7 @@ from models.llm._backend import (
     count_tokens_estimate,
 )
 from models.llm._chat import chatml_to_messages
+from models.llm._daemon_pool import DaemonPool
 
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
@@ -100,8 +103,9 @@ class HTTPBackend(BaseBackend):
         self.retries = retries
         self.backoff = backoff
         self.concurrency = concurrency
-        self._pool = cf.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="llm-http")
+        self._pool = DaemonPool(concurrency, "llm-http")
         self.requests_sent = 0
+        self.faults.source = f"HTTPBackend({self.base_url!r}, model={self.model!r})"
 
     # -- transport ----------------------------------------------------------------------------
     def _post(self, path: str, body: dict) -> dict:
@@ -111,32 +115,48 @@ class HTTPBackend(BaseBackend):
             headers["Authorization"] = f"Bearer {self.api_key}"
         delay = self.backoff
         last: Exception | None = None
+        url = self.base_url + path
         for attempt in range(self.retries + 1):
-            req = urllib.request.Request(self.base_url + path, data=data, headers=headers, method="POST")
+            req = urllib.request.Request(url, data=data, headers=headers, method="POST")
+            kind = ""
             try:
                 self.requests_sent += 1
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    return json.loads(resp.read().decode())
+                    reply = json.loads(resp.read().decode())
+                if isinstance(reply, dict):
+                    return reply
+                kind, last = "malformed_reply", LLMError(f"POST {url}: the reply is not a JSON object: {str(reply)[:200]}")
             except urllib.error.HTTPError as exc:
                 detail = exc.read()[:500].decode(errors="replace")
-                last = LLMError(f"POST {self.base_url + path}: HTTP {exc.code}: {detail}")
+                kind, last = f"http_{exc.code}", LLMError(f"POST {url}: HTTP {exc.code}: {detail}")
                 last.__cause__ = exc
                 if exc.code not in _RETRY_STATUS:
-                    raise last
+                    self.faults.record(kind, str(last))
+                    raise last from exc
             except TimeoutError as exc:
-                last = LLMTimeoutError(f"POST {self.base_url + path}: no answer within {self.timeout} s")
+                kind, last = "timeout", LLMTimeoutError(f"POST {url}: no answer within {self.timeout} s")
                 last.__cause__ = exc
-            except (urllib.error.URLError, ConnectionError, OSError, json.JSONDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError) as exc:  # json.JSONDecodeError is a ValueError
+                kind, last = "invalid_json", LLMError(f"POST {url}: the reply is not JSON: {exc}")
+                last.__cause__ = exc
+            except (urllib.error.URLError, ConnectionError, OSError) as exc:
                 if isinstance(getattr(exc, "reason", None), TimeoutError):
-                    last = LLMTimeoutError(f"POST {self.base_url + path}: no answer within {self.timeout} s")
+                    kind, last = "timeout", LLMTimeoutError(f"POST {url}: no answer within {self.timeout} s")
                 else:
-                    last = LLMError(f"POST {self.base_url + path}: {exc}")
+                    kind, last = "connection", LLMError(f"POST {url}: {exc}")
                 last.__cause__ = exc
+            self.faults.record(kind, str(last))
             if attempt < self.retries:
                 time.sleep(delay * (1.0 + 0.25 * random.random()))
                 delay *= 2
         assert last is not None
         raise last
+
+    def _malformed(self, message: str, exc: Exception | None = None) -> LLMError:
+        self.faults.record("malformed_reply", message)
+        error = LLMError(message)
+        error.__cause__ = exc
+        return error
 
     def _map(self, fn, items: Sequence) -> list:
         # the whole batch goes out at once, `concurrency` requests in flight
@@ -153,7 +173,8 @@ class HTTPBackend(BaseBackend):
             tokens = [t or "" for t in choice["logprobs"]["tokens"]]
             token_lps = choice["logprobs"]["token_logprobs"]
         except (KeyError, IndexError, TypeError) as exc:
-            raise LLMError(f"no echoed logprobs in the server's reply (start llama.cpp with --logits_all true): {str(reply)[:300]}") from exc
+            raise self._malformed("no echoed logprobs in the server's reply (start llama.cpp with --logits_all true): "
+                                  f"{str(reply)[:300]}", exc) from exc
         total = continuation_logprob(tokens, token_lps, prompt + cont, cont, choice.get("text") or "")
         if total is None:
             raise LLMError(f"the server's echo did not end with the continuation {cont!r}: {tokens[-6:]}")
@@ -185,12 +206,14 @@ class HTTPBackend(BaseBackend):
         try:
             choices = sorted(reply["choices"], key=lambda c: c.get("index", 0))
             texts = [get(c) for c in choices]
+            if not all(isinstance(t, str) for t in texts):
+                raise TypeError("a choice's text is not a string")
         except (KeyError, TypeError, AttributeError) as exc:
-            raise LLMError(f"malformed completion reply: {str(reply)[:300]}") from exc
+            raise self._malformed(f"malformed completion reply: {str(reply)[:300]}", exc) from exc
         while len(texts) < n:  # servers that ignore `n` (llama.cpp) get asked again
             more, _, _ = self._complete_one((prompt, max_tokens, temperature, n - len(texts), stop))
             texts.extend(more)
-            if temperature == 0:
+            if temperature == 0 or not more:
                 break
         usage = reply.get("usage") or {}
         pt = int(usage.get("prompt_tokens") or count_tokens_estimate(prompt))
@@ -205,4 +228,6 @@ class HTTPBackend(BaseBackend):
         return texts, sum(r[1] for r in results), sum(r[2] for r in results)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Cancels queued requests (running ones end at their timeout) and logs the fault counts."""
+        self._pool.shutdown()
+        self.faults.summarize()

@@ -6,6 +6,11 @@
   answers that are no legal move counted (``stats["illegal_answers"]``) and dropped.
 - Value: the value prompt asks for a 1-100 score, parsed robustly and mapped to [-1, 1]; a garbled
   answer, a model error or a timeout falls back to a heuristic evaluator.
+
+Faults are never silent: a timeout counts as an error in the backend's ``usage``, and timeouts,
+answers that are no legal move and values that cannot be read go to the backend's ``FaultLog`` (the
+first of each kind logged at WARNING on ``plytree.llm``, the rest counted). Calls run in daemon
+threads, so a call abandoned at its deadline never holds up the process's exit.
 """
 from __future__ import annotations
 
@@ -20,6 +25,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from models.llm._backend import LLMError, LLMTimeoutError
+from models.llm._daemon_pool import DaemonPool
+from models.llm._faults import FaultLog
 from models.llm._prompts import PromptSet
 
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s*(%|/\s*100|/\s*10\b)?")
@@ -131,7 +138,7 @@ class LLMOracle:
         self.sample_temperature = sample_temperature
         self.value_max_tokens = value_max_tokens
         if fallback is None:
-            from mcts._evaluators import RolloutEvaluator
+            from mcts import RolloutEvaluator
 
             fallback = RolloutEvaluator(num_rollouts=8, seed=0)
         self.fallback = fallback
@@ -139,8 +146,18 @@ class LLMOracle:
         self.use_model_values = use_model_values
         self.stats: Counter[str] = Counter()
         self.cancel: threading.Event | None = None
-        self._pool: cf.ThreadPoolExecutor | None = None
+        self._pool: DaemonPool | None = None
         self._pool_lock = threading.Lock()
+        faults = getattr(backend, "faults", None)
+        self.faults: FaultLog = faults if isinstance(faults, FaultLog) else FaultLog(repr(backend))
+
+    def _timed_out(self, message: str) -> LLMTimeoutError:
+        self.stats["timeouts"] += 1
+        usage = getattr(self.backend, "usage", None)
+        if usage is not None:
+            usage.add(errors=1)
+        self.faults.record("call_timeout", message)
+        return LLMTimeoutError(message)
 
     # -- calls with a timeout -----------------------------------------------------------------
     def call(self, fn: Callable, *args, timeout: float | None = None, **kwargs):
@@ -159,11 +176,10 @@ class LLMOracle:
         if timeout is None and cancel is None:
             return fn(*args, **kwargs)
         if timeout is not None and timeout <= 0:
-            self.stats["timeouts"] += 1
-            raise LLMTimeoutError("no time left for a model call")
+            raise self._timed_out("no time left for a model call")
         with self._pool_lock:
             if self._pool is None:
-                self._pool = cf.ThreadPoolExecutor(max_workers=4, thread_name_prefix="llm-call")
+                self._pool = DaemonPool(4, "llm-call")
         fut = self._pool.submit(fn, *args, **kwargs)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -178,8 +194,7 @@ class LLMOracle:
                     self.stats["cancelled"] += 1
                     raise LLMTimeoutError("model call cancelled by stop()") from exc
                 if deadline is not None and time.monotonic() >= deadline:
-                    self.stats["timeouts"] += 1
-                    raise LLMTimeoutError(f"model call exceeded {timeout:.3g} s") from exc
+                    raise self._timed_out(f"model call exceeded {timeout:.3g} s") from exc
 
     # -- policy ---------------------------------------------------------------------------------
     def policy_prompt(self, state) -> str:
@@ -238,6 +253,7 @@ class LLMOracle:
                 self.stats["answers"] += 1
                 if a is None:
                     self.stats["illegal_answers"] += 1
+                    self.faults.record("illegal_answer", f"{t[:80]!r} names no legal move")
                     continue
                 if a not in counts:
                     first.append(a)
@@ -268,6 +284,8 @@ class LLMOracle:
                 score = parse_score(row[0] if row else "")
                 if score is None:
                     self.stats["value_unparsed"] += 1
+                    if row and row[0]:
+                        self.faults.record("unparsed_value", f"{row[0][:80]!r} has no 1-100 score")
                     continue
                 vals[i] = score_to_value(score)
                 fb[i] = False
@@ -278,6 +296,8 @@ class LLMOracle:
         return vals, fb
 
     def close(self) -> None:
+        """Cancels queued calls (a running one ends in its daemon thread) and logs the fault counts."""
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown()
             self._pool = None
+        self.faults.summarize()

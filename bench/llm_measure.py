@@ -1,15 +1,15 @@
-"""Win-rate and solve-rate measurements for docs/llm.md.
+"""Win-rate and solve-rate measurements for docs/llm.md (a script: it plays games, so it lives in bench/).
 
 Connect Four, an LLM player against a fixed opponent, seats alternating::
 
-    python -m models.llm.measure c4 --mode greedy --opponent random --games 20
-    python -m models.llm.measure c4 --mode mcts --simulations 16 --opponent random --games 20
-    python -m models.llm.measure c4 --mode minimax --depth 2 --candidates 3 --opponent random --games 20
+    python -m bench.llm_measure c4 --mode greedy --opponent random --games 20
+    python -m bench.llm_measure c4 --mode mcts --simulations 16 --opponent random --games 20
+    python -m bench.llm_measure c4 --mode minimax --depth 2 --candidates 3 --opponent random --games 20
 
 ``--mode heuristic`` (the one-ply heuristic alone) and ``--mode uniform-mcts`` (the same MCTS with uniform
 priors) are the no-LLM baselines. Game of 24, with and without search::
 
-    python -m models.llm.measure game24 --puzzles 20 --llm-calls 40
+    python -m bench.llm_measure game24 --puzzles 20 --llm-calls 40
 """
 from __future__ import annotations
 
