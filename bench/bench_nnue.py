@@ -136,8 +136,9 @@ def wac(net: Optional[str], count: int, seconds: float, data: Path = DATA) -> di
     positions = epd_positions("wac.epd", data)[:count]
     for board, ops in positions:
         ab.reset()
-        r = ab.run(game.deserialize(board.fen()), Limit(time=seconds))
-        if chess.Move.from_uci(r.extra["pv_uci"][0]) in ops["bm"]:
+        state = game.deserialize(board.fen())
+        r = ab.run(state, Limit(time=seconds))
+        if chess.Move.from_uci(state.action_to_string(r.best_action)) in ops["bm"]:
             solved += 1
     return {"solved": solved, "positions": len(positions), "seconds_each": seconds}
 

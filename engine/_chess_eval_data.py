@@ -26,7 +26,7 @@ from typing import Optional
 
 import numpy as np
 
-from models.chess_data import MATE_CP, write_shard
+from models.chess_data import MATE_CP, board_codes, write_shard
 
 STOCKFISH_PATHS = ("stockfish", "/usr/games/stockfish", "/usr/local/bin/stockfish")
 DEFAULT_OPENINGS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "chess" / "epd" / "chessathome_openings.fen"
@@ -178,10 +178,7 @@ def _play_game(rng: random.Random, fens: list[str], sf: Stockfish, searcher, gam
             break
         move = chess.Move.from_uci(best)
         if not b.is_check() and not b.is_capture(move) and move.promotion is None:
-            codes = np.full(64, -1, np.int8)
-            for sq, piece in b.piece_map().items():
-                codes[sq] = (piece.piece_type - 1) + (0 if piece.color == chess.WHITE else 6)
-            rows["board"].append(codes)
+            rows["board"].append(board_codes(b)[0])
             rows["stm"].append(stm)
             rows["score"].append(score)
             rows["ply"].append(ply)
