@@ -143,6 +143,8 @@ def _play_game(rng: random.Random, fens: list[str], sf: Stockfish, searcher, gam
     """One game; returns the kept positions (quiet ones) with their labels and the result."""
     import chess
 
+    from mcts import Limit
+
     from games.chessboard import from_fen
 
     board = chess.Board(rng.choice(fens))
@@ -186,8 +188,7 @@ def _play_game(rng: random.Random, fens: list[str], sf: Stockfish, searcher, gam
         if ply < 30 and rng.random() < cfg.random_move_rate:
             action = rng.choice(legal)
         else:
-            searcher.begin(state, node_limit=20_000)
-            _, _, action, _, _ = searcher.search(rng.randint(2, 4), -10_000_000, 10_000_000)
+            action = searcher.run(state, Limit(depth=rng.randint(2, 4), nodes=20_000)).best_action
             if action < 0 or action not in legal:
                 action = rng.choice(legal)
         state.apply_action(action)
@@ -211,12 +212,12 @@ def make_shard(index: int, out: Path, cfg: DataConfig, progress=None, deadline: 
         Positions written (0: none, no file).
     """
     import games
-    from mcts._chess_ab import ChessAlphaBeta
+    from mcts import AlphaBeta
 
     rng = random.Random(index)
     fens = _read_openings(cfg.openings)
     game = games.load("chess")
-    searcher = ChessAlphaBeta(game, tt_bytes=1 << 20, aspiration=0)
+    searcher = AlphaBeta(game, tt_bytes=1 << 20)
     sf = Stockfish(find_stockfish(cfg.stockfish), nodes=cfg.label_nodes)
     cols: dict[str, list] = {"board": [], "stm": [], "score": [], "result": [], "ply": []}
     try:
