@@ -83,6 +83,17 @@ class EngineProcess:
                                      f"last lines {self.lines[-8:]}; stderr {self.stderr_tail()}")
                 self._cv.wait(min(left, 0.5))
 
+    def wait_count(self, prefix: str, count: int, timeout: float) -> None:
+        """Waits until ``count`` lines starting with ``prefix`` have come."""
+        seen = [0, 0]  # lines checked, matches among them
+
+        def enough(line: str) -> bool:
+            seen[1] += line.startswith(prefix)
+            return seen[1] >= count
+
+        if count > 0:
+            self.wait_for(enough, timeout)
+
     def count(self, prefix: str) -> int:
         with self._cv:
             return sum(line.startswith(prefix) for line in self.lines)
