@@ -28,7 +28,7 @@ import games
 from engine import cli
 from mcts import Limit
 
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=100, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 _BAD_NUMBERS = ["inf", "-inf", "nan", "1e999", "-1", "0", "-0", "3.5", "x", "", "99999999999999999999", "1e-9",
@@ -143,16 +143,29 @@ _FINITE_MOVETIME = ["0.01", "0", "-1", "x", "", "1e-9"]  # inf and nan: see the 
        position=st.one_of(st.none(), st.sampled_from(_FENS + _MOVE_STRINGS), st.text(max_size=20)),
        budget=st.sampled_from([["--depth", "1"], ["--depth", "0"], ["--depth", "-2"], ["--simulations", "8",
                                "--player", "mcts"], ["--simulations", "-1", "--player", "mcts"],
-                               ["--movetime"], ["--depth", "1", "--top", "-3"], ["--depth", "x"]]),
+                               ["--movetime"], ["--depth", "1", "--top", "-3"], ["--depth", "x"],
+                               ["--player", "kind=mcts,simulations=x"], ["--player", "nonsense"]]),
        movetime=st.sampled_from(_FINITE_MOVETIME), size=st.sampled_from([None, "3", "19", "2", "99", "x", "-5"]))
 def test_analyse_runs_on_hostile_input(game, position, budget, movetime, size):
+    if game not in ("chess", "chess960") and "--depth" in budget or budget == ["--movetime"]:
+        # only the alpha-beta has a depth; the default player of the other games is MCTS (see the xfail below)
+        budget = ["--player", "alphabeta"] + budget
     argv = ["analyse", game] + ([position] if position is not None else []) + budget
-    if budget == ["--movetime"]:
+    if budget[-1] == "--movetime":
         argv.append(movetime)
-    if size is not None:
+    if size is not None and game == "hex":  # other games: see test_board_size_for_a_game_without_one
         argv += ["--board-size", size]
     code, stdout, stderr = _run_cli(argv)
     _assert_clean(argv, code, stdout, stderr, (0, 1, 2))
+
+
+@pytest.mark.xfail(strict=True, reason="games.load('chess', board_size=3) raises TypeError (a traceback from "
+                   "`plytree analyse chess --board-size 3`), not a games.GameError; the fix belongs in "
+                   "games/_registry.py")
+@pytest.mark.parametrize("name", ["chess", "chess960", "connect4", "tictactoe"])
+def test_board_size_for_a_game_without_one(name):
+    with pytest.raises(games.GameError):
+        games.load(name, board_size=3)
 
 
 @FUZZ
@@ -170,12 +183,30 @@ def test_play_runs_on_hostile_input(game, players, start, seed, size):
         argv += ["--start", start]
     if seed is not None:
         argv += ["--seed", seed]
-    if size is not None:
+    if size is not None and game == "hex":
         argv += ["--board-size", size]
     if game == "chess" and not any("nonsense" in p or "simulations=-1" in p for p in players):
         argv[2:2 + len(players)] = ["random", "kind=nonsense"]  # a chess game of random moves is long: fail fast
     code, stdout, stderr = _run_cli(argv)
     _assert_clean(argv, code, stdout, stderr, (0, 1, 2))
+
+
+@pytest.mark.xfail(strict=True, reason="`plytree analyse hex --depth 1` (also connect4) never ends: the default "
+                   "player there is MCTS, which ignores a depth limit, and engine/_cli_analyse.py replaces the "
+                   "player's simulations by Limit(depth=1); the fix belongs there or in mcts (reject a limit the "
+                   "search cannot honour)")
+def test_analyse_depth_with_an_mcts_player_ends():
+    import subprocess
+    import sys
+
+    from tests.uci_process import REPO
+
+    try:
+        proc = subprocess.run([sys.executable, "-m", "engine.cli", "analyse", "hex", "--depth", "1"], cwd=REPO,
+                              capture_output=True, text=True, timeout=10)
+    except subprocess.TimeoutExpired:
+        pytest.fail("plytree analyse hex --depth 1 ran for more than 10 s")
+    assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr
 
 
 @pytest.mark.xfail(strict=True, reason="mcts.Limit accepts time=nan and time=inf, so `plytree analyse chess "
@@ -191,12 +222,17 @@ _GAME_PARAMS: list[tuple[str, dict]] = [("chess", {}), ("chess960", {}), ("conne
                                         ("hex", {}), ("hex", {"board_size": 3}), ("hex", {"board_size": 19})]
 
 
+def _start(game, name: str, seed: int):
+    """The start position; Chess960's is random unless numbered (hypothesis needs the same data each run)."""
+    return game.new_initial_state(seed % 960) if name == "chess960" else game.new_initial_state()
+
+
 def _valid_strings(name: str, params: dict, seed: int) -> list[str]:
     """Serialised positions and action texts of a short random game (the raw material to mutate)."""
     import random
 
     rng = random.Random(seed)
-    state = games.load(name, **params).new_initial_state()
+    state = _start(games.load(name, **params), name, seed)
     texts = [state.serialize()]
     for _ in range(rng.randint(0, 12)):
         if state.is_terminal():
@@ -240,7 +276,7 @@ def test_game_strings_give_states_or_typed_errors(name, params):
         text = _mutate(data.draw(st.sampled_from(texts)), data)
         state = _parse_or_typed_error(game.deserialize, text)
         if state is None:
-            state = game.new_initial_state()
+            state = _start(game, name, seed)
         # a move list: each move text parsed in turn, applied while legal
         for _ in range(data.draw(st.integers(0, 6))):
             if state.is_terminal():
@@ -259,8 +295,14 @@ def test_game_strings_give_states_or_typed_errors(name, params):
 
 
 @FUZZ
-@given(name=st.text(max_size=12) | st.sampled_from(games.game_names()),
-       size=st.one_of(st.none(), st.integers(-5, 40), st.sampled_from([2**70, 3.5, "11", None])))
-def test_game_loading_gives_games_or_typed_errors(name, size):
-    params = {} if size is None else {"board_size": size}
-    _parse_or_typed_error(games.load, name, **params)
+@given(name=st.text(max_size=12) | st.sampled_from(games.game_names()))
+def test_game_loading_gives_games_or_typed_errors(name):
+    _parse_or_typed_error(lambda: games.load(name))
+
+
+@pytest.mark.xfail(strict=True, reason="games.load('hex', board_size=0) raises a plain ValueError, not a "
+                   "games.GameError subclass (the CLI still prints one clean line); the fix belongs in games/hex.pyx")
+@FUZZ
+@given(size=st.one_of(st.integers(-5, 40), st.sampled_from([2**70, 3.5, "11"])))
+def test_hex_board_size_gives_a_game_or_a_typed_error(size):
+    _parse_or_typed_error(lambda: games.load("hex", board_size=size))
