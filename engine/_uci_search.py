@@ -185,12 +185,14 @@ class SearchCache:
 def hashfull(search: Any) -> Optional[int]:
     """Permille of the table (alpha-beta) or tree memory (MCTS) in use, where the search shows it."""
     try:
-        backend = getattr(search, "_backend", None)
+        backend: Any = getattr(search, "_backend", None)
         for part in (search, backend):  # the C chess searcher samples its own table
-            if callable(getattr(part, "hashfull", None)):
-                return int(part.hashfull())
-        if hasattr(search, "tree_bytes") and getattr(search, "memory_limit", 0):
-            return min(1000, int(1000 * search.tree_nodes * search.node_size / search.memory_limit))
+            method = getattr(part, "hashfull", None)
+            if callable(method):
+                return int(method())
+        memory_limit = getattr(search, "memory_limit", None)
+        if hasattr(search, "tree_bytes") and memory_limit:
+            return min(1000, int(1000 * search.tree_nodes * search.node_size / memory_limit))
         table, entries = getattr(backend, "tt", None), getattr(backend, "tt_entries", None)
         if isinstance(table, dict) and entries:
             return min(1000, int(1000 * len(table) / entries))
