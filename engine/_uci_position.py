@@ -26,15 +26,21 @@ class PositionCommand:
 def parse_move(board: chess.Board, text: str) -> chess.Move:
     """A legal move of ``board`` from UCI text (e1g1 or king-takes-rook castling alike), or SAN.
 
-    ``0000`` is the null move (passing the turn), as python-chess and Stockfish read it, when the
-    side to move is not in check.
+    ``0000`` (and python-chess's SAN ``--``) is the null move (passing the turn), as python-chess and
+    Stockfish read it, when the side to move is not in check.
 
     Raises:
         ValueError: the text is not a move, or not a legal one here (the message says which).
     """
+    move = _parse_any(board, text)
+    if not move and board.is_check():
+        raise ValueError(f"null move {text[:40]!r} while in check in {board.fen()}")
+    return move
+
+
+def _parse_any(board: chess.Board, text: str) -> chess.Move:
+    """The move of ``text`` (UCI, Chess960 castling by destination, SAN), the null move included."""
     if text == "0000":
-        if board.is_check():
-            raise ValueError(f"null move '0000' while in check in {board.fen()}")
         return chess.Move.null()
     try:
         return board.parse_uci(text)

@@ -846,6 +846,17 @@ def test_null_move_in_position_moves():
         start = len(engine.lines)
         engine.send("position startpos moves e2e4 f7f6 d1h5 0000", "d")
         assert "null move" in engine.lines[engine.wait_for("info string null move", 10, start)]
+        # python-chess's SAN null move "--" too (the fuzz found it left the side not to move in check)
+        start = len(engine.lines)
+        engine.send("position startpos moves e2e4 f7f6 d1h5 --", "d")
+        engine.wait_for("info string null move '--' while in check", 10, start)
+        start = len(engine.lines)
+        engine.send("go depth 2")
+        after = chess.Board()
+        for text in ("e2e4", "f7f6", "d1h5"):
+            after.push_uci(text)
+        _assert_legal(after, _bestmove_after(engine, start))
+        assert not any("search error" in l for l in engine.lines[start:])
         assert engine.quit() == 0
 
 

@@ -285,8 +285,11 @@ class FuzzStats:
 
 
 def _legal_in(fen: str, text: str) -> Optional[chess.Board]:
-    """The board after ``text`` from ``fen`` (either castling notation), or None if illegal there."""
-    for chess960 in (False, True):
+    """The board after ``text`` from ``fen`` (either castling notation), or None if illegal there.
+
+    Chess960 rules first: they keep Shredder castling rights (``HChc``), which standard rules drop.
+    """
+    for chess960 in (True, False):
         try:
             board = chess.Board(fen, chess960=chess960)
             move = board.parse_uci(text)
@@ -344,7 +347,8 @@ class Checker:
         after = _legal_in(fen, parts[1])
         if after is None:
             self.problem(f"illegal {line!r} in {fen}")
-        elif len(parts) >= 4 and parts[2] == "ponder" and _legal_in(after.fen(), parts[3]) is None:
+        elif len(parts) >= 4 and parts[2] == "ponder" and _legal_in(after.fen(shredder=after.chess960),
+                                                                     parts[3]) is None:
             self.problem(f"illegal ponder move in {line!r} after {fen}")
 
     def problem(self, text: str) -> None:
