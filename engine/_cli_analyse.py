@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     import games
     from games import actions_to_strings
     from engine._factory import make_player
-    from mcts import Limit
+    from mcts import AlphaBeta, Limit
 
     params = {"board_size": args.board_size} if args.board_size else {}
     game = games.load(args.game, **params)
@@ -38,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
     search = getattr(player, "search", None)
     if search is None:
         raise ValueError(f"player {args.player!r} does not search; use mcts, alphabeta or default")
+    if args.depth is not None and not isinstance(search, AlphaBeta):
+        raise ValueError(f"--depth limits alpha-beta only; {type(search).__name__} cannot honour it "
+                         f"(use --simulations or --movetime, or --player alphabeta)")
     limit = player.default_limit
     overrides = {k: v for k, v in (("simulations", args.simulations), ("depth", args.depth), ("time", args.movetime)) if v is not None}
     if overrides:

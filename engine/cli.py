@@ -42,8 +42,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
-        parser.print_help()
-        return 2
+        parser.error(f"a COMMAND is required: {', '.join(COMMANDS)} (see plytree --help)")
     return run_guarded(args.command, args._run, args)
 
 

@@ -11,11 +11,13 @@ from mcts._llm_budget import LLMBudget
 from mcts._llm_minimax import LLMMinimax, heuristic_best
 from mcts._llm_oracle import Oracle
 from mcts._puct import MCTS
-from mcts._score import Cp, Mate, Score, score_to_value
-from mcts.budget import BudgetController, Deadlines, InfoRelay, compute_deadlines, move_time, run_with_budget
+from mcts._score import CHESS_SCALE, Cp, Mate, Score, score_to_value, to_score, value_to_score
+from mcts.budget import (BudgetController, Deadlines, InfoRelay, LatencyTracker, compute_deadlines, move_time,
+                         run_with_budget)
 
 __all__ = [
     "AlphaBeta",
+    "CHESS_SCALE",
     "BudgetController",
     "ChessEvaluator",
     "Connect4Solver",
@@ -26,6 +28,7 @@ __all__ = [
     "InfoRelay",
     "LLMBudget",
     "LLMMinimax",
+    "LatencyTracker",
     "Limit",
     "MCTS",
     "Mate",
@@ -44,6 +47,8 @@ __all__ = [
     "random_playout_returns",
     "run_with_budget",
     "score_to_value",
+    "to_score",
+    "value_to_score",
     "solve_connect4",
     "solve_connect4_moves",
     "uniform_priors",

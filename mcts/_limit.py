@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import enum
 from dataclasses import dataclass, field
 from typing import Optional, Union
@@ -90,6 +91,8 @@ class Limit:
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise TypeError(f"Limit.{f.name} must be a number, got {v!r}")
+            if not math.isfinite(v):   # NaN or inf: a search would never reach it (leave the field unset)
+                raise ValueError(f"Limit.{f.name} must be finite, got {v!r} (leave it unset for no limit)")
             if v < 0 or (f.name in ("simulations", "nodes", "depth", "llm_calls", "tokens", "movestogo", "mate") and v != int(v)):
                 raise ValueError(f"Limit.{f.name} must be a non-negative {'integer' if f.name != 'time' else 'number'}, got {v!r}")
 
