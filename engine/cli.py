@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "uci": "engine._cli_uci",
     "tournament": "engine._cli_tournament",
     "learn": "engine._cli_learn",
+    "agent": "engine._cli_agent",
 }
 
 
