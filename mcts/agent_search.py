@@ -298,7 +298,10 @@ class AgentSearch:
         root = nodes[ROOT]
         stop = ""
         iterations = 0
+        hold = None
         try:
+            if self.final == "discriminator":  # keep one request for the final choice
+                hold = budget.reserve(requests=1)
             if env.is_terminal(root_state):
                 (root.evaluation, root.terminal, root.reward), = self._score(env, [root_state], budget)
             else:
@@ -351,6 +354,8 @@ class AgentSearch:
                     (n.reward for n in nodes if n.reward is not None), default=None), "spent": budget.as_dict()})
             if solved and self.stop_on_solve and not stop:
                 stop = "solved"
+        if hold is not None:
+            budget.settle(hold, requests=0, prompt_tokens=0, completion_tokens=0, money=0.0)
         chosen, selection = self._choose(env, nodes, budget)
         node = nodes[chosen]
         solved_final = node.reward is not None and node.reward >= env.solve_threshold

@@ -145,7 +145,7 @@ class ValueHead:
 
 
 def train_head(features: np.ndarray, values: np.ndarray, *, num_bins: int = DEFAULT_NUM_BINS, epochs: int = 300,
-               lr: float = 0.01, weight_decay: float = 1e-3, seed: int = 0, model: str = "") -> ValueHead:
+               lr: float = 0.05, weight_decay: float = 1e-3, seed: int = 0, model: str = "") -> ValueHead:
     """Fits a linear HL-Gauss head (full-batch Adam) to ``[N, hidden]`` features and ``[N]`` values in [-1, 1]."""
     import torch
 
@@ -165,7 +165,7 @@ def train_head(features: np.ndarray, values: np.ndarray, *, num_bins: int = DEFA
         opt.step()
     w = layer.weight.detach().numpy().T.copy()
     b = layer.bias.detach().numpy().copy()
-    return ValueHead(w, b, mean, std, model=model, meta={"train_examples": int(len(x)), "final_loss": float(loss)})
+    return ValueHead(w, b, mean, std, model=model, meta={"train_examples": int(len(x)), "final_loss": float(loss.detach())})
 
 
 # -- data made by the project's own solvers ----------------------------------------------------------
