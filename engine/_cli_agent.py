@@ -40,7 +40,9 @@ def parse_budget(text: str):
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("env", help="environment: game24, code_repair, revision, connect4 (or 'list')")
     p.add_argument("task", nargs="?", default=None,
-                   help="task id or index of the task file, Game of 24 numbers ('4 7 8 8'), Connect Four moves; default: the first")
+                   help="task id or index of the task file, Game of 24 numbers ('4 7 8 8'), Connect Four moves, "
+                        "or 'all' (every task of the file, one line each and the solve rate); default: the first")
+    p.add_argument("--first", type=int, default=None, help="with 'all': only the first N tasks")
     p.add_argument("--tasks", default=None, help="a task file (default: the shipped games/text/data/ENV.json)")
     p.add_argument("--backend", default="transformers", choices=("transformers", "http"),
                    help="transformers: the model in process (default); http: an OpenAI-compatible server")
@@ -85,7 +87,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     limit = parse_budget(args.budget)
     options = {"enumerate": True} if args.enumerate and args.env == "game24" else {}
-    env = make_env(args.env, args.task, path=args.tasks, **options)
+    if args.task == "all":
+        tasks = load_tasks(args.env, args.tasks)[:args.first]
+        envs = [make_env(args.env, str(t["id"]), path=args.tasks, **options) for t in tasks]
+    else:
+        envs = [make_env(args.env, args.task, path=args.tasks, **options)]
     value_head = None
     if args.value.startswith("learned"):
         from models.llm.value_head import DEFAULT_PATH, ValueHead
@@ -106,14 +112,21 @@ def run(args: argparse.Namespace) -> int:
               f"calls {s['llm_calls']}  tokens {s['tokens']}  money {s['money']:.6f}  {s['seconds']:.1f} s",
               end="", file=sys.stderr, flush=True)
 
-    if args.mode == "sample":
-        result = sample_episodes(env, oracle, limit)
-    else:
-        search = AgentSearch(oracle, samples=args.samples, widening=args.widening, final=args.final,
-                             use_values=args.value != "none")
+    search = AgentSearch(oracle, samples=args.samples, widening=args.widening, final=args.final,
+                         use_values=args.value != "none")
+
+    def solve(env):
+        if args.mode == "sample":
+            return sample_episodes(env, oracle, limit)
         result = search.run(env, limit, progress=progress)
-    if not args.quiet and args.mode == "search":
-        print(file=sys.stderr)
+        if not args.quiet:
+            print(file=sys.stderr)
+        return result
+
+    if len(envs) > 1:
+        return _run_all(args, envs, solve)
+    env = envs[0]
+    result = solve(env)
     trace = agent_trace(result)
     if args.trace:
         save_trace(trace, args.trace)
@@ -131,4 +144,22 @@ def run(args: argparse.Namespace) -> int:
     if result.stats:
         print("stats: " + ", ".join(f"{k} {v}" for k, v in sorted(result.stats.items())))
     print(f"tree: {args.trace}" if args.trace else "tree (JSON):\n" + json.dumps(trace["nodes"]))
+    return 0
+
+
+def _run_all(args: argparse.Namespace, envs: list, solve) -> int:
+    """Every task in turn: one JSON line each, then the solve rate and the totals."""
+    solved, totals = 0, {"llm_calls": 0, "tokens": 0, "money": 0.0, "seconds": 0.0}
+    for env in envs:
+        result = solve(env)
+        solved += result.solved
+        for k in totals:
+            totals[k] += result.spent[k] if k != "seconds" else result.seconds
+        print(json.dumps({"task": env.task_id, "solved": result.solved, "reward": result.reward,
+                          "answer": result.answer[:200], "stop_reason": result.stop_reason, **{
+                              k: result.spent[k] for k in ("llm_calls", "tokens", "money")},
+                          "seconds": round(result.seconds, 1), "stats": result.stats}), flush=True)
+    print(f"solved {solved}/{len(envs)}  ({args.env}, mode {args.mode}, value {args.value}, budget {args.budget}); "
+          f"spent {totals['llm_calls']} calls, {totals['tokens']} tokens, money {totals['money']:.6f}, "
+          f"{totals['seconds']:.0f} s")
     return 0

@@ -292,6 +292,7 @@ class AgentSearch:
         assert limit is not None
         t0 = time.monotonic()
         self.stats: Counter[str] = Counter()
+        oracle_before = Counter(getattr(self.oracle, "stats", {}))
         root_state = env.initial()
         nodes = [AgentNode(ROOT, NO_PARENT, None, root_state, 0)]
         known = {env.key(root_state)}
@@ -362,7 +363,7 @@ class AgentSearch:
         return AgentResult(env.name, str(env.task_id), env.answer(node.state), env.to_text(node.state), node.reward,
                            solved_final, selection, iterations, len(nodes), stop, budget.as_dict(),
                            time.monotonic() - t0, tuple(node_dict(env, n) for n in nodes),
-                           {**dict(self.stats), **dict(getattr(self.oracle, "stats", {}))})
+                           {**dict(self.stats), **dict(Counter(getattr(self.oracle, "stats", {})) - oracle_before)})
 
     def _choose(self, env: Any, nodes: list[AgentNode], budget: AgentBudget) -> tuple[int, str]:
         done = [n for n in nodes if n.terminal and n.reward is not None]
@@ -404,6 +405,7 @@ def sample_episodes(env: Any, oracle: AgentOracle, limit: Limit | None = None, *
     nodes = [AgentNode(ROOT, NO_PARENT, None, root_state, 0, visits=0)]
     by_key = {env.key(root_state): ROOT}
     stats: Counter[str] = Counter()
+    oracle_before = Counter(getattr(oracle, "stats", {}))
     episodes = 0
     stop = ""
     best: Optional[int] = None
@@ -455,4 +457,4 @@ def sample_episodes(env: Any, oracle: AgentOracle, limit: Limit | None = None, *
                        node.reward is not None and node.reward >= env.solve_threshold,
                        "best" if best is not None else "unfinished", episodes, len(nodes), stop, budget.as_dict(),
                        time.monotonic() - t0, tuple(node_dict(env, n) for n in nodes),
-                       {**dict(stats), **dict(getattr(oracle, "stats", {}))})
+                       {**dict(stats), **dict(Counter(getattr(oracle, "stats", {})) - oracle_before)})
