@@ -60,7 +60,7 @@ def game_trace(game_name: str, state: Any, result: SearchResult) -> dict:
     index: dict[int, int] = {}
     for k, a in enumerate(result.actions):
         q = result.q_values[k] if k < len(result.q_values) else float("nan")
-        node = {"id": len(nodes), "parent": 0, "move": state.action_to_string(a),
+        node: dict[str, Any] = {"id": len(nodes), "parent": 0, "move": state.action_to_string(a),
                 "visits": int(result.visits[k]) if k < len(result.visits) else 0,
                 "value": None if q is None or math.isnan(q) else float(q)}
         if k < len(result.priors):
@@ -113,7 +113,7 @@ def to_linear(trace: dict) -> str:
     """The trace as linearised text (grammar in the module docstring)."""
     check_trace(trace)
     kids: dict[int, list[dict]] = {}
-    roots = []
+    roots: list[dict] = []
     for n in trace["nodes"]:
         (roots if n["parent"] == -1 else kids.setdefault(n["parent"], [])).append(n)
     lines = [f"<trace kind={trace.get('kind', 'agent')} env={trace.get('env', '-')} "
@@ -157,14 +157,14 @@ def from_linear(text: str) -> dict:
             raise TraceError(f"depth {depth} does not follow the line before: {ln[:80]!r}")
         move = json.loads(m.group(2))
         q = None if m.group(4) == "nan" else float(m.group(4))
-        node = {"id": len(nodes), "parent": parents[depth - 1] if depth else -1, "move": move or None,
+        node: dict[str, Any] = {"id": len(nodes), "parent": parents[depth - 1] if depth else -1, "move": move or None,
                 "visits": int(m.group(3)), "value": q}
         if m.group(5) is not None:
             node["prior"] = float(m.group(5))
         if m.group(6) is not None:
             node["reward"] = float(m.group(6))
         del parents[depth:]
-        parents.append(node["id"])
+        parents.append(len(nodes))
         nodes.append(node)
     return {"format": FORMAT, "kind": head.group(1), "env": head.group(2), "task": json.loads(head.group(3)),
             "answer": json.loads(foot.group(1)), "nodes": nodes}

@@ -315,8 +315,11 @@ def test_traces_round_trip(tmp_path):
     with pytest.raises(TraceError):
         from_linear("<trace kind=agent env=x task=\"\">\n[2] \"a\" N=1 Q=0.5\n<answer \"\">")
     with pytest.raises(TraceError):
-        load_trace(save_trace({"format": "other", "nodes": []} | {"format": "plytree-trace/1"}, tmp_path / "e.json")
-                   ) if False else from_linear("garbage")
+        from_linear("garbage")
+    with pytest.raises(TraceError):
+        save_trace({"format": "other", "nodes": []}, tmp_path / "e.json")
+    with pytest.raises(TraceError):
+        to_linear({"format": "plytree-trace/1", "nodes": [{"id": 1, "parent": 0}]})  # parent missing
 
 
 def test_game_trace_from_mcts_and_analyse_command(tmp_path):
