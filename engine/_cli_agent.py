@@ -58,6 +58,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--value", default="prompted",
                    help="value agent: prompted (default), learned[:FILE] (the HL-Gauss head), none")
     p.add_argument("--samples", type=int, default=2, help="proposals per expansion (default 2)")
+    p.add_argument("--max-rounds", type=int, default=3,
+                   help="proposal rounds without a new valid action before a node is closed (default 3)")
     p.add_argument("--widening", type=float, default=1.0, help="progressive widening coefficient (default 1)")
     p.add_argument("--final", default="best", choices=("best", "majority", "discriminator"), help="final selection")
     p.add_argument("--temperature", type=float, default=0.8, help="proposal sampling temperature (default 0.8)")
@@ -113,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
               end="", file=sys.stderr, flush=True)
 
     search = AgentSearch(oracle, samples=args.samples, widening=args.widening, final=args.final,
+                         max_rounds=args.max_rounds,
                          use_values=args.value != "none")
 
     def solve(env):

@@ -263,10 +263,12 @@ class AgentSearch:
             else:
                 todo.append(i)
         if todo:
+            evs = [Evaluation(0.5, "", "default") for _ in todo]
             if self.use_values:
-                evs = self.oracle.evaluate(env, [states[i] for i in todo], budget)
-            else:
-                evs = [Evaluation(0.5, "", "default") for _ in todo]
+                try:
+                    evs = self.oracle.evaluate(env, [states[i] for i in todo], budget)
+                except BudgetExhausted:  # keep the children already paid for; the search stops after this
+                    self._out_of_budget = True
             for i, ev in zip(todo, evs):
                 out[i] = (ev, False, None)
         return out  # type: ignore[return-value]
@@ -292,6 +294,7 @@ class AgentSearch:
         assert limit is not None
         t0 = time.monotonic()
         self.stats: Counter[str] = Counter()
+        self._out_of_budget = False
         oracle_before = Counter(getattr(self.oracle, "stats", {}))
         root_state = env.initial()
         nodes = [AgentNode(ROOT, NO_PARENT, None, root_state, 0)]
@@ -344,6 +347,8 @@ class AgentSearch:
                 else:
                     values.append(leaf.reward if leaf.terminal and leaf.reward is not None else leaf.mean)
             except BudgetExhausted:
+                stop = budget.exhausted() or "llm_calls"
+            if self._out_of_budget and not stop:
                 stop = budget.exhausted() or "llm_calls"
             self._refresh_closed(nodes, path)
             for i in path:

@@ -4,8 +4,8 @@ explanations, a rubric judge and a discriminator for text environments (``games.
 Every request is charged to the search's ``AgentBudget`` before it is sent, with an upper bound of
 its cost:
 
-- **requests**: ``n`` for ``n`` samples (a server that ignores ``n`` is asked ``n`` times), times
-  ``1 + retries`` for a backend that retries failed requests (``HTTPBackend.retries``);
+- **requests**: over HTTP ``n`` for ``n`` samples (a server that ignores ``n`` is asked ``n`` times),
+  times ``1 + retries`` (``HTTPBackend.retries``); in process one call, whatever ``n``;
 - **prompt tokens**: counted with the backend's tokenizer when it has one, else the prompt's UTF-8
   bytes (a byte-level BPE token spells at least one byte);
 - **completion tokens**: ``(max_tokens + 1) * n`` (the in-process backend counts an end token);
@@ -111,7 +111,9 @@ class LLMAgentOracle:
     def _charged(self, budget: AgentBudget, prompt: str, *, max_tokens: int, n: int, fn):
         pt = self.prompt_token_bound(prompt)
         ct = (max_tokens + 1) * n if max_tokens else 0
-        requests = max(1, n) * (1 + int(getattr(self.backend, "retries", 0) or 0))
+        # a server may answer n samples with n requests, and retry each; in process, n samples are one call
+        http = isinstance(getattr(self.backend, "requests_sent", None), int)
+        requests = max(1, n) * (1 + int(getattr(self.backend, "retries", 0) or 0)) if http else 1
         res = budget.reserve(requests=requests, prompt_tokens=pt, completion_tokens=ct,
                              money=self.prices.cost(pt, ct))
         before, sent0 = self.backend.usage.snapshot(), self._requests_sent()
@@ -143,9 +145,10 @@ class LLMAgentOracle:
         """See ``mcts.AgentOracle.propose``."""
         user = env.describe(state) + (f"\n{feedback}" if feedback else "")
         prompt = self.backend.format_prompt(env.system_prompt, user)
+        texts = self.complete(budget, prompt, max_tokens=self.proposal_tokens.get(env.name, 64), n=k, sample=True,
+                              stop=PROPOSAL_STOPS.get(env.name, ()))
         self.stats["proposal_requests"] += 1
-        return self.complete(budget, prompt, max_tokens=self.proposal_tokens.get(env.name, 64), n=k, sample=True,
-                             stop=PROPOSAL_STOPS.get(env.name, ()))
+        return texts
 
     def evaluate(self, env: Any, states: Sequence[Any], budget: AgentBudget) -> list[Evaluation]:
         """See ``mcts.AgentOracle.evaluate``."""
