@@ -19,6 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--movetime", type=float, default=None, help="seconds (alpha-beta default 1.0)")
     p.add_argument("--top", type=int, default=10, help="how many moves to list (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--trace", default=None, help="write the search trace: FILE.json (JSON) or another name (linear text)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,5 +66,9 @@ def run(args: argparse.Namespace) -> int:
         for action, visits, q, prior in rows[: args.top]:
             qtext = "    -" if math.isnan(q) else f"{q:+.3f}"
             print(f"{state.action_to_string(action):>8} {visits:>8} {qtext:>7} {prior:>7.3f}")
+    if args.trace:
+        from mcts.trace import game_trace, save_trace
+
+        print(f"trace: {save_trace(game_trace(args.game, state, result), args.trace)}")
     return 0
 

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "learn": "engine._cli_learn",
     "analysis": "engine._cli_analysis",
     "serve": "engine._cli_serve",
+    "agent": "engine._cli_agent",
 }
 
 

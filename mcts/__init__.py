@@ -1,5 +1,6 @@
 """Search cores: MCTS (PUCT), alpha-beta, the Connect Four solver, LLM minimax and the search budget."""
 from mcts._ab_search import AlphaBeta
+from mcts._agent_protocol import AgentBudget, AgentOracle, BudgetExhausted, Evaluation
 from mcts._c4solver import Connect4Solver
 from mcts._c4solver import solve as solve_connect4
 from mcts._c4solver import solve_moves as solve_connect4_moves
@@ -16,6 +17,10 @@ from mcts.budget import (BudgetController, Deadlines, InfoRelay, LatencyTracker,
                          run_with_budget)
 
 __all__ = [
+    "AgentBudget",
+    "AgentOracle",
+    "BudgetExhausted",
+    "Evaluation",
     "AlphaBeta",
     "CHESS_SCALE",
     "BudgetController",

@@ -95,7 +95,7 @@ def test_argument_parsing_of_every_subcommand(name, monkeypatch):
 
 _VALID = {"play": ["play", "tictactoe"], "analyse": ["analyse", "chess"], "perft": ["perft", "1"], "uci": ["uci"],
           "tournament": ["tournament"], "learn": ["learn", "--run", "r", "connect4"], "analysis": ["analysis"],
-          "serve": ["serve"]}
+          "serve": ["serve"], "agent": ["agent", "game24"]}
 
 
 def test_no_subcommand_and_unknown_subcommand():
