@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import threading
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import mcts
@@ -56,8 +57,14 @@ def default_search_factory(game: Any, options: dict, relay: InfoRelay) -> Any:
             evaluator = mcts.ChessEvaluator()
         return _construct(mcts.MCTS, game, evaluator, on_info=relay, c_puct=options["cpuct"] / 100.0,
                           batch_size=options["batchsize"], memory_limit=memory)
-    # on the bitboard board mcts.AlphaBeta runs the C searcher, else python-chess's
-    return _construct(mcts.AlphaBeta, game, on_info=relay, tt_bytes=memory)
+    # on the bitboard board mcts.AlphaBeta runs the C searcher, else python-chess's; UseNNUE: the learned
+    # evaluation (EvalFile, by default the shipped network) in the C searcher
+    eval_file = None
+    if options.get("usennue"):
+        import models
+
+        eval_file = options.get("evalfile") or str(Path(models.__file__).resolve().parent / "zoo" / "chess_nnue.onnx")
+    return _construct(mcts.AlphaBeta, game, on_info=relay, tt_bytes=memory, eval_file=eval_file)
 
 
 class SearchCache:

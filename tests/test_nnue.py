@@ -182,3 +182,22 @@ def test_learn_chess_eval_command(tmp_path):
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads(again.stdout.splitlines()[-1])["new_positions"] == 0
+
+
+def test_uci_use_nnue_option():
+    """``plytree uci`` offers UseNNUE / EvalFile, and its alpha-beta then evaluates with the network."""
+    from engine._uci_options import OPTIONS
+    from engine._uci_search import default_search_factory
+    from mcts import InfoRelay
+
+    options = {o.name.lower(): o.default for o in OPTIONS}
+    assert options["usennue"] is False and options["evalfile"] == ""
+    game = games.load("chess")
+    assert default_search_factory(game, options, InfoRelay())._backend.nnue is None
+    search = default_search_factory(game, {**options, "usennue": True}, InfoRelay())
+    assert search._backend.nnue is not None and Path(search._backend.nnue.path) == ZOO_NET.resolve()
+    script = "uci\nsetoption name UseNNUE value true\nisready\nposition startpos moves e2e4\ngo nodes 5000\n"
+    out = subprocess.run([sys.executable, "-m", "engine.cli", "uci"], input=script, cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert "option name EvalFile type string" in out.stdout
+    assert "bestmove " in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
