@@ -38,16 +38,21 @@ class AlphaBeta:
         aspiration: half-width of the aspiration window in score units (0 turns windows off;
             default: the back end's ``aspiration_schedule``).
         static_eval, quiescence: hooks of the Python search (see :class:`PySearch`).
+        threads: searcher threads. The C chess searcher runs Lazy SMP with them (helpers on C threads
+            over the one shared table, the main searcher's result reported; see
+            ``mcts._chess_ab.ChessAlphaBeta``); the other back ends search with one. With 1 (the
+            default) the search is deterministic.
 
     Raises:
         UnsupportedGameError: the game is not two-player zero-sum, or has chance or simultaneous moves.
+        ValueError: a bad table size or thread count.
     """
 
     def __init__(self, game: Any, evaluator: Any = None, *, tt_bytes: int = 16 << 20,
                  on_info: Optional[Callable[[SearchResult], None]] = None, aspiration: Optional[int] = None,
                  static_eval: Optional[Callable[[Any], float]] = None,
                  quiescence: Optional[Callable[[Any], Sequence[int]]] = None,
-                 max_solve_plies: int = 20) -> None:
+                 max_solve_plies: int = 20, threads: int = 1) -> None:
         require_two_player_zero_sum(game, "alpha-beta")
         if not getattr(game, "is_deterministic", True) or not getattr(game, "is_perfect_information", True):
             raise UnsupportedGameError(f"alpha-beta cannot search {game!r}: it has chance, hidden information "
@@ -67,6 +72,26 @@ class AlphaBeta:
         self._stop_requested = threading.Event()  # stop() before run() is honoured; run() clears it
         self._backend: SearchBackend = choose_backend(game, evaluator, tt_bytes=tt_bytes, static_eval=static_eval,
                                                       quiescence=quiescence)
+        self._threads = 1
+        self.threads = threads
+
+    @property
+    def threads(self) -> int:
+        """Searcher threads asked for (the back ends without threads search with one). Set it between
+        searches (``setoption Threads``).
+
+        Raises:
+            ValueError: not an integer >= 1.
+        """
+        return self._threads
+
+    @threads.setter
+    def threads(self, threads: int) -> None:
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+            raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+        if hasattr(self._backend, "threads"):
+            self._backend.threads = threads
+        self._threads = threads
 
     def stop(self) -> None:
         """Makes a running :meth:`run` return its best result so far (thread-safe).
@@ -137,6 +162,20 @@ class AlphaBeta:
         max_depth = min(max_depth, backend.max_depth)
         backend.exact = limit.mate is not None   # a mate search is full width: no reductions
         backend.begin(state, limit.nodes, deadline)
+        try:
+            return self._deepen(state, limit, start, max_depth, legal, remaining, (width, first, growth, cap))
+        finally:
+            finish = getattr(backend, "finish", None)   # back ends with helper threads stop them here
+            if finish is not None:
+                finish()
+            backend.clear_stop()
+            self._stop_requested.clear()
+
+    def _deepen(self, state: Any, limit: Limit, start: float, max_depth: int, legal: Sequence[int],
+                remaining: int, schedule: tuple[int, int, int, int]) -> SearchResult:
+        """The iterations of :meth:`run` after ``begin``: deepens until a limit, a proof or a stop."""
+        backend = self._backend
+        width, first, growth, cap = schedule
         best, score, pv, depth_done = legal[0], 0, [legal[0]], 0
         stop_reason = ""
         proven: Optional[int] = None
@@ -196,8 +235,6 @@ class AlphaBeta:
                 # after this completed iteration: a shallow but real answer
                 stop_reason = "stopped"
                 break
-        backend.clear_stop()
-        self._stop_requested.clear()
         return self._result(state, best, score, pv, depth_done, start, proven, stop_reason)
 
     def _remaining_plies(self, state: Any) -> int:
