@@ -163,17 +163,19 @@ class AlphaBeta:
         backend.exact = limit.mate is not None   # a mate search is full width: no reductions
         backend.begin(state, limit.nodes, deadline)
         try:
-            return self._deepen(state, limit, start, max_depth, legal, remaining, (width, first, growth, cap))
+            outcome = self._deepen(state, limit, start, max_depth, legal, remaining, (width, first, growth, cap))
         finally:
             finish = getattr(backend, "finish", None)   # back ends with helper threads stop them here
             if finish is not None:
                 finish()
             backend.clear_stop()
             self._stop_requested.clear()
+        return self._result(state, *outcome, start)
 
     def _deepen(self, state: Any, limit: Limit, start: float, max_depth: int, legal: Sequence[int],
-                remaining: int, schedule: tuple[int, int, int, int]) -> SearchResult:
-        """The iterations of :meth:`run` after ``begin``: deepens until a limit, a proof or a stop."""
+                remaining: int, schedule: tuple[int, int, int, int]) -> tuple[Any, ...]:
+        """The iterations of :meth:`run` after ``begin``: deepens until a limit, a proof or a stop.
+        Returns the result's ``(best, score, pv, depth, proven, stop_reason)``."""
         backend = self._backend
         width, first, growth, cap = schedule
         best, score, pv, depth_done = legal[0], 0, [legal[0]], 0
@@ -218,7 +220,7 @@ class AlphaBeta:
             elif depth >= remaining:
                 proven = 0 if score == 0 else (1 if score > 0 else -1)
             if self.on_info is not None:
-                self.on_info(self._result(state, best, score, pv, depth_done, start, proven, ""))
+                self.on_info(self._result(state, best, score, pv, depth_done, proven, "", start))
             if proven is not None and (abs(score) <= MATE_BOUND or MATE - abs(score) <= depth):
                 # a mate seen no deeper than this iteration: every shorter line was searched, so
                 # no faster win (or slower loss) exists
@@ -235,7 +237,7 @@ class AlphaBeta:
                 # after this completed iteration: a shallow but real answer
                 stop_reason = "stopped"
                 break
-        return self._result(state, best, score, pv, depth_done, start, proven, stop_reason)
+        return best, score, pv, depth_done, proven, stop_reason
 
     def _remaining_plies(self, state: Any) -> int:
         length = getattr(self.game, "max_game_length", None)
@@ -246,8 +248,8 @@ class AlphaBeta:
         except (AttributeError, TypeError):
             return 1 << 30
 
-    def _result(self, state: Any, best: int, score: int, pv: list[int], depth: int, start: float,
-                proven: Optional[int], stop_reason: str) -> SearchResult:
+    def _result(self, state: Any, best: int, score: int, pv: list[int], depth: int, proven: Optional[int],
+                stop_reason: str, start: float) -> SearchResult:
         backend = self._backend
         typed = to_score(score)
         # "mate_plies" stays while engine/uci.py reads it; "score" (Cp / Mate) is what to read

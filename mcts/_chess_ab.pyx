@@ -739,3 +739,91 @@ cdef class ChessAlphaBeta:
 
     def __repr__(self):
         return f"ChessAlphaBeta(tt_bytes={self.tt_bytes}, threads={self.threads})"
+
+
+# ---------------------------------------------------------------------------------------------------
+# self-check of the lock-free table (tests/test_threads.py)
+
+ctypedef struct CABStress:
+    ABTable* tt
+    uint64_t seed
+    long long iterations
+    int key_count
+    long long reads                       # probes whose key check passed
+    long long misses                      # probes that failed it (other key, empty, or torn)
+    long long bad                         # passed the check but held another key's data
+
+
+cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
+    """splitmix64's finaliser: the stress test's keys and their data."""
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL
+    return x ^ (x >> 31)
+
+
+cdef void* _stress_main(void* arg) noexcept nogil:
+    cdef CABStress* w = <CABStress*> arg
+    cdef uint64_t rng = w.seed, key, h
+    cdef long long i
+    cdef ABEntry got
+    cdef ABEntry* slot
+    for i in range(w.iterations):
+        rng = _mix(rng + 0x9e3779b97f4a7c15ULL)
+        key = _mix(<uint64_t> (rng % <uint64_t> w.key_count) + 1)
+        h = _mix(key)
+        slot = w.tt.entries + (key & (w.tt.count - 1))
+        if rng & (<uint64_t> 1 << 40):
+            # each key always stores the same data, derived from it
+            ab_entry_write(slot, key, <int> (h & 63), AB_TT_EXACT, <int> ((h >> 8) & 0xFFFFF) - 500000,
+                           <int> ((h >> 32) & 0x7FFF), 0, <uint8_t> ((h >> 50) & 63))
+        elif ab_entry_read(slot, key, &got):
+            w.reads += 1
+            if (got.depth != <int> (h & 63) or got.score != <int> ((h >> 8) & 0xFFFFF) - 500000
+                    or got.move != <int> ((h >> 32) & 0x7FFF) or got.flag_age != (AB_TT_EXACT | (((h >> 50) & 63) << 2))):
+                w.bad += 1
+        else:
+            w.misses += 1
+    return NULL
+
+
+def table_stress(int threads, long long iterations, int entries=16, int key_count=64, uint64_t seed=1):
+    """Hammers one shared table from ``threads`` C threads at once: each writes keys with data derived
+    from the key and reads keys back, many keys a slot, so that writes race on every slot. Returns
+    ``(reads, misses, bad)``: probes whose key check passed, probes that missed, and passed probes
+    whose data was not their key's (a torn entry taken for good: must be 0).
+
+    Raises:
+        ValueError: threads, iterations, entries or key_count out of range (entries: a power of two).
+    """
+    if not 1 <= threads <= MAX_THREADS or iterations < 1 or key_count < 1 or entries < 2 or entries & (entries - 1):
+        raise ValueError(f"bad stress parameters: threads={threads}, iterations={iterations}, "
+                         f"entries={entries} (a power of two >= 2), key_count={key_count}")
+    cdef ABTable tt
+    cdef int i, started = 0
+    cdef CABStress* work = <CABStress*> calloc(threads, sizeof(CABStress))
+    cdef pthread_t* handles = <pthread_t*> calloc(threads, sizeof(pthread_t))
+    if work == NULL or handles == NULL or ab_table_alloc(&tt, entries) != 0:
+        free(work)
+        free(handles)
+        raise MemoryError("cannot allocate the stress test")
+    for i in range(threads):
+        work[i].tt = &tt
+        work[i].seed = seed * 1000003 + i
+        work[i].iterations = iterations
+        work[i].key_count = key_count
+    with nogil:
+        for i in range(threads):
+            if pthread_create(&handles[i], NULL, _stress_main, &work[i]) != 0:
+                break
+            started += 1
+        for i in range(started):
+            pthread_join(handles[i], NULL)
+    reads = sum(work[i].reads for i in range(started))
+    misses = sum(work[i].misses for i in range(started))
+    bad = sum(work[i].bad for i in range(started))
+    free(work)
+    free(handles)
+    ab_table_free(&tt)
+    if started < threads:
+        raise RuntimeError(f"could only start {started} of {threads} threads")
+    return reads, misses, bad

@@ -1,0 +1,123 @@
+"""Threads: Lazy SMP alpha-beta (deterministic with one thread, right with several, a table that is
+never corrupted by racing writers)."""
+from __future__ import annotations
+
+import chess
+import pytest
+
+import games
+from mcts import AlphaBeta, Limit
+from mcts._chess_ab import ChessAlphaBeta, table_stress
+from mcts._score import MATE
+
+from tests.conftest import DATA
+
+MIDDLEGAME = "r3k2r/p1ppqpb1/bn2pnp1/3PN3/1p2P3/2N2Q1p/PPPBBPPP/R3K2R w KQkq - 0 1"
+
+
+@pytest.fixture(scope="module")
+def chess_game():
+    return games.load("chess")
+
+
+def _mate_in_2_fens(step: int) -> list[str]:
+    lines = (DATA / "chess" / "epd" / "mate_in_2.fen").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip()][::step]
+
+
+def _forces_mate_in_1(board: chess.Board) -> bool:
+    """Whether every reply of the side to move allows a mate in one (python-chess, by brute force)."""
+    replies = list(board.legal_moves)
+    if not replies:
+        return board.is_checkmate()
+    for reply in replies:
+        board.push(reply)
+        mated = False
+        for move in board.legal_moves:
+            board.push(move)
+            mated = board.is_checkmate()
+            board.pop()
+            if mated:
+                break
+        board.pop()
+        if not mated:
+            return False
+    return True
+
+
+def test_one_thread_is_deterministic(chess_game):
+    state = chess_game.deserialize(MIDDLEGAME)
+    results = [AlphaBeta(chess_game, threads=1).run(state, Limit(depth=6)) for _ in range(2)]
+    default = AlphaBeta(chess_game).run(state, Limit(depth=6))
+    for r in results:
+        assert (r.best_action, r.score, r.nodes, r.pv) == (default.best_action, default.score, default.nodes,
+                                                         default.pv)
+
+
+@pytest.mark.parametrize("threads", [2, 3, 4])
+def test_mate_in_2_with_threads(chess_game, threads):
+    ab = AlphaBeta(chess_game, threads=threads)
+    assert ab.threads == threads and ab._backend.threads == threads
+    for fen in _mate_in_2_fens(25):
+        state = chess_game.deserialize(fen)
+        result = ab.run(state, Limit(depth=5))
+        assert result.score == MATE - 3, fen
+        board = chess.Board(fen)
+        board.push(chess.Move.from_uci(state.action_to_string(result.best_action)))
+        assert _forces_mate_in_1(board), (fen, board.peek().uci())
+
+
+def test_helpers_search_and_count(chess_game):
+    ab = AlphaBeta(chess_game, threads=2)
+    result = ab.run(chess_game.deserialize(MIDDLEGAME), Limit(time=0.3))
+    backend = ab._backend
+    assert len(backend.helper_depths) == 1 and backend.helper_depths[0] >= 1   # the helper deepened
+    assert result.nodes == backend.nodes > 0
+    assert result.best_action in result.actions
+
+
+def test_many_short_searches_under_load(chess_game):
+    ab = AlphaBeta(chess_game, threads=4, tt_bytes=1 << 16)   # a small table: writers collide often
+    state = chess_game.deserialize(MIDDLEGAME)
+    for i in range(200):
+        limit = Limit(nodes=300 + 7 * i) if i % 2 else Limit(time=0.002)
+        result = ab.run(state, limit)
+        assert result.best_action in result.actions
+    ab.resize(1 << 20)
+    ab.reset()
+    assert ab.run(state, Limit(depth=3)).best_action in state.legal_actions()
+
+
+def test_stop_reaches_helpers(chess_game):
+    import threading
+    ab = AlphaBeta(chess_game, threads=3)
+    timer = threading.Timer(0.2, ab.stop)
+    timer.start()
+    result = ab.run(chess_game.deserialize(MIDDLEGAME), Limit(depth=60))
+    timer.join()
+    assert result.stop_reason == "stopped"
+    assert ab._backend.helper_depths  # joined: the counts are readable and final
+    assert ab._backend.nodes == result.nodes
+
+
+def test_table_never_hands_out_torn_entries():
+    # 16 entries, 64 keys, 4 threads: every slot is written by racing threads all the time; a table
+    # without the key check of ab_entry_read returns another key's data here within these iterations
+    reads, misses, bad = table_stress(4, 3_000_000)
+    assert bad == 0
+    assert reads > 10_000 and misses > 10_000
+
+
+def test_threads_argument_checked(chess_game):
+    with pytest.raises(ValueError):
+        AlphaBeta(chess_game, threads=0)
+    with pytest.raises(ValueError):
+        ChessAlphaBeta(chess_game, threads=100_000)
+    with pytest.raises(ValueError):
+        table_stress(2, 10, entries=12)
+    ab = AlphaBeta(chess_game, threads=2)
+    ab.threads = 1
+    assert ab._backend.threads == 1 and ab._backend.helper_depths == []
+    # back ends without threads search with one
+    c4 = AlphaBeta(games.load("connect4"), threads=2)
+    assert c4.threads == 2 and c4.run(games.load("connect4").new_initial_state(), Limit(depth=4)).best_action == 3
