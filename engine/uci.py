@@ -90,9 +90,8 @@ class UciOption:
         return True  # button
 
 
-# Threads is not offered: every plytree search runs on one thread (the GIL-free cores have no
-# parallel search yet), and an option that has no effect is not offered.
 OPTIONS: tuple[UciOption, ...] = (
+    UciOption("Threads", "spin", 1, 1, 256, help="search threads (alpha-beta: Lazy SMP over one table)"),
     UciOption("Hash", "spin", 64, 1, 4096, help="transposition table (alpha-beta) or tree memory (MCTS) in MiB"),
     UciOption("MultiPV", "spin", 1, 1, 64, help="number of principal variations reported"),
     UciOption("Ponder", "check", False, help="the GUI may let the engine think on the opponent's time"),
@@ -108,7 +107,7 @@ OPTIONS: tuple[UciOption, ...] = (
 _OPTION_BY_KEY = {o.name.lower(): o for o in OPTIONS}
 
 # settings that need a new search object (a new table, tree, network or game)
-_REBUILD_OPTIONS = {"hash", "searchkind", "modelfile", "cpuct", "batchsize", "uci_chess960"}
+_REBUILD_OPTIONS = {"hash", "searchkind", "modelfile", "cpuct", "batchsize", "uci_chess960", "threads"}
 
 
 def _wdl(value: float) -> tuple[int, int, int]:
@@ -158,7 +157,8 @@ SearchFactory = Callable[[Any, dict, InfoRelay], Any]
 def default_search_factory(game, options: dict, relay: InfoRelay):
     """The engine's search for ``game`` under the UCI ``options`` (keys lower-case).
 
-    ``alphabeta``: ``mcts.AlphaBeta`` with the engine's own chess evaluation, ``Hash`` MiB of table.
+    ``alphabeta``: ``mcts.AlphaBeta`` with the engine's own chess evaluation, ``Hash`` MiB of table,
+    ``Threads`` searchers.
     ``mcts``: ``mcts.MCTS`` over the ``ModelFile`` network (``models.OnnxEvaluator``), or without one
     over ``ChessHeuristicEvaluator`` (uniform priors, the alpha-beta's static evaluation as value).
     """
@@ -177,7 +177,7 @@ def default_search_factory(game, options: dict, relay: InfoRelay):
                           batch_size=options["batchsize"], memory_limit=int(options["hash"]) << 20)
     tt_bytes = int(options["hash"]) << 20
     # on the bitboard board mcts.AlphaBeta runs the C searcher (mcts._chess_ab), else python-chess's
-    return _construct(mcts.AlphaBeta, game, on_info=relay, tt_bytes=tt_bytes)
+    return _construct(mcts.AlphaBeta, game, on_info=relay, tt_bytes=tt_bytes, threads=int(options.get("threads", 1)))
 
 
 class RootSplitSearch:

@@ -121,3 +121,32 @@ def test_threads_argument_checked(chess_game):
     # back ends without threads search with one
     c4 = AlphaBeta(games.load("connect4"), threads=2)
     assert c4.threads == 2 and c4.run(games.load("connect4").new_initial_state(), Limit(depth=4)).best_action == 3
+
+
+def test_uci_threads_option_reaches_the_search():
+    import threading
+
+    from engine.uci import UciEngine
+
+    lines: list[str] = []
+    done = threading.Event()
+
+    def out(line: str) -> None:
+        lines.append(line)
+        if line.startswith("bestmove"):
+            done.set()
+
+    engine = UciEngine(out)
+    for command in ("uci", "setoption name Threads value 3", "isready", "position startpos moves e2e4",
+                    "go depth 5"):
+        engine.handle(command)
+    assert done.wait(30), lines[-5:]
+    assert any(l.startswith("option name Threads type spin default 1 min 1 max 256") for l in lines)
+    assert engine._search.threads == 3 and engine._search._backend.threads == 3
+    move = next(l for l in lines if l.startswith("bestmove")).split()[1]
+    board = chess.Board()
+    board.push_uci("e2e4")
+    assert chess.Move.from_uci(move) in board.legal_moves
+    engine.handle("setoption name Threads value 0")   # out of range: refused, the old value kept
+    assert engine.options["threads"] == 3
+    engine.handle("quit")
