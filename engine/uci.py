@@ -91,7 +91,8 @@ class UciOption:
 
 
 OPTIONS: tuple[UciOption, ...] = (
-    UciOption("Threads", "spin", 1, 1, 256, help="search threads (alpha-beta: Lazy SMP over one table)"),
+    UciOption("Threads", "spin", 1, 1, 256,
+              help="search threads: alpha-beta helpers over one table (Lazy SMP); MCTS batches in flight"),
     UciOption("Hash", "spin", 64, 1, 4096, help="transposition table (alpha-beta) or tree memory (MCTS) in MiB"),
     UciOption("MultiPV", "spin", 1, 1, 64, help="number of principal variations reported"),
     UciOption("Ponder", "check", False, help="the GUI may let the engine think on the opponent's time"),
@@ -174,7 +175,8 @@ def default_search_factory(game, options: dict, relay: InfoRelay):
         else:
             evaluator = ChessHeuristicEvaluator()
         return _construct(mcts.MCTS, game, evaluator, on_info=relay, c_puct=options["cpuct"] / 100.0,
-                          batch_size=options["batchsize"], memory_limit=int(options["hash"]) << 20)
+                          batch_size=options["batchsize"], memory_limit=int(options["hash"]) << 20,
+                          threads=int(options.get("threads", 1)))
     tt_bytes = int(options["hash"]) << 20
     # on the bitboard board mcts.AlphaBeta runs the C searcher (mcts._chess_ab), else python-chess's
     return _construct(mcts.AlphaBeta, game, on_info=relay, tt_bytes=tt_bytes, threads=int(options.get("threads", 1)))

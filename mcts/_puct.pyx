@@ -181,8 +181,8 @@ cdef class MCTS:
             raise ValueError(f"evaluator {evaluator!r} has no evaluate(states) method")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if not 1 <= threads <= 64:
-            raise ValueError(f"threads must be in 1..64, got {threads}")
+        if not 1 <= threads <= 256:
+            raise ValueError(f"threads must be in 1..256, got {threads}")
         if c_puct < 0 or c_puct_base <= 0 or c_puct_factor < 0:
             raise ValueError(f"c_puct {c_puct}, c_puct_base {c_puct_base}, c_puct_factor {c_puct_factor}: need c_puct >= 0, base > 0, factor >= 0")
         if final_selection not in _FINAL_SELECTIONS:

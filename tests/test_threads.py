@@ -2,6 +2,8 @@
 never corrupted by racing writers)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import chess
 import pytest
 
@@ -150,3 +152,142 @@ def test_uci_threads_option_reaches_the_search():
     engine.handle("setoption name Threads value 0")   # out of range: refused, the old value kept
     assert engine.options["threads"] == 3
     engine.handle("quit")
+
+
+# ----------------------------------------------------------------------------- MCTS, pipelined
+
+class _OverlapEvaluator:
+    """Uniform priors, a value from a few features; records how many calls ran at once and refuses
+    terminal states and states seen twice at a time (a leaf evaluated while already in flight)."""
+
+    def __init__(self, delay: float = 0.002, fail_after: int = -1) -> None:
+        import threading
+        self.delay = delay
+        self.fail_after = fail_after
+        self.calls = 0
+        self.running = 0
+        self.most_at_once = 0
+        self.in_flight: set = set()
+        self.lock = threading.Lock()
+
+    def evaluate(self, states):
+        import time
+
+        import numpy as np
+        keys = [tuple(s.history()) for s in states]
+        with self.lock:
+            self.calls += 1
+            if self.calls == self.fail_after:
+                raise RuntimeError("evaluator failure")
+            assert not any(s.is_terminal() for s in states)
+            assert not (set(keys) & self.in_flight) and len(set(keys)) == len(keys)
+            self.in_flight |= set(keys)
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        time.sleep(self.delay)   # the GIL is released, as in onnxruntime
+        with self.lock:
+            self.running -= 1
+            self.in_flight -= set(keys)
+        n = states[0].game.num_actions
+        priors = np.array([s.legal_actions_mask() for s in states], dtype=np.float32)
+        priors /= priors.sum(axis=1, keepdims=True)
+        values = np.array([((len(k) * 7) % 5 - 2) / 4 for k in keys], dtype=np.float32)
+        return priors.reshape(len(states), n), values
+
+
+def test_mcts_one_thread_path_unchanged():
+    from mcts import MCTS
+    game = games.load("connect4")
+    state = game.new_initial_state()
+    runs = [MCTS(game, _OverlapEvaluator(0.0), batch_size=8, threads=t).run(state, Limit(simulations=400))
+            for t in (1, 1)]
+    assert runs[0].visits == runs[1].visits and runs[0].best_action == runs[1].best_action
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_mcts_pipeline_keeps_batches_in_flight(threads):
+    from mcts import MCTS
+    game = games.load("connect4")
+    ev = _OverlapEvaluator()
+    search = MCTS(game, ev, batch_size=8, threads=threads)
+    result = search.run(game.new_initial_state(), Limit(simulations=600))
+    assert result.simulations == 600 == sum(result.visits) + 1   # the root's own evaluation
+    assert ev.most_at_once >= 2                 # batches overlapped
+    assert result.best_action in result.actions
+    # the tree is reused by the next move: every node left consistent (no pending leaf)
+    again = search.run(game.new_initial_state(), Limit(simulations=200))
+    assert again.simulations == 200
+
+
+def test_mcts_pipeline_solves_and_stops_by_time():
+    from mcts import MCTS
+    game = games.load("tictactoe")
+    result = MCTS(game, _OverlapEvaluator(0.0005), batch_size=4, threads=2).run(
+        game.deserialize("0314"), Limit(simulations=5000))
+    s = game.deserialize("0314")
+    s.apply_action(result.best_action)
+    # after the move the opponent (o) has no immediate win
+    assert not any(_wins_now(s, a) for a in s.legal_actions())
+    timed = MCTS(games.load("connect4"), _OverlapEvaluator(0.001), batch_size=8, threads=2).run(
+        games.load("connect4").new_initial_state(), Limit(time=0.2))
+    assert timed.stop_reason == "time" and timed.simulations > 8
+
+
+def _wins_now(state, action) -> bool:
+    s = state.clone()
+    player = s.current_player()
+    s.apply_action(action)
+    return s.is_terminal() and s.returns()[player] > 0
+
+
+def test_mcts_pipeline_evaluator_error_leaves_a_usable_tree():
+    from mcts import MCTS
+    game = games.load("connect4")
+    ev = _OverlapEvaluator(0.001, fail_after=5)
+    search = MCTS(game, ev, batch_size=8, threads=2)
+    with pytest.raises(RuntimeError, match="evaluator failure"):
+        search.run(game.new_initial_state(), Limit(simulations=2000))
+    ev.fail_after = -1
+    result = search.run(game.new_initial_state(), Limit(simulations=300))
+    assert result.simulations == 300 and result.best_action in result.actions
+    with pytest.raises(ValueError):
+        MCTS(game, ev, threads=0)
+
+
+def test_onnx_evaluator_two_batches_in_flight_match_sequential():
+    import threading
+
+    import numpy as np
+
+    import models
+    game = games.load("connect4")
+    model = Path(__file__).resolve().parents[1] / "models" / "zoo" / "connect4.onnx"
+    ev = models.OnnxEvaluator(model, game=game, cache_size=0)
+    rng = np.random.default_rng(3)
+    batches = []
+    for _ in range(6):
+        batch = []
+        for _ in range(32):
+            s = game.new_initial_state()
+            for _ in range(int(rng.integers(0, 12))):
+                if s.is_terminal():
+                    break
+                s.apply_action(int(rng.choice(s.legal_actions())))
+            if not s.is_terminal():
+                batch.append(s)
+        batches.append(batch)
+    expected = [ev.evaluate(b) for b in batches]
+    got: list = [None] * len(batches)
+
+    def work(i: int) -> None:
+        got[i] = ev.evaluate(batches[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(batches))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for (p0, v0), (p1, v1) in zip(expected, got):
+        np.testing.assert_allclose(p0, p1, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(v0, v1, rtol=1e-5, atol=1e-6)
+    assert ev.batches == 2 * len(batches)
