@@ -291,3 +291,65 @@ def test_onnx_evaluator_two_batches_in_flight_match_sequential():
         np.testing.assert_allclose(p0, p1, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(v0, v1, rtol=1e-5, atol=1e-6)
     assert ev.batches == 2 * len(batches)
+
+
+# ----------------------------------------------------------------------------- torch back end
+
+def _random_states(game, count: int, seed: int) -> list:
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < count:
+        s = game.new_initial_state()
+        for _ in range(int(rng.integers(0, 14))):
+            if s.is_terminal():
+                break
+            s.apply_action(int(rng.choice(s.legal_actions())))
+        if not s.is_terminal():
+            out.append(s)
+    return out
+
+
+@pytest.mark.parametrize("name,game_args", [("connect4", ("connect4", {})), ("hex7", ("hex", {"board_size": 7}))])
+def test_torch_evaluator_matches_onnx_on_the_shipped_networks(name, game_args):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    import numpy as np
+
+    import models
+    path = Path(__file__).resolve().parents[1] / "models" / "zoo" / f"{name}.onnx"
+    game = games.load(game_args[0], **game_args[1])
+    torch_ev = models.TorchEvaluator(path, game=game, device="cpu", batch_size=16)
+    onnx_ev = models.OnnxEvaluator(path, game=game, cache_size=0)
+    states = _random_states(game, 40, 5)
+    p0, v0 = onnx_ev.evaluate(states)
+    p1, v1 = torch_ev.evaluate(states)     # 40 states: three forward passes of at most 16
+    np.testing.assert_allclose(p1, p0, atol=2e-5)
+    np.testing.assert_allclose(v1, v0, atol=2e-5)
+    assert torch_ev.batches == 3 and torch_ev.evaluations == 40
+    assert not torch_ev.cuda_graphs and torch_ev.evaluate([])[0].shape == (0, game.num_actions)
+
+
+def test_torch_evaluator_in_a_pipelined_search_and_its_errors(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    import models
+    from mcts import MCTS
+    from models import ModelFileError, ModelMismatchError
+    path = Path(__file__).resolve().parents[1] / "models" / "zoo" / "connect4.onnx"
+    game = games.load("connect4")
+    ev = models.TorchEvaluator(path, game=game, device="cpu")
+    result = MCTS(game, ev, batch_size=16, threads=2).run(game.new_initial_state(), Limit(simulations=300))
+    assert result.simulations == 300 and result.best_action == 3    # the network knows the centre
+    with pytest.raises(ModelMismatchError):
+        models.TorchEvaluator(path, game=games.load("tictactoe"), device="cpu")
+    with pytest.raises(ValueError):
+        models.TorchEvaluator(path, device="cpu", dtype="float16")
+    with pytest.raises(ValueError):
+        models.TorchEvaluator(path, device="cpu", dtype="int8")
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ModelFileError):
+        models.TorchEvaluator(broken, device="cpu")
+    with pytest.raises(ModelFileError):
+        models.TorchEvaluator(tmp_path / "missing.onnx", device="cpu")
