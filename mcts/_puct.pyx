@@ -994,6 +994,36 @@ cdef class MCTS:
                 f"expected ({b}, {self.num_actions}) and ({b},)")
         return priors, values
 
+    cdef object _call_evaluator(self, CState state, const char* leaf_pos, const int* leaves, int count):
+        """The evaluator's output for the ``count`` leaves gathered into ``leaf_pos``, in one call (on an
+        error the leaves are released and the error propagates)."""
+        cdef size_t ss = state.cgame.state_size
+        cdef int i
+        states = [state._from_data(leaf_pos + i * ss) for i in range(count)]
+        try:
+            return self.evaluator.evaluate(states)
+        except BaseException:
+            self._abandon([leaves[i] for i in range(count)])
+            raise
+
+    cdef int _expand_outputs(self, const CGame* g, const char* leaf_pos, const int* leaves, int count, object output,
+                             int* legal) except -3:
+        """Checks an evaluator's output for the gathered leaves and expands and backs them up (nogil);
+        returns 0, or -2 when memory ran out. A bad output releases the leaves and raises."""
+        cdef float[:, ::1] pv
+        cdef float[::1] vv
+        cdef int status, i
+        try:
+            priors, values = self._checked_output(output, count)
+        except BaseException:
+            self._abandon([leaves[i] for i in range(count)])
+            raise
+        pv = priors
+        vv = values
+        with nogil:
+            status = self._expand_batch_c(g, leaf_pos, leaves, count, &pv[0, 0], &vv[0], legal)
+        return status
+
     def _abandon(self, leaves):
         """Undoes the virtual loss and pending marks of leaves that will not be evaluated."""
         for leaf in leaves:
@@ -1028,16 +1058,8 @@ cdef class MCTS:
                     count = self._gather_c(g, state.data, scratch, leaf_pos, leaves, batch,
                                            self.sims + 1 if first else max_sims)
                 if count > 0:
-                    states = [state._from_data(leaf_pos + i * g.state_size) for i in range(count)]
-                    try:
-                        priors, values = self._evaluate(states)
-                    except BaseException:
-                        self._abandon([leaves[i] for i in range(count)])
-                        raise
-                    pv = priors
-                    vv = values
-                    with nogil:
-                        status = self._expand_batch_c(g, leaf_pos, leaves, count, &pv[0, 0], &vv[0], legal)
+                    status = self._expand_outputs(g, leaf_pos, leaves, count,
+                                                  self._call_evaluator(state, leaf_pos, leaves, count), legal)
                     if status == -2:
                         return StopReason.MEMORY
                 if first:
@@ -1082,11 +1104,8 @@ cdef class MCTS:
                 with nogil:
                     count = self._gather_c(g, state.data, scratch, leaf_pos, leaves, 1, self.sims + 1)
                 if count > 0:
-                    priors, values = self._evaluate([state._from_data(leaf_pos)])
-                    pv = priors
-                    vv = values
-                    with nogil:
-                        status = self._expand_batch_c(g, leaf_pos, leaves, count, &pv[0, 0], &vv[0], legal)
+                    status = self._expand_outputs(g, leaf_pos, leaves, count,
+                                                  self._call_evaluator(state, leaf_pos, leaves, count), legal)
                     if status == -2:
                         return StopReason.MEMORY
             self._after_root_expanded(max_sims, max_nodes)
@@ -1111,16 +1130,13 @@ cdef class MCTS:
                     continue         # nothing gathered (terminal or proven leaves were backed up): again
                 slot, count, future = pending.popleft()
                 try:
-                    priors, values = self._checked_output(future.result(), count)
+                    output = future.result()
                 except BaseException:
                     self._abandon([leaves[slot * batch + i] for i in range(count)])
                     raise
                 in_flight -= count
-                pv = priors
-                vv = values
-                with nogil:
-                    status = self._expand_batch_c(g, leaf_pos + slot * batch * ss, leaves + slot * batch, count,
-                                                  &pv[0, 0], &vv[0], legal)
+                status = self._expand_outputs(g, leaf_pos + slot * batch * ss, leaves + slot * batch, count,
+                                              output, legal)
                 free_slots.append(slot)
                 if status == -2 and reason is None:
                     reason = StopReason.MEMORY   # drain the batches in flight, then stop

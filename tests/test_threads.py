@@ -13,6 +13,7 @@ from mcts._chess_ab import ChessAlphaBeta, table_stress
 from mcts._score import MATE
 
 from tests.conftest import DATA
+from tests.test_models import random_states
 
 MIDDLEGAME = "r3k2r/p1ppqpb1/bn2pnp1/3PN3/1p2P3/2N2Q1p/PPPBBPPP/R3K2R w KQkq - 0 1"
 
@@ -263,19 +264,7 @@ def test_onnx_evaluator_two_batches_in_flight_match_sequential():
     game = games.load("connect4")
     model = Path(__file__).resolve().parents[1] / "models" / "zoo" / "connect4.onnx"
     ev = models.OnnxEvaluator(model, game=game, cache_size=0)
-    rng = np.random.default_rng(3)
-    batches = []
-    for _ in range(6):
-        batch = []
-        for _ in range(32):
-            s = game.new_initial_state()
-            for _ in range(int(rng.integers(0, 12))):
-                if s.is_terminal():
-                    break
-                s.apply_action(int(rng.choice(s.legal_actions())))
-            if not s.is_terminal():
-                batch.append(s)
-        batches.append(batch)
+    batches = [random_states(game, 32, seed) for seed in range(6)]
     expected = [ev.evaluate(b) for b in batches]
     got: list = [None] * len(batches)
 
@@ -295,21 +284,6 @@ def test_onnx_evaluator_two_batches_in_flight_match_sequential():
 
 # ----------------------------------------------------------------------------- torch back end
 
-def _random_states(game, count: int, seed: int) -> list:
-    import numpy as np
-    rng = np.random.default_rng(seed)
-    out = []
-    while len(out) < count:
-        s = game.new_initial_state()
-        for _ in range(int(rng.integers(0, 14))):
-            if s.is_terminal():
-                break
-            s.apply_action(int(rng.choice(s.legal_actions())))
-        if not s.is_terminal():
-            out.append(s)
-    return out
-
-
 @pytest.mark.parametrize("name,game_args", [("connect4", ("connect4", {})), ("hex7", ("hex", {"board_size": 7}))])
 def test_torch_evaluator_matches_onnx_on_the_shipped_networks(name, game_args):
     pytest.importorskip("torch")
@@ -321,7 +295,7 @@ def test_torch_evaluator_matches_onnx_on_the_shipped_networks(name, game_args):
     game = games.load(game_args[0], **game_args[1])
     torch_ev = models.TorchEvaluator(path, game=game, device="cpu", batch_size=16)
     onnx_ev = models.OnnxEvaluator(path, game=game, cache_size=0)
-    states = _random_states(game, 40, 5)
+    states = random_states(game, 40, 5)
     p0, v0 = onnx_ev.evaluate(states)
     p1, v1 = torch_ev.evaluate(states)     # 40 states: three forward passes of at most 16
     np.testing.assert_allclose(p1, p0, atol=2e-5)
