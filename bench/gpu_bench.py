@@ -83,8 +83,10 @@ def _backends(path: Path, game: Any, cuda: bool, max_batch: int) -> dict[str, Ca
     except ImportError:
         return out
     device = "cuda" if cuda else "cpu"
+    # on the CPU one torch thread: the machine's cores are shared with onnxruntime's and the search's
     out[f"torch {device} float32"] = lambda: models.TorchEvaluator(path, game=game, device=device,
-                                                                   batch_size=max_batch)
+                                                                   batch_size=max_batch,
+                                                                   cpu_threads=None if cuda else 1)
     if cuda:
         for dtype in ("float16", "bfloat16"):
             out[f"torch cuda {dtype} graphs"] = (lambda d=dtype: models.TorchEvaluator(
