@@ -100,6 +100,17 @@ def _same_position(a, b):
     return list(history_a()) == list(history_b())
 
 
+def _serialised(evaluate):
+    """``evaluate`` behind a lock: one call at a time from the pipelined driver's worker threads."""
+    import threading
+    lock = threading.Lock()
+
+    def call(states):
+        with lock:
+            return evaluate(states)
+    return call
+
+
 cdef inline int _flip(int proven) noexcept nogil:
     if proven == PROVEN_WIN:
         return PROVEN_LOSS
@@ -124,7 +135,9 @@ cdef class MCTS:
             batch, and the search is deterministic. With N > 1 the evaluator runs on N worker threads
             and the search pipelines: while batches are evaluated (onnxruntime and torch release the
             GIL), the tree gathers the next batch with virtual loss and expands each batch as it
-            returns, so the evaluator never waits for the tree. Other paths search as with 1.
+            returns, so the evaluator never waits for the tree. Evaluators whose ``thread_safe``
+            attribute is true (``OnnxEvaluator``, ``TorchEvaluator``) get up to N calls at once; others
+            one at a time, still overlapped with the tree. Other paths search as with 1.
         seed: seeds every random choice (noise, gumbel, sampling, C rollouts).
         memory_limit: bytes the tree may take (the root and its children always fit).
         fpu_reduction: an unvisited child's Q is the parent's Q minus
@@ -1097,6 +1110,11 @@ cdef class MCTS:
         pending = deque()                 # (slot, count, future), oldest first
         free_slots = list(range(slots - 1, -1, -1))
         reason = None
+        call = self.evaluator.evaluate
+        if not getattr(self.evaluator, "thread_safe", False):
+            # one call at a time (still overlapped with the tree's gathering): the evaluator did not
+            # declare that concurrent calls are safe (e.g. ChessEvaluator's one C context)
+            call = _serialised(call)
         pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="mcts-eval")
         try:
             if self.nodes[ROOT].num_children == 0:
@@ -1120,7 +1138,7 @@ cdef class MCTS:
                     if count > 0:
                         base = slot * batch * ss
                         states = [state._from_data(leaf_pos + base + i * ss) for i in range(count)]
-                        pending.append((slot, count, pool.submit(self.evaluator.evaluate, states)))
+                        pending.append((slot, count, pool.submit(call, states)))
                         in_flight += count
                         continue     # keep the pipeline full
                     free_slots.append(slot)

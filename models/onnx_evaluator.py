@@ -119,6 +119,8 @@ class OnnxEvaluator:
             idle dedicated cores; off by default because the search needs the cores between batches).
 
     Attributes:
+        thread_safe: True: ``evaluate`` may be called from several threads at once (``session.run``
+            runs outside the lock; ``MCTS(threads=N)`` keeps N batches in flight).
         info: the model's metadata (``ModelInfo``).
         providers: the providers the session runs on.
         cache_hits, cache_misses: cache lookups that found / did not find a state.
@@ -132,6 +134,8 @@ class OnnxEvaluator:
         ModelMismatchError: the model was built for another game than ``game``.
         ValueError: bad arguments (batch_size < 1, unknown provider).
     """
+
+    thread_safe = True
 
     def __init__(self, path: Union[str, os.PathLike], *, game: Any = None,
                  providers: Optional[Sequence[str]] = None, batch_size: int = 256,

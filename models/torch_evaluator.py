@@ -118,6 +118,8 @@ class TorchEvaluator:
             pass of the Hex network took a median 880 ms instead of 8 ms (threads waiting at barriers).
 
     Attributes:
+        thread_safe: True: ``evaluate`` may be called from several threads at once (CUDA-graph
+            replays take turns).
         info: the model's metadata (``ModelInfo``).
         evaluations, batches: states and forward passes run.
 
@@ -126,6 +128,8 @@ class TorchEvaluator:
         ModelMismatchError: the model was built for another game than ``game``.
         ValueError: bad arguments (unknown dtype, a half type on the CPU, batch_size < 1, no CUDA).
     """
+
+    thread_safe = True
 
     def __init__(self, path: Union[str, os.PathLike], *, game: Any = None, device: Optional[str] = None,
                  dtype: str = "float32", batch_size: int = 1024, cuda_graphs: bool = True,

@@ -161,6 +161,8 @@ class _OverlapEvaluator:
     """Uniform priors, a value from a few features; records how many calls ran at once and refuses
     terminal states and states seen twice at a time (a leaf evaluated while already in flight)."""
 
+    thread_safe = True
+
     def __init__(self, delay: float = 0.002, fail_after: int = -1) -> None:
         import threading
         self.delay = delay
@@ -218,6 +220,20 @@ def test_mcts_pipeline_keeps_batches_in_flight(threads):
     # the tree is reused by the next move: every node left consistent (no pending leaf)
     again = search.run(game.new_initial_state(), Limit(simulations=200))
     assert again.simulations == 200
+
+
+def test_mcts_pipeline_calls_an_evaluator_without_thread_safe_one_batch_at_a_time():
+    from mcts import MCTS, ChessEvaluator
+    game = games.load("connect4")
+    ev = _OverlapEvaluator()
+    ev.thread_safe = False
+    result = MCTS(game, ev, batch_size=8, threads=3).run(game.new_initial_state(), Limit(simulations=400))
+    assert result.simulations == 400 and ev.most_at_once == 1
+    # ChessEvaluator keeps one C context: serialised, its results stay right
+    chess_game = games.load("chess")
+    state = chess_game.deserialize("6k1/5ppp/8/8/8/8/5PPP/3R2K1 w - - 0 1")   # Rd8 mates
+    result = MCTS(chess_game, ChessEvaluator(), batch_size=8, threads=2).run(state, Limit(simulations=300))
+    assert state.action_to_string(result.best_action) == "d1d8" and result.is_proven
 
 
 def test_mcts_pipeline_solves_and_stops_by_time():
