@@ -19,13 +19,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--movetime", type=float, default=None, help="seconds (alpha-beta default 1.0)")
     p.add_argument("--top", type=int, default=10, help="how many moves to list (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--trace", default=None, help="write the search trace: FILE.json (JSON) or another name (linear text)")
 
 
 def run(args: argparse.Namespace) -> int:
     import games
     from games import actions_to_strings
     from engine._factory import make_player
-    from mcts import Limit
+    from mcts import AlphaBeta, Limit
 
     params = {"board_size": args.board_size} if args.board_size else {}
     game = games.load(args.game, **params)
@@ -38,6 +39,9 @@ def run(args: argparse.Namespace) -> int:
     search = getattr(player, "search", None)
     if search is None:
         raise ValueError(f"player {args.player!r} does not search; use mcts, alphabeta or default")
+    if args.depth is not None and not isinstance(search, AlphaBeta):
+        raise ValueError(f"--depth limits alpha-beta only; {type(search).__name__} cannot honour it "
+                         f"(use --simulations or --movetime, or --player alphabeta)")
     limit = player.default_limit
     overrides = {k: v for k, v in (("simulations", args.simulations), ("depth", args.depth), ("time", args.movetime)) if v is not None}
     if overrides:
@@ -62,5 +66,9 @@ def run(args: argparse.Namespace) -> int:
         for action, visits, q, prior in rows[: args.top]:
             qtext = "    -" if math.isnan(q) else f"{q:+.3f}"
             print(f"{state.action_to_string(action):>8} {visits:>8} {qtext:>7} {prior:>7.3f}")
+    if args.trace:
+        from mcts.trace import game_trace, save_trace
+
+        print(f"trace: {save_trace(game_trace(args.game, state, result), args.trace)}")
     return 0
 

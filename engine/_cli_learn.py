@@ -1,16 +1,19 @@
-"""``plytree learn``: the self-play loop (self-play, train, export, gate), or the supervised
-Connect Four recipe from exact-solver labels (``--supervised``)."""
+"""``plytree learn``: the self-play loop (self-play, train, export, gate), the supervised
+Connect Four recipe from exact-solver labels (``--supervised``), or the learned chess evaluation
+(``plytree learn chess-eval --data DIR``: Stockfish-labelled positions, then the NNUE-style network)."""
 from __future__ import annotations
 
 import argparse
 import json
 
-HELP = "train networks: the AlphaZero self-play loop, or Connect Four from exact-solver labels (--supervised)"
+HELP = ("train networks: the AlphaZero self-play loop, Connect Four from exact-solver labels (--supervised), "
+        "or the chess evaluation network (chess-eval --data DIR)")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("game", help="game name: connect4, hex, tictactoe")
-    p.add_argument("--run", required=True, help="run directory (created; an existing one is resumed)")
+    p.add_argument("game", help="game name: connect4, hex, tictactoe; or chess-eval (the chess evaluation network)")
+    p.add_argument("--run", default=None, help="run directory (created; an existing one is resumed); "
+                   "chess-eval: where the trained networks and logs go")
     p.add_argument("--board-size", type=int, default=None, help="Hex board size")
     p.add_argument("--generations", type=int, default=5, help="generations to produce (default 5)")
     p.add_argument("--games", type=int, default=64, help="self-play games per generation (default 64)")
@@ -48,7 +51,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sup.add_argument("--train-time", type=float, default=None, help="stop training after this many seconds")
     sup.add_argument("--min-moves", type=int, default=12, help="earliest ply of a labelled position (default 12)")
     sup.add_argument("--max-moves", type=int, default=36, help="latest ply (default 36)")
-    sup.add_argument("--output", default=None, help="ONNX file to write (default RUN/onnx/supervised.onnx)")
+    sup.add_argument("--output", default=None, help="ONNX file to write (default RUN/onnx/supervised.onnx; "
+                     "chess-eval: RUN/chess_nnue.onnx)")
+    ce = p.add_argument_group("chess-eval (the learned chess evaluation)")
+    ce.add_argument("--data", default=None, help="shard directory of labelled positions (created; existing shards are kept)")
+    ce.add_argument("--label-nodes", type=int, default=2500, help="Stockfish nodes per position (default 2500)")
+    ce.add_argument("--shard-size", type=int, default=4096, help="positions per shard (default 4096)")
+    ce.add_argument("--openings", default=None, help="FEN file of openings (default ../shared/data/chess/epd/chessathome_openings.fen)")
+    ce.add_argument("--stockfish", default=None, help="Stockfish binary (default: stockfish on PATH or /usr/games/stockfish)")
+    ce.add_argument("--no-train", action="store_true", help="only make data")
+    ce.add_argument("--target", choices=("hlgauss", "sigmoid", "both"), default="both",
+                    help="value target: HL-Gauss over win-probability bins, sigmoid-of-centipawns cross-entropy, "
+                    "or both (trained alike, the one with the lower held-out error is exported; default)")
+    ce.add_argument("--hidden", type=int, default=128, help="accumulator units per perspective (default 128)")
+    ce.add_argument("--result-weight", type=float, default=0.1,
+                    help="weight of the game result in the target (the rest: Stockfish's score; default 0.1)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
     from engine.selfplay import SelfPlayConfig
     from models.train import TrainConfig
 
+    if args.game == "chess-eval":
+        return _run_chess_eval(args)
+    if args.run is None:
+        raise ValueError("--run is required (the run directory)")
     if args.supervised:
         if args.game != "connect4":
             raise ValueError(f"--supervised needs the exact solver, which exists for connect4 only, not {args.game!r}")
@@ -80,4 +101,30 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers, ray=args.ray, device=args.device, seed=args.seed, threads=args.threads)
     state = learn(args.run, cfg, progress_bars=not args.no_progress)
     print(json.dumps(state))
+    return 0
+
+
+def _run_chess_eval(args: argparse.Namespace) -> int:
+    from engine._chess_eval_data import DataConfig, generate
+
+    if args.data is None:
+        raise ValueError("chess-eval needs --data DIR (the shard directory)")
+    cfg = DataConfig(positions_per_shard=args.shard_size, label_nodes=args.label_nodes, openings=args.openings,
+                     stockfish=args.stockfish)
+    report: dict = {"data": generate(args.data, args.positions, workers=args.workers, cfg=cfg,
+                                     time_limit=args.label_time, progress_bar=not args.no_progress)}
+    print(json.dumps(report["data"]), flush=True)
+    if args.no_train:
+        return 0
+    from models.chess_nnue import TrainSettings, train_and_export
+
+    if args.run is None:
+        raise ValueError("chess-eval training needs --run DIR (or --no-train)")
+    settings = TrainSettings(steps=args.train_steps if args.train_steps is not None else 4000,
+                             batch_size=args.batch_size if args.batch_size != 256 else 1024,
+                             learning_rate=args.lr, hidden=args.hidden, result_weight=args.result_weight,
+                             seed=args.seed, threads=args.threads, time_limit=args.train_time)
+    report["train"] = train_and_export(args.data, args.run, settings, target=args.target, output=args.output,
+                                       progress_bar=not args.no_progress)
+    print(json.dumps(report["train"]))
     return 0

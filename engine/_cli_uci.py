@@ -17,9 +17,11 @@ def run(args: argparse.Namespace) -> int:
 
     from engine.uci import UciEngine
 
-    engine = UciEngine(sys.stdout)
+    # the options are set after the GUI's ``uci`` has been answered: nothing may precede uciok
+    startup = []
     if args.search:
-        engine.handle(f"setoption name SearchKind value {args.search}")
+        startup.append(f"setoption name SearchKind value {args.search}")
     if args.model:
-        engine.handle(f"setoption name ModelFile value {args.model}")
+        startup.append(f"setoption name ModelFile value {args.model}")
+    engine = UciEngine(sys.stdout, startup=startup)
     return engine.run(sys.stdin)

@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "learn": "engine._cli_learn",
     "analysis": "engine._cli_analysis",
     "serve": "engine._cli_serve",
+    "agent": "engine._cli_agent",
 }
 
 
@@ -42,8 +43,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
-        parser.print_help()
-        return 2
+        parser.error(f"a COMMAND is required: {', '.join(COMMANDS)} (see plytree --help)")
     return run_guarded(args.command, args._run, args)
 
 

@@ -4,6 +4,7 @@ from games._errors import (
     GameError,
     IllegalActionError,
     InvalidActionError,
+    InvalidParameterError,
     InvalidStateError,
     UnknownGameError,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "GameError",
     "IllegalActionError",
     "InvalidActionError",
+    "InvalidParameterError",
     "InvalidStateError",
     "State",
     "TERMINAL_PLAYER",

@@ -24,3 +24,7 @@ class InvalidStateError(GameError):
 
 class UnknownGameError(GameError):
     """``games.load`` was given a name it does not know."""
+
+
+class InvalidParameterError(GameError):
+    """A game parameter that the game does not take, or a value out of its range."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable
 
-from games._errors import UnknownGameError
+from games._errors import GameError, InvalidParameterError, UnknownGameError
 
 # name -> (module, factory attribute); aliases map OpenSpiel's names onto ours
 _GAMES: dict[str, tuple[str, str]] = {
@@ -45,4 +45,11 @@ def load(name: str, **params: Any):
         raise UnknownGameError(f"unknown game {name!r}; known games: {', '.join(game_names())}")
     module, attr = _GAMES[key]
     factory: Callable[..., Any] = getattr(importlib.import_module(module), attr)
-    return factory(**params)
+    try:
+        return factory(**params)
+    except GameError:
+        raise
+    except TypeError as exc:   # a parameter the game does not take
+        raise InvalidParameterError(f"game {key!r} does not take {sorted(params)}: {exc}") from None
+    except ValueError as exc:  # a value out of range
+        raise InvalidParameterError(f"game {key!r}: {exc}") from None

@@ -1,5 +1,6 @@
 """Search cores: MCTS (PUCT), alpha-beta, the Connect Four solver, LLM minimax and the search budget."""
 from mcts._ab_search import AlphaBeta
+from mcts._agent_protocol import AgentBudget, AgentOracle, BudgetExhausted, Evaluation
 from mcts._c4solver import Connect4Solver
 from mcts._c4solver import solve as solve_connect4
 from mcts._c4solver import solve_moves as solve_connect4_moves
@@ -11,11 +12,17 @@ from mcts._llm_budget import LLMBudget
 from mcts._llm_minimax import LLMMinimax, heuristic_best
 from mcts._llm_oracle import Oracle
 from mcts._puct import MCTS
-from mcts._score import Cp, Mate, Score, score_to_value
-from mcts.budget import BudgetController, Deadlines, InfoRelay, compute_deadlines, move_time, run_with_budget
+from mcts._score import CHESS_SCALE, Cp, Mate, Score, score_to_value, to_score, value_to_score
+from mcts.budget import (BudgetController, Deadlines, InfoRelay, LatencyTracker, compute_deadlines, move_time,
+                         run_with_budget)
 
 __all__ = [
+    "AgentBudget",
+    "AgentOracle",
+    "BudgetExhausted",
+    "Evaluation",
     "AlphaBeta",
+    "CHESS_SCALE",
     "BudgetController",
     "ChessEvaluator",
     "Connect4Solver",
@@ -26,6 +33,7 @@ __all__ = [
     "InfoRelay",
     "LLMBudget",
     "LLMMinimax",
+    "LatencyTracker",
     "Limit",
     "MCTS",
     "Mate",
@@ -44,6 +52,8 @@ __all__ = [
     "random_playout_returns",
     "run_with_budget",
     "score_to_value",
+    "to_score",
+    "value_to_score",
     "solve_connect4",
     "solve_connect4_moves",
     "uniform_priors",

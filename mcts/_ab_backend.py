@@ -62,11 +62,11 @@ class ConvertedChess:
     """The C chess searcher over python-chess states: each root is converted to the bitboard board
     (with its move stack, for the repetition rule) and searched by ``ChessAlphaBeta``."""
 
-    def __init__(self, chess960: bool, tt_bytes: int) -> None:
+    def __init__(self, chess960: bool, tt_bytes: int, eval_file: Any = None) -> None:
         from games.chessboard import FastChess960Game, FastChessGame
         from mcts._chess_ab import ChessAlphaBeta
         self._game = FastChess960Game() if chess960 else FastChessGame()
-        self._inner = ChessAlphaBeta(self._game, tt_bytes=tt_bytes)
+        self._inner = ChessAlphaBeta(self._game, tt_bytes=tt_bytes, eval_file=eval_file)
 
     @staticmethod
     def accepts(state: Any) -> bool:
@@ -91,16 +91,26 @@ class ConvertedChess:
 
 def choose_backend(game: Any, evaluator: Any, *, tt_bytes: int,
                    static_eval: Optional[Callable[[Any], float]] = None,
-                   quiescence: Optional[Callable[[Any], Sequence[int]]] = None) -> SearchBackend:
+                   quiescence: Optional[Callable[[Any], Sequence[int]]] = None,
+                   eval_file: Any = None) -> SearchBackend:
     """The back end for ``game``'s states: the C searchers when no evaluator or Python hook is given
-    and one accepts the game's initial state, else :class:`PySearch` (with the hooks)."""
+    and one accepts the game's initial state, else :class:`PySearch` (with the hooks). ``eval_file``
+    (a chess NNUE) is for the C chess searcher only.
+
+    Raises:
+        ValueError: eval_file given for a back end other than the C chess searcher.
+    """
     if evaluator is None and static_eval is None and quiescence is None:
         probe = game.new_initial_state()
         from mcts._chess_ab import ChessAlphaBeta
         if ChessAlphaBeta.accepts(probe):
-            return ChessAlphaBeta(game, tt_bytes=tt_bytes)
+            return ChessAlphaBeta(game, tt_bytes=tt_bytes, eval_file=eval_file)
         if ConvertedChess.accepts(probe):
-            return ConvertedChess(bool(getattr(game, "chess960", False)), tt_bytes)
+            return ConvertedChess(bool(getattr(game, "chess960", False)), tt_bytes, eval_file)
+    if eval_file is not None:
+        raise ValueError(f"eval_file (a chess NNUE) needs a chess game and no evaluator, static_eval or "
+                         f"quiescence hook; got {game!r}")
+    if evaluator is None and static_eval is None and quiescence is None:
         from mcts._alphabeta import CAlphaBeta
         if CAlphaBeta.accepts(probe):
             return CAlphaBeta(game, tt_bytes)

@@ -38,6 +38,9 @@ class AlphaBeta:
         aspiration: half-width of the aspiration window in score units (0 turns windows off;
             default: the back end's ``aspiration_schedule``).
         static_eval, quiescence: hooks of the Python search (see :class:`PySearch`).
+        eval_file: chess only: the learned evaluation, an ONNX file of ``models.chess_nnue`` (or a
+            loaded ``mcts._nnue.ChessNNUE``), evaluated by the C searcher with its accumulator updated
+            in make/unmake; None: the hand-written evaluation.
         threads: searcher threads. The C chess searcher runs Lazy SMP with them (helpers on C threads
             over the one shared table, the main searcher's result reported; see
             ``mcts._chess_ab.ChessAlphaBeta``); the other back ends search with one. With 1 (the
@@ -45,14 +48,15 @@ class AlphaBeta:
 
     Raises:
         UnsupportedGameError: the game is not two-player zero-sum, or has chance or simultaneous moves.
-        ValueError: a bad table size or thread count.
+        ValueError: eval_file for a game other than chess, or with an evaluator or Python hooks; a bad
+            table size or thread count.
     """
 
     def __init__(self, game: Any, evaluator: Any = None, *, tt_bytes: int = 16 << 20,
                  on_info: Optional[Callable[[SearchResult], None]] = None, aspiration: Optional[int] = None,
                  static_eval: Optional[Callable[[Any], float]] = None,
                  quiescence: Optional[Callable[[Any], Sequence[int]]] = None,
-                 max_solve_plies: int = 20, threads: int = 1) -> None:
+                 max_solve_plies: int = 20, eval_file: Any = None, threads: int = 1) -> None:
         require_two_player_zero_sum(game, "alpha-beta")
         if not getattr(game, "is_deterministic", True) or not getattr(game, "is_perfect_information", True):
             raise UnsupportedGameError(f"alpha-beta cannot search {game!r}: it has chance, hidden information "
@@ -71,7 +75,7 @@ class AlphaBeta:
         self._stop_lock = threading.Lock()
         self._stop_requested = threading.Event()  # stop() before run() is honoured; run() clears it
         self._backend: SearchBackend = choose_backend(game, evaluator, tt_bytes=tt_bytes, static_eval=static_eval,
-                                                      quiescence=quiescence)
+                                                      quiescence=quiescence, eval_file=eval_file)
         self._threads = 1
         self.threads = threads
 

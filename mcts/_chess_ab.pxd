@@ -5,6 +5,7 @@ from libc.math cimport log
 
 from games.chessboard cimport CBoard
 from mcts._ab_common cimport ABEntry, ABLimits, ABTable
+from mcts._nnue cimport NNUEStack
 
 ctypedef struct CABContext:
     CBoard b                              # the position being searched (make/unmake on it)
@@ -19,6 +20,7 @@ ctypedef struct CABContext:
     int32_t history[2][64][64]            # quiet-move history by colour, from, to
     uint16_t pv[128][128]                 # triangular principal-variation table
     int pv_len[128]                       # its lengths
+    NNUEStack* nn                         # the learned evaluation's accumulators, NULL: hand-written evaluation
 
 
 cdef extern from "<pthread.h>" nogil:
@@ -42,6 +44,7 @@ cdef class ChessAlphaBeta:
     cdef public object game     # the game searched
     cdef public int aspiration  # half-width of the aspiration window in centipawns (0: none)
     cdef size_t tt_bytes        # transposition-table size
+    cdef readonly object nnue   # the mcts._nnue.ChessNNUE evaluating, or None (hand-written evaluation)
     cdef void _free_helpers(self) noexcept
 
 cdef int chess_evaluate(const CBoard* b) noexcept nogil   # static evaluation, centipawns for the side to move

@@ -24,6 +24,10 @@ from mcts._ab_common cimport (
     ab_table_alloc, ab_table_clear, ab_table_count, ab_table_free, ab_tt_cutoff,
 )
 
+from mcts._nnue cimport (
+    ChessNNUE, nnue_stack_new, nnue_stack_free, nnue_refresh, nnue_push, nnue_push_null, nnue_pop, nnue_evaluate_cached,
+    nnue_clear_cache,
+)
 from games.chessboard cimport (
     CBoard, ChessBoardState, cb_generate, cb_generate_captures, cb_make, cb_unmake, cb_make_null,
     cb_unmake_null, cb_in_check, cb_attackers, cb_rook_attacks, cb_bishop_attacks, cb_repetitions,
@@ -100,6 +104,33 @@ cdef int chess_evaluate(const CBoard* b) noexcept nogil:
     if b.turn == CB_BLACK:
         score = -score
     return score + TEMPO
+
+# the learned evaluation (mcts._nnue) when the context has one: its accumulator follows make/unmake
+
+cdef inline int eval_position(CABContext* c) noexcept nogil:
+    if c.nn != NULL:
+        return nnue_evaluate_cached(c.nn, c.b.hash, c.b.turn)
+    return chess_evaluate(&c.b)
+
+cdef inline void make(CABContext* c, uint16_t m) noexcept nogil:
+    if c.nn != NULL:
+        nnue_push(c.nn, &c.b, m)
+    cb_make(&c.b, m)
+
+cdef inline void unmake(CABContext* c) noexcept nogil:
+    if c.nn != NULL:
+        nnue_pop(c.nn)
+    cb_unmake(&c.b)
+
+cdef inline void make_null(CABContext* c) noexcept nogil:
+    if c.nn != NULL:
+        nnue_push_null(c.nn)
+    cb_make_null(&c.b)
+
+cdef inline void unmake_null(CABContext* c) noexcept nogil:
+    if c.nn != NULL:
+        nnue_pop(c.nn)
+    cb_unmake_null(&c.b)
 
 # ---------------------------------------------------------------------------------------------------
 # static exchange evaluation
@@ -228,7 +259,7 @@ cdef int qsearch(CABContext* c, int ply, int alpha, int beta) noexcept nogil:
     if ab_check_limits(&c.lim):
         return 0
     if ply >= AB_MAX_PLY - 1:
-        return chess_evaluate(b)
+        return eval_position(c)
     if cb_insufficient_material(b):
         return 0
     in_check = cb_in_check(b)
@@ -240,7 +271,7 @@ cdef int qsearch(CABContext* c, int ply, int alpha, int beta) noexcept nogil:
         for i in range(n):
             scores[i] = capture_order(b, moves[i]) if is_tactical(b, moves[i]) else 0
     else:
-        stand = chess_evaluate(b)
+        stand = eval_position(c)
         if stand >= beta:
             return stand
         if stand > alpha:
@@ -257,9 +288,9 @@ cdef int qsearch(CABContext* c, int ply, int alpha, int beta) noexcept nogil:
         pick(moves, scores, i, n)
         if scores[i] == -AB_INF:
             break
-        cb_make(b, moves[i])
+        make(c, moves[i])
         score = -qsearch(c, ply + 1, -beta, -alpha)
-        cb_unmake(b)
+        unmake(c)
         if c.lim.stopped:
             return 0
         if score > best:
@@ -291,7 +322,7 @@ cdef int negamax(CABContext* c, int ply, int depth, int alpha, int beta, bint is
         if ab_mate_distance(&alpha, &beta, ply):
             return alpha
     if ply >= AB_MAX_PLY - 2:
-        return chess_evaluate(b)
+        return eval_position(c)
     in_check = cb_in_check(b)
     if in_check:
         depth += 1          # check extension
@@ -311,16 +342,16 @@ cdef int negamax(CABContext* c, int ply, int depth, int alpha, int beta, bint is
     if n == 0:
         return -(AB_MATE - ply) if in_check else 0
     if c.prune and not is_pv and not in_check and abs(beta) < AB_MATE_BOUND:
-        static_eval = chess_evaluate(b)
+        static_eval = eval_position(c)
         # reverse futility: far above beta near the horizon
         if depth <= 3 and static_eval - 120 * depth >= beta:
             return static_eval
         # null move
         if can_null and depth >= 3 and static_eval >= beta and non_pawn_material(b):
             r = 3 + depth // 4
-            cb_make_null(b)
+            make_null(c)
             score = -negamax(c, ply + 1, depth - 1 - r, -beta, -beta + 1, False, False)
-            cb_unmake_null(b)
+            unmake_null(c)
             if c.lim.stopped:
                 return 0
             if score >= beta:
@@ -348,7 +379,7 @@ cdef int negamax(CABContext* c, int ply, int depth, int alpha, int beta, bint is
         pick(moves, scores, i, n)
         m = moves[i]
         tactical = is_tactical(b, m)
-        cb_make(b, m)
+        make(c, m)
         cab_prefetch(tt_pair(c, b.hash))   # the child probes it soon
         new_depth = depth - 1
         if searched == 0:
@@ -370,7 +401,7 @@ cdef int negamax(CABContext* c, int ply, int depth, int alpha, int beta, bint is
                 score = -negamax(c, ply + 1, new_depth, -alpha - 1, -alpha, False, True)
             if score > alpha and score < beta and is_pv:
                 score = -negamax(c, ply + 1, new_depth, -beta, -alpha, True, True)
-        cb_unmake(b)
+        unmake(c)
         if c.lim.stopped:
             return 0
         searched += 1
@@ -442,6 +473,8 @@ cdef int helpers_start(CABContext* main, CABHelper* helpers, int n, double secon
     for i in range(n):
         c = helpers[i].c
         memcpy(&c.b, &main.b, sizeof(CBoard))
+        if c.nn != NULL:
+            nnue_refresh(c.nn, &c.b)
         c.tt = main.tt
         c.age = main.age
         c.prune = main.prune
@@ -488,22 +521,25 @@ cdef class ChessAlphaBeta:
         game: a game whose states are ``games.chessboard.ChessBoardState``.
         tt_bytes: transposition-table size in bytes (16 bytes an entry, a power of two of them).
         aspiration: half-width of the aspiration window, centipawns (0: full windows).
+        eval_file: the learned evaluation, an ONNX file of ``models.chess_nnue`` (or a loaded
+            ``mcts._nnue.ChessNNUE``); None: the hand-written evaluation.
         threads: searchers (1 to ``MAX_THREADS``).
 
     With ``threads`` > 1 the search is Lazy SMP: ``begin`` starts ``threads - 1`` helper searchers on C
-    threads (no GIL), each with its own board, killers, history and counters, all over the one table
-    (lock-free entries: ``mcts/_ab_common.pxd``, ``ab_entry_read``). Helpers deepen with full windows,
-    odd ones a ply ahead, and only fill the table; the iterations the driver asks for run on the main
-    context, whose result is reported. ``finish`` (the driver calls it when a search ends) stops and
-    joins them. ``nodes`` counts every thread; a node limit counts the main searcher's nodes. With one
-    thread nothing of this runs and the search is deterministic.
+    threads (no GIL), each with its own board, killers, history, counters and NNUE accumulator stack,
+    all over the one table (lock-free entries: ``mcts/_ab_common.pxd``, ``ab_entry_read``). Helpers
+    deepen with full windows, odd ones a ply ahead, and only fill the table; the iterations the driver
+    asks for run on the main context, whose result is reported. ``finish`` (the driver calls it when a
+    search ends) stops and joins them. ``nodes`` counts every thread; a node limit counts the main
+    searcher's nodes. With one thread nothing of this runs and the search is deterministic.
 
     Raises:
         ValueError: the game's states are not bitboard chess states, tt_bytes < 1024, or threads
             out of range.
+        mcts._nnue.NNUEFileError: eval_file is not a chess NNUE.
     """
 
-    def __cinit__(self, game, *, size_t tt_bytes=16 << 20, int aspiration=25, int threads=1):
+    def __cinit__(self, game, *, size_t tt_bytes=16 << 20, int aspiration=25, eval_file=None, int threads=1):
         if not isinstance(game.new_initial_state(), ChessBoardState):
             raise ValueError(f"ChessAlphaBeta needs the bitboard chess game (games.load('chess')), got {game!r}")
         self.c = <CABContext*> calloc(1, sizeof(CABContext))
@@ -515,6 +551,8 @@ cdef class ChessAlphaBeta:
         self.helpers = NULL
         self.n_helpers = 0
         self.resize(tt_bytes)
+        self.nnue = None
+        self.set_eval_file(eval_file)
         self.threads = threads
 
     @staticmethod
@@ -525,6 +563,7 @@ cdef class ChessAlphaBeta:
     def __dealloc__(self):
         self._free_helpers()
         if self.c != NULL:
+            nnue_stack_free(self.c.nn)
             ab_table_free(&self.c.tt)
             free(self.c)
 
@@ -535,6 +574,8 @@ cdef class ChessAlphaBeta:
         with nogil:
             helpers_join(self.helpers, self.n_helpers)
         for i in range(self.n_helpers):
+            if self.helpers[i].c != NULL:
+                nnue_stack_free(self.helpers[i].c.nn)
             free(self.helpers[i].c)
         free(self.helpers)
         self.helpers = NULL
@@ -561,8 +602,14 @@ cdef class ChessAlphaBeta:
         self.helpers = <CABHelper*> calloc(n - 1, sizeof(CABHelper))
         if self.helpers == NULL:
             raise MemoryError("cannot allocate the helper searchers")
+        cdef ChessNNUE net = self.nnue
         for i in range(n - 1):
             self.helpers[i].c = <CABContext*> calloc(1, sizeof(CABContext))
+            if self.helpers[i].c != NULL and net is not None:
+                self.helpers[i].c.nn = nnue_stack_new(&net.net)   # each thread its own accumulators
+                if self.helpers[i].c.nn == NULL:
+                    free(self.helpers[i].c)
+                    self.helpers[i].c = NULL
             if self.helpers[i].c == NULL:
                 self.n_helpers = i
                 self._free_helpers()
@@ -575,6 +622,25 @@ cdef class ChessAlphaBeta:
         if self.helpers != NULL:
             with nogil:
                 helpers_join(self.helpers, self.n_helpers)
+
+    def set_eval_file(self, eval_file):
+        """Switches the evaluation: an ONNX file of the learned evaluation (or a loaded ``ChessNNUE``),
+        or None for the hand-written one (the helper searchers follow). Call it between searches."""
+        cdef ChessNNUE net
+        if eval_file is None:
+            nnue_stack_free(self.c.nn)
+            self.c.nn = NULL
+            self.nnue = None
+            self.threads = self.threads
+            return
+        net = eval_file if isinstance(eval_file, ChessNNUE) else ChessNNUE(eval_file)
+        nnue_stack_free(self.c.nn)
+        self.c.nn = nnue_stack_new(&net.net)
+        if self.c.nn == NULL:
+            self.nnue = None
+            raise MemoryError("cannot allocate the accumulator stack")
+        self.nnue = net
+        self.threads = self.threads   # new helper contexts with their own accumulator stacks
 
     def resize(self, size_t tt_bytes):
         """A new, empty transposition table of at most ``tt_bytes`` (at least 1024). Costs no pass over
@@ -618,10 +684,14 @@ cdef class ChessAlphaBeta:
         self.clear()
         memset(self.c.killers, 0, sizeof(self.c.killers))
         memset(self.c.history, 0, sizeof(self.c.history))
+        if self.c.nn != NULL:
+            nnue_clear_cache(self.c.nn)
         cdef int i
         for i in range(self.n_helpers):
             memset(self.helpers[i].c.killers, 0, sizeof(self.c.killers))
             memset(self.helpers[i].c.history, 0, sizeof(self.c.history))
+            if self.helpers[i].c.nn != NULL:
+                nnue_clear_cache(self.helpers[i].c.nn)
 
     def stop(self):
         """Makes a running search return its best result so far (thread-safe: ints written)."""
@@ -638,6 +708,8 @@ cdef class ChessAlphaBeta:
             raise ValueError(f"ChessAlphaBeta searches bitboard chess states, got {state!r}")
         self.finish()
         memcpy(&self.c.b, &(<ChessBoardState> state).s, sizeof(CBoard))
+        if self.c.nn != NULL:
+            nnue_refresh(self.c.nn, &self.c.b)
         # time.monotonic and clock_gettime(CLOCK_MONOTONIC) share a clock on Linux
         ab_limits_begin(&self.c.lim, int(node_limit) if node_limit else 0,
                         max(0.0, deadline - time.monotonic()) if deadline is not None else -1.0)
@@ -738,7 +810,8 @@ cdef class ChessAlphaBeta:
         return AB_MAX_PLY - 8
 
     def __repr__(self):
-        return f"ChessAlphaBeta(tt_bytes={self.tt_bytes}, threads={self.threads})"
+        nnue = f", eval_file={self.nnue.path!r}" if self.nnue is not None else ""
+        return f"ChessAlphaBeta(tt_bytes={self.tt_bytes}{nnue}, threads={self.threads})"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -827,3 +900,4 @@ def table_stress(int threads, long long iterations, int entries=16, int key_coun
     if started < threads:
         raise RuntimeError(f"could only start {started} of {threads} threads")
     return reads, misses, bad
+

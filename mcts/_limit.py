@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import enum
 from dataclasses import dataclass, field
 from typing import Optional, Union
@@ -67,6 +68,7 @@ class Limit:
         movestogo: moves to the next time control.
         infinite: search until stopped.
         llm_calls, tokens: budget of language-model calls and tokens.
+        money: budget of model spending, in the currency of the backend's price table.
     """
 
     simulations: Optional[int] = None
@@ -82,6 +84,7 @@ class Limit:
     infinite: bool = False
     llm_calls: Optional[int] = None
     tokens: Optional[int] = None
+    money: Optional[float] = None
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -90,8 +93,10 @@ class Limit:
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise TypeError(f"Limit.{f.name} must be a number, got {v!r}")
+            if not math.isfinite(v):   # NaN or inf: a search would never reach it (leave the field unset)
+                raise ValueError(f"Limit.{f.name} must be finite, got {v!r} (leave it unset for no limit)")
             if v < 0 or (f.name in ("simulations", "nodes", "depth", "llm_calls", "tokens", "movestogo", "mate") and v != int(v)):
-                raise ValueError(f"Limit.{f.name} must be a non-negative {'integer' if f.name != 'time' else 'number'}, got {v!r}")
+                raise ValueError(f"Limit.{f.name} must be a non-negative {'integer' if f.name not in ('time', 'money') else 'number'}, got {v!r}")
 
     def replace(self, **changes) -> "Limit":
         """A copy with some fields changed."""
@@ -106,7 +111,7 @@ class Limit:
         """True when nothing but an outside stop would end a search."""
         return self.infinite or all(
             getattr(self, n) is None
-            for n in ("simulations", "nodes", "time", "depth", "mate", "wtime", "btime", "llm_calls", "tokens")
+            for n in ("simulations", "nodes", "time", "depth", "mate", "wtime", "btime", "llm_calls", "tokens", "money")
         )
 
 

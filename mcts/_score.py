@@ -13,12 +13,13 @@ import math
 from dataclasses import dataclass
 from typing import Union
 
-__all__ = ["Cp", "INF", "MATE", "MATE_BOUND", "MAX_PLY", "Mate", "STOP_REASONS", "Score", "score_to_value",
+__all__ = ["CHESS_SCALE", "Cp", "INF", "MATE", "MATE_BOUND", "MAX_PLY", "Mate", "STOP_REASONS", "Score", "score_to_value",
            "to_score", "value_to_score"]
 
 MATE = 1_000_000          # AB_MATE: a win k plies from the root scores MATE - k
 MATE_BOUND = 999_000      # AB_MATE_BOUND: |score| above this is a forced result
 INF = MATE + 1            # AB_INF: beyond every score
+CHESS_SCALE = 800.0 / math.log(10.0)  # centipawns per unit of the tanh argument (= 1 / (1 + 10^(-cp/400)))
 MAX_PLY = 128             # AB_MAX_PLY: the deepest ply of any alpha-beta search
 STOP_REASONS = ("", "nodes", "time", "stopped")   # names of the C stop codes AB_STOP_NONE .. AB_STOP_STOPPED
 CHESS_SCALE = 800.0 / math.log(10.0)   # centipawns: tanh(cp / CHESS_SCALE) = 2 / (1 + 10^(-cp/400)) - 1

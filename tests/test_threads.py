@@ -129,7 +129,14 @@ def test_threads_argument_checked(chess_game):
 def test_uci_threads_option_reaches_the_search():
     import threading
 
+    from engine._uci_search import default_search_factory
     from engine.uci import UciEngine
+
+    built: list = []
+
+    def factory(game, options, relay):
+        built.append(default_search_factory(game, options, relay))
+        return built[-1]
 
     lines: list[str] = []
     done = threading.Event()
@@ -139,13 +146,13 @@ def test_uci_threads_option_reaches_the_search():
         if line.startswith("bestmove"):
             done.set()
 
-    engine = UciEngine(out)
+    engine = UciEngine(out, search_factory=factory)
     for command in ("uci", "setoption name Threads value 3", "isready", "position startpos moves e2e4",
                     "go depth 5"):
         engine.handle(command)
     assert done.wait(30), lines[-5:]
     assert any(l.startswith("option name Threads type spin default 1 min 1 max 256") for l in lines)
-    assert engine._search.threads == 3 and engine._search._backend.threads == 3
+    assert built[-1].threads == 3 and built[-1]._backend.threads == 3
     move = next(l for l in lines if l.startswith("bestmove")).split()[1]
     board = chess.Board()
     board.push_uci("e2e4")
@@ -343,3 +350,18 @@ def test_torch_evaluator_in_a_pipelined_search_and_its_errors(tmp_path):
         models.TorchEvaluator(broken, device="cpu")
     with pytest.raises(ModelFileError):
         models.TorchEvaluator(tmp_path / "missing.onnx", device="cpu")
+
+
+def test_helpers_carry_the_learned_evaluation(chess_game):
+    path = Path(__file__).resolve().parents[1] / "models" / "zoo" / "chess_nnue.onnx"
+    ab = AlphaBeta(chess_game, eval_file=str(path), threads=3)
+    backend = ab._backend
+    assert backend.nnue is not None and backend.threads == 3
+    fen = _mate_in_2_fens(25)[0]
+    result = ab.run(chess_game.deserialize(fen), Limit(depth=5))
+    assert result.score == MATE - 3
+    result = ab.run(chess_game.deserialize(MIDDLEGAME), Limit(time=0.3))
+    assert result.best_action in result.actions and min(backend.helper_depths) >= 1
+    backend.set_eval_file(None)      # the helpers follow: hand-written evaluation everywhere
+    assert backend.nnue is None and backend.threads == 3
+    assert ab.run(chess_game.deserialize(MIDDLEGAME), Limit(depth=4)).best_action in result.actions

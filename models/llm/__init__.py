@@ -5,6 +5,7 @@ it is built.
 """
 from __future__ import annotations
 
+from models.llm._agent_oracle import LLMAgentOracle, Prices  # text agents (docs/llm.md, "Agents")
 from models.llm._backend import (
                                  BaseBackend,
                                  LLMBackend,
@@ -57,11 +58,13 @@ __all__ = [
                                  "LLMBackend",
                                  "LLMError",
                                  "LLMEvaluator",
+                                 "LLMAgentOracle",
                                  "LLMOracle",
                                  "LLMTimeoutError",
                                  "LRUCache",
                                  "ModelNotFoundError",
                                  "OpenEnvironment",
+                                 "Prices",
                                  "PromptError",
                                  "PromptSet",
                                  "ScriptedBackend",

@@ -1,0 +1,26 @@
+"""Type stubs for ``mcts._nnue``: the learned chess evaluation in C (weights from the ONNX file,
+incremental accumulator, integer forward pass)."""
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence, Union
+
+import numpy as np
+
+AVX2: bool  # whether the AVX2 builds of the hot loops run on this CPU
+
+class NNUEFileError(ValueError): ...
+
+class ChessNNUE:
+    path: str
+    metadata: dict[str, str]
+    def __init__(self, path: Union[str, os.PathLike[str]]) -> None: ...
+    @property
+    def hidden(self) -> int: ...
+    @property
+    def value_head(self) -> str: ...
+    @property
+    def outputs(self) -> int: ...
+    def evaluate(self, state: Any) -> int: ...
+    def logits(self, state: Any) -> np.ndarray: ...
+    def walk(self, state: Any, actions: Sequence[int]) -> tuple[np.ndarray, np.ndarray, int]: ...
