@@ -65,9 +65,9 @@ class UciOption:
         return True  # button
 
 
-# Threads is not offered: every plytree search runs on one thread (the GIL-free cores have no
-# parallel search yet), and an option that has no effect is not offered.
 OPTIONS: tuple[UciOption, ...] = (
+    UciOption("Threads", "spin", 1, 1, 256,
+              help="search threads: alpha-beta helpers over one table (Lazy SMP); MCTS batches in flight"),
     UciOption("Hash", "spin", 64, 1, 4096, help="transposition table (alpha-beta) or tree memory (MCTS) in MiB"),
     UciOption("MultiPV", "spin", 1, 1, 64, help="number of principal variations reported"),
     UciOption("Ponder", "check", False, help="the GUI may let the engine think on the opponent's time"),
@@ -87,7 +87,7 @@ OPTION_BY_KEY: dict[str, UciOption] = {o.name.lower(): o for o in OPTIONS}
 
 # settings that need a new search object (a new table, tree, network or game)
 REBUILD_OPTIONS: frozenset[str] = frozenset({"hash", "searchkind", "modelfile", "cpuct", "batchsize", "uci_chess960",
-                                             "usennue", "evalfile"})
+                                             "usennue", "evalfile", "threads"})
 
 
 def split_setoption(text: str) -> tuple[str, str]:

@@ -41,7 +41,8 @@ def _construct(cls: Any, *args: Any, **kwargs: Any) -> Any:
 def default_search_factory(game: Any, options: dict, relay: InfoRelay) -> Any:
     """The engine's search for ``game`` under the UCI ``options`` (keys lower-case).
 
-    ``alphabeta``: ``mcts.AlphaBeta`` with the engine's own chess evaluation, ``Hash`` MiB of table.
+    ``alphabeta``: ``mcts.AlphaBeta`` with the engine's own chess evaluation, ``Hash`` MiB of table,
+    ``Threads`` searchers (Lazy SMP); ``mcts``: ``Threads`` evaluator batches in flight.
     ``mcts``: ``mcts.MCTS`` over the ``ModelFile`` network (``models.OnnxEvaluator``), or without one
     over ``mcts.ChessEvaluator`` (the C searcher's evaluation with a quiescence search as value,
     exchange-ordered priors; the whole batch in C).
@@ -56,7 +57,8 @@ def default_search_factory(game: Any, options: dict, relay: InfoRelay) -> Any:
         else:
             evaluator = mcts.ChessEvaluator()
         return _construct(mcts.MCTS, game, evaluator, on_info=relay, c_puct=options["cpuct"] / 100.0,
-                          batch_size=options["batchsize"], memory_limit=memory)
+                          batch_size=options["batchsize"], memory_limit=memory,
+                          threads=int(options.get("threads", 1)))
     # on the bitboard board mcts.AlphaBeta runs the C searcher, else python-chess's; UseNNUE: the learned
     # evaluation (EvalFile, by default the shipped network) in the C searcher
     eval_file = None
@@ -64,7 +66,8 @@ def default_search_factory(game: Any, options: dict, relay: InfoRelay) -> Any:
         import models
 
         eval_file = options.get("evalfile") or str(Path(models.__file__).resolve().parent / "zoo" / "chess_nnue.onnx")
-    return _construct(mcts.AlphaBeta, game, on_info=relay, tt_bytes=memory, eval_file=eval_file)
+    return _construct(mcts.AlphaBeta, game, on_info=relay, tt_bytes=memory, eval_file=eval_file,
+                      threads=int(options.get("threads", 1)))
 
 
 class SearchCache:

@@ -5,7 +5,7 @@
 # score_to_value). A .pxd only: everything here is an inline function or a declaration.
 from libc.stdint cimport uint64_t, int32_t, int16_t, int8_t, uint8_t
 from libc.stdlib cimport calloc, free
-from libc.string cimport memset
+from libc.string cimport memset, memcpy
 from libc.math cimport tanh
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
@@ -20,6 +20,15 @@ cdef extern from *:
     }
     """
     void ab_touch_pages(void* p, size_t n) nogil
+
+cdef extern from *:
+    """
+    /* One 8-byte word of a shared table entry, read or written whole (never torn by the compiler). */
+    static inline uint64_t ab_load_word(const void* p) { return __atomic_load_n((const uint64_t*) p, __ATOMIC_RELAXED); }
+    static inline void ab_store_word(void* p, uint64_t v) { __atomic_store_n((uint64_t*) p, v, __ATOMIC_RELAXED); }
+    """
+    uint64_t ab_load_word(const void* p) nogil
+    void ab_store_word(void* p, uint64_t v) nogil
 
 cdef enum:
     AB_MAX_PLY = 128            # deepest ply a search reaches (iteration depth is capped below it)
@@ -38,7 +47,7 @@ cdef enum:
     AB_CLOCK_MASK = 63          # the clock is read every 64 nodes (a vDSO call, ~0.2% of a node's time), whatever the table size
 
 ctypedef struct ABEntry:
-    uint64_t key            # full 64-bit position key
+    uint64_t key            # full 64-bit position key XOR the data word below (lock-free sharing: ab_entry_read)
     int32_t score           # score, mate scores stored relative to the node (ab_score_to_tt)
     int16_t move            # best or refuting move (the back end's encoding), -1 / 0 if none
     int8_t depth            # remaining depth of the search that stored it
@@ -140,14 +149,46 @@ cdef inline int ab_bound(int best, int alpha0, int beta) noexcept nogil:
     return AB_TT_UPPER
 
 
+# Lock-free sharing (Lazy SMP: several searchers write one table without locks). An entry is two 8-byte
+# words: the data (score, move, depth, flag_age) and the key stored XOR the data. Each word is written and
+# read whole, but two writers (or a writer and a reader) may interleave between the words; a reader then
+# sees the key word of one write and the data word of another, and the XOR no longer gives its key: the
+# entry is a miss, never a wrong score. Entries are read through ab_entry_read (a private copy) only.
+
+cdef inline uint64_t ab_entry_data(const ABEntry* e) noexcept nogil:
+    """The data word of an entry (score, move, depth and flag_age, as stored)."""
+    return ab_load_word(<const char*> e + 8)
+
+
+cdef inline uint64_t ab_entry_key(const ABEntry* e) noexcept nogil:
+    """The position key an entry holds (meaningless for an empty entry)."""
+    return ab_load_word(e) ^ ab_load_word(<const char*> e + 8)
+
+
+cdef inline bint ab_entry_read(const ABEntry* e, uint64_t key, ABEntry* out) noexcept nogil:
+    """Copies the entry into *out when it holds key and is used; False otherwise (also for an entry
+    torn by writers racing on it: its key check fails)."""
+    cdef uint64_t data = ab_load_word(<const char*> e + 8)
+    if (ab_load_word(e) ^ data) != key:
+        return False
+    out.key = key
+    memcpy(<char*> out + 8, &data, 8)
+    return (out.flag_age & 3) != AB_TT_EMPTY
+
+
 cdef inline void ab_entry_write(ABEntry* e, uint64_t key, int depth, int flag, int score, int move, int ply,
                                 uint8_t age) noexcept nogil:
-    """Fills an entry (the mate score made relative to the node, the depth clamped to int8)."""
-    e.key = key
-    e.score = ab_score_to_tt(score, ply)
-    e.move = <int16_t> move
-    e.depth = <int8_t> (depth if depth < 127 else 127)
-    e.flag_age = <uint8_t> (flag | (age << 2))
+    """Fills an entry (the mate score made relative to the node, the depth clamped to int8), data word
+    first, then the key XOR the data (see ab_entry_read)."""
+    cdef ABEntry fresh
+    cdef uint64_t data
+    fresh.score = ab_score_to_tt(score, ply)
+    fresh.move = <int16_t> move
+    fresh.depth = <int8_t> (depth if depth < 127 else 127)
+    fresh.flag_age = <uint8_t> (flag | (age << 2))
+    memcpy(&data, <char*> &fresh + 8, 8)
+    ab_store_word(<char*> e + 8, data)
+    ab_store_word(e, key ^ data)
 
 
 cdef inline bint ab_mate_distance(int* alpha, int* beta, int ply) noexcept nogil:

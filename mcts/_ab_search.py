@@ -41,17 +41,22 @@ class AlphaBeta:
         eval_file: chess only: the learned evaluation, an ONNX file of ``models.chess_nnue`` (or a
             loaded ``mcts._nnue.ChessNNUE``), evaluated by the C searcher with its accumulator updated
             in make/unmake; None: the hand-written evaluation.
+        threads: searcher threads. The C chess searcher runs Lazy SMP with them (helpers on C threads
+            over the one shared table, the main searcher's result reported; see
+            ``mcts._chess_ab.ChessAlphaBeta``); the other back ends search with one. With 1 (the
+            default) the search is deterministic.
 
     Raises:
         UnsupportedGameError: the game is not two-player zero-sum, or has chance or simultaneous moves.
-        ValueError: eval_file for a game other than chess, or with an evaluator or Python hooks.
+        ValueError: eval_file for a game other than chess, or with an evaluator or Python hooks; a bad
+            table size or thread count.
     """
 
     def __init__(self, game: Any, evaluator: Any = None, *, tt_bytes: int = 16 << 20,
                  on_info: Optional[Callable[[SearchResult], None]] = None, aspiration: Optional[int] = None,
                  static_eval: Optional[Callable[[Any], float]] = None,
                  quiescence: Optional[Callable[[Any], Sequence[int]]] = None,
-                 max_solve_plies: int = 20, eval_file: Any = None) -> None:
+                 max_solve_plies: int = 20, eval_file: Any = None, threads: int = 1) -> None:
         require_two_player_zero_sum(game, "alpha-beta")
         if not getattr(game, "is_deterministic", True) or not getattr(game, "is_perfect_information", True):
             raise UnsupportedGameError(f"alpha-beta cannot search {game!r}: it has chance, hidden information "
@@ -71,6 +76,26 @@ class AlphaBeta:
         self._stop_requested = threading.Event()  # stop() before run() is honoured; run() clears it
         self._backend: SearchBackend = choose_backend(game, evaluator, tt_bytes=tt_bytes, static_eval=static_eval,
                                                       quiescence=quiescence, eval_file=eval_file)
+        self._threads = 1
+        self.threads = threads
+
+    @property
+    def threads(self) -> int:
+        """Searcher threads asked for (the back ends without threads search with one). Set it between
+        searches (``setoption Threads``).
+
+        Raises:
+            ValueError: not an integer >= 1.
+        """
+        return self._threads
+
+    @threads.setter
+    def threads(self, threads: int) -> None:
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+            raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+        if hasattr(self._backend, "threads"):
+            self._backend.threads = threads
+        self._threads = threads
 
     def stop(self) -> None:
         """Makes a running :meth:`run` return its best result so far (thread-safe).
@@ -141,6 +166,22 @@ class AlphaBeta:
         max_depth = min(max_depth, backend.max_depth)
         backend.exact = limit.mate is not None   # a mate search is full width: no reductions
         backend.begin(state, limit.nodes, deadline)
+        try:
+            outcome = self._deepen(state, limit, start, max_depth, legal, remaining, (width, first, growth, cap))
+        finally:
+            finish = getattr(backend, "finish", None)   # back ends with helper threads stop them here
+            if finish is not None:
+                finish()
+            backend.clear_stop()
+            self._stop_requested.clear()
+        return self._result(state, *outcome, start)
+
+    def _deepen(self, state: Any, limit: Limit, start: float, max_depth: int, legal: Sequence[int],
+                remaining: int, schedule: tuple[int, int, int, int]) -> tuple[Any, ...]:
+        """The iterations of :meth:`run` after ``begin``: deepens until a limit, a proof or a stop.
+        Returns the result's ``(best, score, pv, depth, proven, stop_reason)``."""
+        backend = self._backend
+        width, first, growth, cap = schedule
         best, score, pv, depth_done = legal[0], 0, [legal[0]], 0
         stop_reason = ""
         proven: Optional[int] = None
@@ -183,7 +224,7 @@ class AlphaBeta:
             elif depth >= remaining:
                 proven = 0 if score == 0 else (1 if score > 0 else -1)
             if self.on_info is not None:
-                self.on_info(self._result(state, best, score, pv, depth_done, start, proven, ""))
+                self.on_info(self._result(state, best, score, pv, depth_done, proven, "", start))
             if proven is not None and (abs(score) <= MATE_BOUND or MATE - abs(score) <= depth):
                 # a mate seen no deeper than this iteration: every shorter line was searched, so
                 # no faster win (or slower loss) exists
@@ -200,9 +241,7 @@ class AlphaBeta:
                 # after this completed iteration: a shallow but real answer
                 stop_reason = "stopped"
                 break
-        backend.clear_stop()
-        self._stop_requested.clear()
-        return self._result(state, best, score, pv, depth_done, start, proven, stop_reason)
+        return best, score, pv, depth_done, proven, stop_reason
 
     def _remaining_plies(self, state: Any) -> int:
         length = getattr(self.game, "max_game_length", None)
@@ -213,8 +252,8 @@ class AlphaBeta:
         except (AttributeError, TypeError):
             return 1 << 30
 
-    def _result(self, state: Any, best: int, score: int, pv: list[int], depth: int, start: float,
-                proven: Optional[int], stop_reason: str) -> SearchResult:
+    def _result(self, state: Any, best: int, score: int, pv: list[int], depth: int, proven: Optional[int],
+                stop_reason: str, start: float) -> SearchResult:
         backend = self._backend
         typed = to_score(score)
         # "mate_plies" stays while engine/uci.py reads it; "score" (Cp / Mate) is what to read

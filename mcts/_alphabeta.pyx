@@ -18,8 +18,8 @@ from libc.string cimport memcpy, memset
 import time
 
 from mcts._ab_common cimport (
-    AB_INF, AB_MATE, AB_MATE_BOUND, AB_MAX_PLY, AB_TT_EMPTY, ABEntry, ab_bound, ab_check_limits, ab_entry_write,
-    ab_limits_begin, ab_mate_distance, ab_score_to_value, ab_stop_name, ab_table_alloc, ab_table_clear, ab_table_count,
+    AB_INF, AB_MATE, AB_MATE_BOUND, AB_MAX_PLY, AB_TT_EMPTY, ABEntry, ab_bound, ab_check_limits, ab_entry_key,
+    ab_entry_read, ab_entry_write, ab_limits_begin, ab_mate_distance, ab_score_to_value, ab_stop_name, ab_table_alloc, ab_table_clear, ab_table_count,
     ab_table_free, ab_tt_cutoff,
 )
 
@@ -63,13 +63,14 @@ cdef inline int _leaf(ABContext* c, int ply) noexcept nogil:
     return 0
 
 
-cdef inline ABEntry* _tt_probe(ABContext* c, uint64_t key) noexcept nogil:
+cdef inline bint _tt_probe(ABContext* c, uint64_t key, ABEntry* out) noexcept nogil:
+    """Copies the entry of key into *out; False when the table has none."""
     cdef ABEntry* b = c.tt.entries + (key & (c.tt.count - 1) & ~(<uint64_t> (AB_BUCKET - 1)))
     cdef int i
     for i in range(AB_BUCKET):
-        if b[i].flag_age != AB_TT_EMPTY and b[i].key == key:
-            return &b[i]
-    return NULL
+        if ab_entry_read(&b[i], key, out):
+            return True
+    return False
 
 
 cdef inline void _tt_store(ABContext* c, uint64_t key, int depth, int flag, int score, int move, int ply) noexcept nogil:
@@ -77,7 +78,7 @@ cdef inline void _tt_store(ABContext* c, uint64_t key, int depth, int flag, int 
     cdef ABEntry* victim = NULL
     cdef int i, worth, best_worth = 1 << 30, age_gap
     for i in range(AB_BUCKET):
-        if b[i].flag_age != 0 and b[i].key == key:
+        if b[i].flag_age != 0 and ab_entry_key(&b[i]) == key:
             victim = &b[i]
             if move == AB_NO_MOVE:
                 move = victim.move          # keep the old best move when this search found none
@@ -101,7 +102,7 @@ cdef int _negamax(ABContext* c, int ply, int depth, int alpha, int beta, int stm
     cdef int* scores
     cdef int n, i, j, a, best, score, best_move, tt_move, alpha0, flag, child_stm, tmp, nply
     cdef uint64_t key
-    cdef ABEntry* e
+    cdef ABEntry e
     c.pv_len[ply] = 0
     if ply > c.seldepth:
         c.seldepth = ply
@@ -117,10 +118,9 @@ cdef int _negamax(ABContext* c, int ply, int depth, int alpha, int beta, int stm
     alpha0 = alpha
     key = c.g.hash(s)
     tt_move = AB_NO_MOVE
-    e = _tt_probe(c, key)
-    if e != NULL:
+    if _tt_probe(c, key, &e):
         tt_move = e.move
-        if ply > 0 and not is_pv and ab_tt_cutoff(e, depth, alpha, beta, ply, &score):
+        if ply > 0 and not is_pv and ab_tt_cutoff(&e, depth, alpha, beta, ply, &score):
             return score
     moves = c.moves + ply * c.max_legal
     scores = c.scores + ply * c.max_legal
@@ -318,8 +318,8 @@ cdef class CAlphaBeta:
 
     def tt_move(self, CState state):
         """The table's move for a position, or -1."""
-        cdef ABEntry* e = _tt_probe(&self.ctx, self.ctx.g.hash(state.data))
-        return -1 if e == NULL else e.move
+        cdef ABEntry e
+        return e.move if _tt_probe(&self.ctx, self.ctx.g.hash(state.data), &e) else -1
 
     @property
     def score_scale(self):

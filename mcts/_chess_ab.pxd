@@ -23,12 +23,29 @@ ctypedef struct CABContext:
     NNUEStack* nn                         # the learned evaluation's accumulators, NULL: hand-written evaluation
 
 
+cdef extern from "<pthread.h>" nogil:
+    ctypedef int pthread_t     # opaque to Cython: the C type is the platform's
+
+
+ctypedef struct CABHelper:
+    CABContext* c                         # its own context: board, killers, history, stack, counters;
+                                          # its table is the main context's (shared, lock-free entries)
+    int first_depth                       # iterative deepening from this depth (varied between helpers)
+    int max_depth                         # ... to this one
+    int depth_done                        # deepest completed iteration of the current search
+    pthread_t thread                      # its C thread while a search runs
+    int running                           # the thread was started and not yet joined
+
+
 cdef class ChessAlphaBeta:
     cdef CABContext* c          # the search context (calloc'd: the board and tables are large)
+    cdef CABHelper* helpers     # Lazy SMP: threads - 1 helper searchers (NULL with one thread)
+    cdef int n_helpers
     cdef public object game     # the game searched
     cdef public int aspiration  # half-width of the aspiration window in centipawns (0: none)
     cdef size_t tt_bytes        # transposition-table size
     cdef readonly object nnue   # the mcts._nnue.ChessNNUE evaluating, or None (hand-written evaluation)
+    cdef void _free_helpers(self) noexcept
 
 cdef int chess_evaluate(const CBoard* b) noexcept nogil   # static evaluation, centipawns for the side to move
 cdef int qsearch(CABContext* c, int ply, int alpha, int beta) noexcept nogil  # capture search (evasions in check) from c.b

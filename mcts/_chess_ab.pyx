@@ -19,7 +19,8 @@ import time
 
 from mcts._ab_common cimport (
     AB_INF, AB_MATE, AB_MATE_BOUND, AB_MAX_PLY, AB_TT_EMPTY, AB_TT_EXACT, AB_TT_LOWER, AB_TT_UPPER, ABEntry,
-    ab_bound, ab_check_limits, ab_entry_write, ab_limits_begin, ab_mate_distance, ab_score_to_value, ab_stop_name,
+    ab_bound, ab_check_limits, ab_entry_key, ab_entry_read, ab_entry_write, ab_limits_begin, ab_mate_distance,
+    ab_now, ab_score_to_value, ab_stop_name,
     ab_table_alloc, ab_table_clear, ab_table_count, ab_table_free, ab_tt_cutoff,
 )
 
@@ -194,23 +195,22 @@ cdef int see(const CBoard* b, uint16_t m) noexcept nogil:
 cdef inline ABEntry* tt_pair(CABContext* c, uint64_t key) noexcept nogil:
     return c.tt.entries + (key & (c.tt.count - 1) & ~(<uint64_t> 1))
 
-cdef inline ABEntry* tt_probe(CABContext* c, uint64_t key) noexcept nogil:
+cdef inline bint tt_probe(CABContext* c, uint64_t key, ABEntry* out) noexcept nogil:
+    """Copies the entry of key into *out (the table may be shared: see ab_entry_read); False if none."""
     cdef ABEntry* e = tt_pair(c, key)
-    if e[0].key == key and (e[0].flag_age & 3) != AB_TT_EMPTY:
-        return &e[0]
-    if e[1].key == key and (e[1].flag_age & 3) != AB_TT_EMPTY:
-        return &e[1]
-    return NULL
+    return ab_entry_read(&e[0], key, out) or ab_entry_read(&e[1], key, out)
 
 cdef inline void tt_store(CABContext* c, uint64_t key, int depth, int flag, int score, uint16_t move, int ply) noexcept nogil:
     cdef ABEntry* e = tt_pair(c, key)
     cdef ABEntry* slot
-    if e[0].key == key or (e[0].flag_age & 3) == AB_TT_EMPTY or depth >= e[0].depth or (e[0].flag_age >> 2) != c.age:
+    cdef ABEntry old
+    if (ab_entry_key(&e[0]) == key or (e[0].flag_age & 3) == AB_TT_EMPTY or depth >= e[0].depth
+            or (e[0].flag_age >> 2) != c.age):
         slot = &e[0]
     else:
         slot = &e[1]
-    if move == 0 and slot.key == key:
-        move = <uint16_t> slot.move
+    if move == 0 and ab_entry_read(slot, key, &old):
+        move = <uint16_t> old.move
     ab_entry_write(slot, key, depth, flag, score, move, ply, c.age)
 
 # ---------------------------------------------------------------------------------------------------
@@ -313,7 +313,7 @@ cdef int negamax(CABContext* c, int ply, int depth, int alpha, int beta, bint is
     cdef int n, i, score, best, static_eval, r, new_depth, searched, alpha0, flag, j
     cdef uint16_t m, best_move = 0, tt_move = 0
     cdef bint in_check, tactical
-    cdef ABEntry* e
+    cdef ABEntry e
     cdef uint64_t key
     c.pv_len[ply] = 0
     if ply > 0:
@@ -334,10 +334,9 @@ cdef int negamax(CABContext* c, int ply, int depth, int alpha, int beta, bint is
     if ab_check_limits(&c.lim):
         return 0
     key = b.hash
-    e = tt_probe(c, key)
-    if e != NULL:
+    if tt_probe(c, key, &e):
         tt_move = <uint16_t> e.move
-        if not is_pv and ab_tt_cutoff(e, depth, alpha, beta, ply, &score):
+        if not is_pv and ab_tt_cutoff(&e, depth, alpha, beta, ply, &score):
             return score
     n = cb_generate(b, moves)
     if n == 0:
@@ -440,6 +439,72 @@ cdef void _age_history(CABContext* c) noexcept nogil:
                 c.history[s][f][t] //= 2
 
 # ---------------------------------------------------------------------------------------------------
+# Lazy SMP: helper searchers on C threads over the shared table
+
+ctypedef void* (*cab_thread_main)(void*) noexcept nogil
+
+cdef extern from "<pthread.h>" nogil:
+    int pthread_create(pthread_t* thread, const void* attr, cab_thread_main start, void* arg)
+    int pthread_join(pthread_t thread, void** ret)
+
+MAX_THREADS = 256
+
+
+cdef void* helper_main(void* arg) noexcept nogil:
+    """A helper's whole search: iterative deepening with full windows from its first depth, until the
+    main searcher stops it (or its own clock does). Its results reach the main searcher through the
+    table only."""
+    cdef CABHelper* h = <CABHelper*> arg
+    cdef int depth
+    for depth in range(h.first_depth, h.max_depth + 1):
+        h.c.root_best = -1
+        negamax(h.c, 0, depth, -AB_INF, AB_INF, True, False)
+        if h.c.lim.stopped:
+            break
+        h.depth_done = depth
+    return NULL
+
+
+cdef int helpers_start(CABContext* main, CABHelper* helpers, int n, double seconds_left) noexcept nogil:
+    """Loads the main context's root, table, generation and pruning mode into each helper and starts
+    its thread. Helper i starts at depth 1 + i % 2 (odd helpers a ply ahead). Returns how many started."""
+    cdef int i, s, f, t
+    cdef CABContext* c
+    for i in range(n):
+        c = helpers[i].c
+        memcpy(&c.b, &main.b, sizeof(CBoard))
+        if c.nn != NULL:
+            nnue_refresh(c.nn, &c.b)
+        c.tt = main.tt
+        c.age = main.age
+        c.prune = main.prune
+        c.seldepth = 0
+        for s in range(2):
+            for f in range(64):
+                for t in range(64):
+                    c.history[s][f][t] //= 8
+        ab_limits_begin(&c.lim, 0, seconds_left)
+        helpers[i].first_depth = 1 + (i + 1) % 2
+        helpers[i].max_depth = AB_MAX_PLY - 8
+        helpers[i].depth_done = 0
+        if pthread_create(&helpers[i].thread, NULL, helper_main, &helpers[i]) != 0:
+            return i
+        helpers[i].running = 1
+    return n
+
+
+cdef void helpers_join(CABHelper* helpers, int n) noexcept nogil:
+    """Stops every running helper and waits for its thread."""
+    cdef int i
+    for i in range(n):
+        if helpers[i].running:
+            helpers[i].c.lim.stop_requested = 1
+    for i in range(n):
+        if helpers[i].running:
+            pthread_join(helpers[i].thread, NULL)
+            helpers[i].running = 0
+
+# ---------------------------------------------------------------------------------------------------
 # Python side
 
 
@@ -458,13 +523,23 @@ cdef class ChessAlphaBeta:
         aspiration: half-width of the aspiration window, centipawns (0: full windows).
         eval_file: the learned evaluation, an ONNX file of ``models.chess_nnue`` (or a loaded
             ``mcts._nnue.ChessNNUE``); None: the hand-written evaluation.
+        threads: searchers (1 to ``MAX_THREADS``).
+
+    With ``threads`` > 1 the search is Lazy SMP: ``begin`` starts ``threads - 1`` helper searchers on C
+    threads (no GIL), each with its own board, killers, history, counters and NNUE accumulator stack,
+    all over the one table (lock-free entries: ``mcts/_ab_common.pxd``, ``ab_entry_read``). Helpers
+    deepen with full windows, odd ones a ply ahead, and only fill the table; the iterations the driver
+    asks for run on the main context, whose result is reported. ``finish`` (the driver calls it when a
+    search ends) stops and joins them. ``nodes`` counts every thread; a node limit counts the main
+    searcher's nodes. With one thread nothing of this runs and the search is deterministic.
 
     Raises:
-        ValueError: the game's states are not bitboard chess states, or tt_bytes < 1024.
+        ValueError: the game's states are not bitboard chess states, tt_bytes < 1024, or threads
+            out of range.
         mcts._nnue.NNUEFileError: eval_file is not a chess NNUE.
     """
 
-    def __cinit__(self, game, *, size_t tt_bytes=16 << 20, int aspiration=25, eval_file=None):
+    def __cinit__(self, game, *, size_t tt_bytes=16 << 20, int aspiration=25, eval_file=None, int threads=1):
         if not isinstance(game.new_initial_state(), ChessBoardState):
             raise ValueError(f"ChessAlphaBeta needs the bitboard chess game (games.load('chess')), got {game!r}")
         self.c = <CABContext*> calloc(1, sizeof(CABContext))
@@ -473,9 +548,12 @@ cdef class ChessAlphaBeta:
         self.game = game
         self.aspiration = aspiration
         self.c.prune = 1
+        self.helpers = NULL
+        self.n_helpers = 0
         self.resize(tt_bytes)
         self.nnue = None
         self.set_eval_file(eval_file)
+        self.threads = threads
 
     @staticmethod
     def accepts(state):
@@ -483,19 +561,77 @@ cdef class ChessAlphaBeta:
         return isinstance(state, ChessBoardState)
 
     def __dealloc__(self):
+        self._free_helpers()
         if self.c != NULL:
             nnue_stack_free(self.c.nn)
             ab_table_free(&self.c.tt)
             free(self.c)
 
+    cdef void _free_helpers(self) noexcept:
+        cdef int i
+        if self.helpers == NULL:
+            return
+        with nogil:
+            helpers_join(self.helpers, self.n_helpers)
+        for i in range(self.n_helpers):
+            if self.helpers[i].c != NULL:
+                nnue_stack_free(self.helpers[i].c.nn)
+            free(self.helpers[i].c)
+        free(self.helpers)
+        self.helpers = NULL
+        self.n_helpers = 0
+
+    @property
+    def threads(self):
+        """Searcher threads (1: the main searcher alone). Set it between searches.
+
+        Raises:
+            ValueError: not in 1 .. ``MAX_THREADS``.
+            MemoryError: the helpers' contexts cannot be allocated (one thread is kept).
+        """
+        return self.n_helpers + 1
+
+    @threads.setter
+    def threads(self, int n):
+        if not 1 <= n <= MAX_THREADS:
+            raise ValueError(f"threads must be in 1..{MAX_THREADS}, got {n}")
+        cdef int i
+        self._free_helpers()
+        if n == 1:
+            return
+        self.helpers = <CABHelper*> calloc(n - 1, sizeof(CABHelper))
+        if self.helpers == NULL:
+            raise MemoryError("cannot allocate the helper searchers")
+        cdef ChessNNUE net = self.nnue
+        for i in range(n - 1):
+            self.helpers[i].c = <CABContext*> calloc(1, sizeof(CABContext))
+            if self.helpers[i].c != NULL and net is not None:
+                self.helpers[i].c.nn = nnue_stack_new(&net.net)   # each thread its own accumulators
+                if self.helpers[i].c.nn == NULL:
+                    free(self.helpers[i].c)
+                    self.helpers[i].c = NULL
+            if self.helpers[i].c == NULL:
+                self.n_helpers = i
+                self._free_helpers()
+                raise MemoryError("cannot allocate a helper's search context")
+        self.n_helpers = n - 1
+
+    def finish(self):
+        """Stops the helper searchers of the current search and waits for them (a no-op with one
+        thread, or when none runs). The driver calls it when a search ends."""
+        if self.helpers != NULL:
+            with nogil:
+                helpers_join(self.helpers, self.n_helpers)
+
     def set_eval_file(self, eval_file):
         """Switches the evaluation: an ONNX file of the learned evaluation (or a loaded ``ChessNNUE``),
-        or None for the hand-written one. Call it between searches."""
+        or None for the hand-written one (the helper searchers follow). Call it between searches."""
         cdef ChessNNUE net
         if eval_file is None:
             nnue_stack_free(self.c.nn)
             self.c.nn = NULL
             self.nnue = None
+            self.threads = self.threads
             return
         net = eval_file if isinstance(eval_file, ChessNNUE) else ChessNNUE(eval_file)
         nnue_stack_free(self.c.nn)
@@ -504,6 +640,7 @@ cdef class ChessAlphaBeta:
             self.nnue = None
             raise MemoryError("cannot allocate the accumulator stack")
         self.nnue = net
+        self.threads = self.threads   # new helper contexts with their own accumulator stacks
 
     def resize(self, size_t tt_bytes):
         """A new, empty transposition table of at most ``tt_bytes`` (at least 1024). Costs no pass over
@@ -516,6 +653,7 @@ cdef class ChessAlphaBeta:
         """
         if tt_bytes < 1024:
             raise ValueError(f"tt_bytes must be >= 1024, got {tt_bytes}")
+        self.finish()
         cdef uint64_t count = ab_table_count(tt_bytes, 2)
         cdef ABTable fresh
         if ab_table_alloc(&fresh, count) != 0:
@@ -532,6 +670,7 @@ cdef class ChessAlphaBeta:
         Raises:
             MemoryError: a fresh block cannot be allocated (the table is kept).
         """
+        self.finish()
         if ab_table_clear(&self.c.tt) != 0:
             raise MemoryError(f"cannot allocate a transposition table of {self.tt_bytes} bytes")
 
@@ -547,10 +686,19 @@ cdef class ChessAlphaBeta:
         memset(self.c.history, 0, sizeof(self.c.history))
         if self.c.nn != NULL:
             nnue_clear_cache(self.c.nn)
+        cdef int i
+        for i in range(self.n_helpers):
+            memset(self.helpers[i].c.killers, 0, sizeof(self.c.killers))
+            memset(self.helpers[i].c.history, 0, sizeof(self.c.history))
+            if self.helpers[i].c.nn != NULL:
+                nnue_clear_cache(self.helpers[i].c.nn)
 
     def stop(self):
-        """Makes a running search return its best result so far (thread-safe: one int written)."""
+        """Makes a running search return its best result so far (thread-safe: ints written)."""
         self.c.lim.stop_requested = 1
+        cdef int i
+        for i in range(self.n_helpers):
+            self.helpers[i].c.lim.stop_requested = 1
 
     # -- back-end interface of mcts._ab_search.AlphaBeta --------------------------------------
 
@@ -558,6 +706,7 @@ cdef class ChessAlphaBeta:
         """Loads the root position and the limits (``deadline`` in ``time.monotonic()`` seconds)."""
         if not isinstance(state, ChessBoardState):
             raise ValueError(f"ChessAlphaBeta searches bitboard chess states, got {state!r}")
+        self.finish()
         memcpy(&self.c.b, &(<ChessBoardState> state).s, sizeof(CBoard))
         if self.c.nn != NULL:
             nnue_refresh(self.c.nn, &self.c.b)
@@ -571,6 +720,14 @@ cdef class ChessAlphaBeta:
             for f in range(64):
                 for t in range(64):
                     self.c.history[s][f][t] //= 8
+        cdef double seconds_left = self.c.lim.deadline - ab_now() if self.c.lim.deadline > 0 else -1.0
+        cdef int started
+        if self.n_helpers:
+            with nogil:
+                started = helpers_start(self.c, self.helpers, self.n_helpers, seconds_left)
+            if started < self.n_helpers:
+                self.finish()
+                raise RuntimeError(f"could not start helper thread {started + 1} of {self.n_helpers}")
 
     def search(self, int depth, int alpha, int beta):
         """One iteration at ``depth`` in the window; returns ``(score, stopped, best, best_score, 0)``
@@ -601,7 +758,17 @@ cdef class ChessAlphaBeta:
 
     @property
     def nodes(self):
-        return self.c.lim.nodes
+        """Nodes of the current search, every thread's."""
+        cdef long long total = self.c.lim.nodes
+        cdef int i
+        for i in range(self.n_helpers):
+            total += self.helpers[i].c.lim.nodes
+        return total
+
+    @property
+    def helper_depths(self):
+        """Deepest completed iteration of each helper in the current search (empty with one thread)."""
+        return [self.helpers[i].depth_done for i in range(self.n_helpers)]
 
     @property
     def seldepth(self):
@@ -644,4 +811,93 @@ cdef class ChessAlphaBeta:
 
     def __repr__(self):
         nnue = f", eval_file={self.nnue.path!r}" if self.nnue is not None else ""
-        return f"ChessAlphaBeta(tt_bytes={self.tt_bytes}{nnue})"
+        return f"ChessAlphaBeta(tt_bytes={self.tt_bytes}{nnue}, threads={self.threads})"
+
+
+# ---------------------------------------------------------------------------------------------------
+# self-check of the lock-free table (tests/test_threads.py)
+
+ctypedef struct CABStress:
+    ABTable* tt
+    uint64_t seed
+    long long iterations
+    int key_count
+    long long reads                       # probes whose key check passed
+    long long misses                      # probes that failed it (other key, empty, or torn)
+    long long bad                         # passed the check but held another key's data
+
+
+cdef inline uint64_t _mix(uint64_t x) noexcept nogil:
+    """splitmix64's finaliser: the stress test's keys and their data."""
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL
+    return x ^ (x >> 31)
+
+
+cdef void* _stress_main(void* arg) noexcept nogil:
+    cdef CABStress* w = <CABStress*> arg
+    cdef uint64_t rng = w.seed, key, h
+    cdef long long i
+    cdef ABEntry got
+    cdef ABEntry* slot
+    for i in range(w.iterations):
+        rng = _mix(rng + 0x9e3779b97f4a7c15ULL)
+        key = _mix(<uint64_t> (rng % <uint64_t> w.key_count) + 1)
+        h = _mix(key)
+        slot = w.tt.entries + (key & (w.tt.count - 1))
+        if rng & (<uint64_t> 1 << 40):
+            # each key always stores the same data, derived from it
+            ab_entry_write(slot, key, <int> (h & 63), AB_TT_EXACT, <int> ((h >> 8) & 0xFFFFF) - 500000,
+                           <int> ((h >> 32) & 0x7FFF), 0, <uint8_t> ((h >> 50) & 63))
+        elif ab_entry_read(slot, key, &got):
+            w.reads += 1
+            if (got.depth != <int> (h & 63) or got.score != <int> ((h >> 8) & 0xFFFFF) - 500000
+                    or got.move != <int> ((h >> 32) & 0x7FFF) or got.flag_age != (AB_TT_EXACT | (((h >> 50) & 63) << 2))):
+                w.bad += 1
+        else:
+            w.misses += 1
+    return NULL
+
+
+def table_stress(int threads, long long iterations, int entries=16, int key_count=64, uint64_t seed=1):
+    """Hammers one shared table from ``threads`` C threads at once: each writes keys with data derived
+    from the key and reads keys back, many keys a slot, so that writes race on every slot. Returns
+    ``(reads, misses, bad)``: probes whose key check passed, probes that missed, and passed probes
+    whose data was not their key's (a torn entry taken for good: must be 0).
+
+    Raises:
+        ValueError: threads, iterations, entries or key_count out of range (entries: a power of two).
+    """
+    if not 1 <= threads <= MAX_THREADS or iterations < 1 or key_count < 1 or entries < 2 or entries & (entries - 1):
+        raise ValueError(f"bad stress parameters: threads={threads}, iterations={iterations}, "
+                         f"entries={entries} (a power of two >= 2), key_count={key_count}")
+    cdef ABTable tt
+    cdef int i, started = 0
+    cdef CABStress* work = <CABStress*> calloc(threads, sizeof(CABStress))
+    cdef pthread_t* handles = <pthread_t*> calloc(threads, sizeof(pthread_t))
+    if work == NULL or handles == NULL or ab_table_alloc(&tt, entries) != 0:
+        free(work)
+        free(handles)
+        raise MemoryError("cannot allocate the stress test")
+    for i in range(threads):
+        work[i].tt = &tt
+        work[i].seed = seed * 1000003 + i
+        work[i].iterations = iterations
+        work[i].key_count = key_count
+    with nogil:
+        for i in range(threads):
+            if pthread_create(&handles[i], NULL, _stress_main, &work[i]) != 0:
+                break
+            started += 1
+        for i in range(started):
+            pthread_join(handles[i], NULL)
+    reads = sum(work[i].reads for i in range(started))
+    misses = sum(work[i].misses for i in range(started))
+    bad = sum(work[i].bad for i in range(started))
+    free(work)
+    free(handles)
+    ab_table_free(&tt)
+    if started < threads:
+        raise RuntimeError(f"could only start {started} of {threads} threads")
+    return reads, misses, bad
+

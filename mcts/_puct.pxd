@@ -1,7 +1,7 @@
 # The MCTS (PUCT) core: the tree as one array of C structs, and the search object that owns it.
 from libc.stdint cimport int8_t, int16_t, int32_t, uint8_t, uint64_t
 
-from games._cgame cimport CGame
+from games._cgame cimport CGame, CState
 
 cdef enum:
     ROOT = 0                 # index of the root node
@@ -97,6 +97,8 @@ cdef class MCTS:
     cdef double _node_value0(self, int node) noexcept nogil                     # exact value of a terminal/proven node for player 0
     cdef void _set_terminal(self, int node, double r0) noexcept nogil           # marks a terminal node, with player 0's return
     cdef void _propagate_proof(self, int node) noexcept nogil                   # after `node` became proven, proves ancestors that now follow
+    cdef object _call_evaluator(self, CState state, const char* leaf_pos, const int* leaves, int count)  # the evaluator's output for gathered leaves (released on an error)
+    cdef int _expand_outputs(self, const CGame* g, const char* leaf_pos, const int* leaves, int count, object output, int* legal) except -3  # checks an output, expands and backs up: 0, or -2 out of memory
     cdef bint _check_proven(self, int node) noexcept nogil                      # proves `node` from its children if possible; whether it did
     cdef int _search_c(self, const CGame* g, const void* root_pos, void* scratch, int* legal, long long max_sims, long long max_nodes, double deadline, double info_at, bint prune) noexcept nogil  # the GIL-free loop of the C evaluators; returns STOP_*
     cdef int _gather_c(self, const CGame* g, const void* root_pos, void* scratch, char* leaf_pos, int* leaves, int batch, long long max_sims) noexcept nogil  # selects up to `batch` leaves for one evaluator call (terminal/proven ones backed up at once); returns how many wait

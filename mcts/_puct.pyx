@@ -100,6 +100,17 @@ def _same_position(a, b):
     return list(history_a()) == list(history_b())
 
 
+def _serialised(evaluate):
+    """``evaluate`` behind a lock: one call at a time from the pipelined driver's worker threads."""
+    import threading
+    lock = threading.Lock()
+
+    def call(states):
+        with lock:
+            return evaluate(states)
+    return call
+
+
 cdef inline int _flip(int proven) noexcept nogil:
     if proven == PROVEN_WIN:
         return PROVEN_LOSS
@@ -119,6 +130,14 @@ cdef class MCTS:
         c_puct_base: see ``c_puct``.
         c_puct_factor: see ``c_puct`` (0 gives a constant c_puct).
         batch_size: leaves selected (with virtual loss) per evaluator call.
+        threads: evaluator batches in flight at once (games with a C interface and a Python
+            evaluator, e.g. ``models.OnnxEvaluator``). With 1 (the default) the tree waits for each
+            batch, and the search is deterministic. With N > 1 the evaluator runs on N worker threads
+            and the search pipelines: while batches are evaluated (onnxruntime and torch release the
+            GIL), the tree gathers the next batch with virtual loss and expands each batch as it
+            returns, so the evaluator never waits for the tree. Evaluators whose ``thread_safe``
+            attribute is true (``OnnxEvaluator``, ``TorchEvaluator``) get up to N calls at once; others
+            one at a time, still overlapped with the tree. Other paths search as with 1.
         seed: seeds every random choice (noise, gumbel, sampling, C rollouts).
         memory_limit: bytes the tree may take (the root and its children always fit).
         fpu_reduction: an unvisited child's Q is the parent's Q minus
@@ -168,12 +187,15 @@ cdef class MCTS:
                  double temperature=1.0, str final_selection="visits", bint gumbel=False,
                  int gumbel_considered=16, double gumbel_value_scale=0.1,
                  double gumbel_maxvisit_init=50.0, bint solver=True, bint tree_reuse=True,
-                 bint smart_pruning=False, on_info=None, should_stop=None, double info_interval=0.1):
+                 bint smart_pruning=False, on_info=None, should_stop=None, double info_interval=0.1,
+                 int threads=1):
         require_two_player_zero_sum(game, "MCTS")
         if not callable(getattr(evaluator, "evaluate", None)):
             raise ValueError(f"evaluator {evaluator!r} has no evaluate(states) method")
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if not 1 <= threads <= 256:
+            raise ValueError(f"threads must be in 1..256, got {threads}")
         if c_puct < 0 or c_puct_base <= 0 or c_puct_factor < 0:
             raise ValueError(f"c_puct {c_puct}, c_puct_base {c_puct_base}, c_puct_factor {c_puct_factor}: need c_puct >= 0, base > 0, factor >= 0")
         if final_selection not in _FINAL_SELECTIONS:
@@ -197,6 +219,7 @@ cdef class MCTS:
         self.c_puct_base = c_puct_base
         self.c_puct_factor = c_puct_factor
         self.batch_size = batch_size
+        self.threads = threads
         self.seed = seed
         self.memory_limit = memory_limit
         self.fpu_reduction = fpu_reduction
@@ -324,6 +347,8 @@ cdef class MCTS:
         self.ev_kind = kind
         if kind != EV_PYTHON:
             reason = self._drive_c(<CState> state, max_sims, max_nodes, deadline)
+        elif is_c and self.threads > 1:
+            reason = self._drive_pipelined_c(<CState> state, max_sims, max_nodes, deadline)
         elif is_c:
             reason = self._drive_batched_c(<CState> state, max_sims, max_nodes, deadline)
         else:
@@ -967,8 +992,11 @@ cdef class MCTS:
 
     def _evaluate(self, states):
         """One evaluator call; returns contiguous float32 priors ``[B, num_actions]`` and values ``[B]``."""
-        b = len(states)
-        priors, values = self.evaluator.evaluate(states)
+        return self._checked_output(self.evaluator.evaluate(states), len(states))
+
+    def _checked_output(self, output, int b):
+        """An evaluator's ``(priors, values)`` for ``b`` states as contiguous float32 arrays, counted."""
+        priors, values = output
         self._evaluator_calls += 1
         self._evaluated += b
         priors = np.ascontiguousarray(priors, dtype=np.float32)
@@ -978,6 +1006,36 @@ cdef class MCTS:
                 f"{self.evaluator!r} returned priors {priors.shape} and values {values.shape} for {b} states; "
                 f"expected ({b}, {self.num_actions}) and ({b},)")
         return priors, values
+
+    cdef object _call_evaluator(self, CState state, const char* leaf_pos, const int* leaves, int count):
+        """The evaluator's output for the ``count`` leaves gathered into ``leaf_pos``, in one call (on an
+        error the leaves are released and the error propagates)."""
+        cdef size_t ss = state.cgame.state_size
+        cdef int i
+        states = [state._from_data(leaf_pos + i * ss) for i in range(count)]
+        try:
+            return self.evaluator.evaluate(states)
+        except BaseException:
+            self._abandon([leaves[i] for i in range(count)])
+            raise
+
+    cdef int _expand_outputs(self, const CGame* g, const char* leaf_pos, const int* leaves, int count, object output,
+                             int* legal) except -3:
+        """Checks an evaluator's output for the gathered leaves and expands and backs them up (nogil);
+        returns 0, or -2 when memory ran out. A bad output releases the leaves and raises."""
+        cdef float[:, ::1] pv
+        cdef float[::1] vv
+        cdef int status, i
+        try:
+            priors, values = self._checked_output(output, count)
+        except BaseException:
+            self._abandon([leaves[i] for i in range(count)])
+            raise
+        pv = priors
+        vv = values
+        with nogil:
+            status = self._expand_batch_c(g, leaf_pos, leaves, count, &pv[0, 0], &vv[0], legal)
+        return status
 
     def _abandon(self, leaves):
         """Undoes the virtual loss and pending marks of leaves that will not be evaluated."""
@@ -1013,22 +1071,102 @@ cdef class MCTS:
                     count = self._gather_c(g, state.data, scratch, leaf_pos, leaves, batch,
                                            self.sims + 1 if first else max_sims)
                 if count > 0:
-                    states = [state._from_data(leaf_pos + i * g.state_size) for i in range(count)]
-                    try:
-                        priors, values = self._evaluate(states)
-                    except BaseException:
-                        self._abandon([leaves[i] for i in range(count)])
-                        raise
-                    pv = priors
-                    vv = values
-                    with nogil:
-                        status = self._expand_batch_c(g, leaf_pos, leaves, count, &pv[0, 0], &vv[0], legal)
+                    status = self._expand_outputs(g, leaf_pos, leaves, count,
+                                                  self._call_evaluator(state, leaf_pos, leaves, count), legal)
                     if status == -2:
                         return StopReason.MEMORY
                 if first:
                     first = False
                     self._after_root_expanded(max_sims, max_nodes)
         finally:
+            free(scratch); free(leaf_pos); free(leaves); free(legal)
+
+    def _drive_pipelined_c(self, CState state, long long max_sims, long long max_nodes, double deadline):
+        """The batched C-game search with ``threads`` batches in flight (see the class docstring).
+
+        Every tree operation (gathering with virtual loss, expansion, backup) stays on this thread;
+        the worker threads only run ``evaluator.evaluate`` on copies of the leaf positions. A leaf
+        of a batch in flight is pending: a later gather that reaches it counts a collision and
+        undoes its virtual loss, as within one batch."""
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+        cdef const CGame* g = state.cgame
+        cdef int batch = self.batch_size, slots = self.threads, count, status = 0, slot, i
+        cdef size_t base
+        cdef long long in_flight = 0
+        cdef size_t ss = g.state_size
+        cdef char* scratch = <char*> malloc(ss)
+        cdef char* leaf_pos = <char*> malloc(slots * batch * ss)
+        cdef int* leaves = <int*> malloc(slots * batch * sizeof(int))
+        cdef int* legal = <int*> malloc(max(g.max_legal, 1) * sizeof(int))
+        cdef float[:, ::1] pv
+        cdef float[::1] vv
+        cdef bint prune = self.smart_pruning and max_sims < _NO_LIMIT
+        if scratch == NULL or leaf_pos == NULL or leaves == NULL or legal == NULL:
+            free(scratch); free(leaf_pos); free(leaves); free(legal)
+            raise MemoryError("MCTS: batch buffers")
+        self._gumbel_active = False
+        self._next_info = self._t0 + self.info_interval
+        pending = deque()                 # (slot, count, future), oldest first
+        free_slots = list(range(slots - 1, -1, -1))
+        reason = None
+        call = self.evaluator.evaluate
+        if not getattr(self.evaluator, "thread_safe", False):
+            # one call at a time (still overlapped with the tree's gathering): the evaluator did not
+            # declare that concurrent calls are safe (e.g. ChessEvaluator's one C context)
+            call = _serialised(call)
+        pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="mcts-eval")
+        try:
+            if self.nodes[ROOT].num_children == 0:
+                # the root alone, synchronously: noise and the gumbel schedule need its children
+                with nogil:
+                    count = self._gather_c(g, state.data, scratch, leaf_pos, leaves, 1, self.sims + 1)
+                if count > 0:
+                    status = self._expand_outputs(g, leaf_pos, leaves, count,
+                                                  self._call_evaluator(state, leaf_pos, leaves, count), legal)
+                    if status == -2:
+                        return StopReason.MEMORY
+            self._after_root_expanded(max_sims, max_nodes)
+            while True:
+                if reason is None:
+                    reason = self._loop_checks(max_sims, max_nodes, deadline, prune)
+                if reason is None and free_slots:
+                    slot = free_slots.pop()
+                    with nogil:
+                        count = self._gather_c(g, state.data, scratch, leaf_pos + slot * batch * ss,
+                                               leaves + slot * batch, batch, max_sims - in_flight)
+                    if count > 0:
+                        base = slot * batch * ss
+                        states = [state._from_data(leaf_pos + base + i * ss) for i in range(count)]
+                        pending.append((slot, count, pool.submit(call, states)))
+                        in_flight += count
+                        continue     # keep the pipeline full
+                    free_slots.append(slot)
+                if not pending:
+                    if reason is not None:
+                        return reason
+                    continue         # nothing gathered (terminal or proven leaves were backed up): again
+                slot, count, future = pending.popleft()
+                try:
+                    output = future.result()
+                except BaseException:
+                    self._abandon([leaves[slot * batch + i] for i in range(count)])
+                    raise
+                in_flight -= count
+                status = self._expand_outputs(g, leaf_pos + slot * batch * ss, leaves + slot * batch, count,
+                                              output, legal)
+                free_slots.append(slot)
+                if status == -2 and reason is None:
+                    reason = StopReason.MEMORY   # drain the batches in flight, then stop
+        finally:
+            # on an error: the batches still in flight are waited for and their leaves released
+            for slot, count, future in pending:
+                try:
+                    future.result()
+                except BaseException:
+                    pass
+                self._abandon([leaves[slot * batch + i] for i in range(count)])
+            pool.shutdown(wait=True)
             free(scratch); free(leaf_pos); free(leaves); free(legal)
 
     def _drive_python(self, state, long long max_sims, long long max_nodes, double deadline):

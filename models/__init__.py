@@ -19,6 +19,7 @@ _LAZY = {
     "choose_providers": "models.onnx_evaluator",
     "read_metadata": "models.onnx_evaluator",
     "shipped_model": "models._zoo",
+    "TorchEvaluator": "models.torch_evaluator",  # torch + onnx; not in __all__ either
     "ResNet": "models.nets",  # torch; deliberately not in __all__ so `from models import *` stays light
     "LLMEvaluator": "models.llm", "CompositeEvaluator": "models.llm",  # numpy only; torch when a TransformersBackend is built
 }

@@ -119,6 +119,8 @@ class OnnxEvaluator:
             idle dedicated cores; off by default because the search needs the cores between batches).
 
     Attributes:
+        thread_safe: True: ``evaluate`` may be called from several threads at once (``session.run``
+            runs outside the lock; ``MCTS(threads=N)`` keeps N batches in flight).
         info: the model's metadata (``ModelInfo``).
         providers: the providers the session runs on.
         cache_hits, cache_misses: cache lookups that found / did not find a state.
@@ -132,6 +134,8 @@ class OnnxEvaluator:
         ModelMismatchError: the model was built for another game than ``game``.
         ValueError: bad arguments (batch_size < 1, unknown provider).
     """
+
+    thread_safe = True
 
     def __init__(self, path: Union[str, os.PathLike], *, game: Any = None,
                  providers: Optional[Sequence[str]] = None, batch_size: int = 256,
@@ -159,7 +163,8 @@ class OnnxEvaluator:
         self._input = np.zeros((batch_size, *self.observation_shape), dtype=np.float32)
         self._mask = np.zeros((batch_size, self.num_actions), dtype=np.bool_)
         self._cache: OrderedDict[int, tuple[np.ndarray, float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()            # the cache and the counters
+        self._buffers_lock = threading.Lock()    # _input and _mask
         self.reset_stats()
 
     # -- checks ---------------------------------------------------------------------------------
@@ -231,6 +236,8 @@ class OnnxEvaluator:
         values = np.empty(n, dtype=np.float32)
         if n == 0:
             return priors, values
+        # the lock guards the cache and the counters; session.run runs outside it, so that calls from
+        # several threads (a pipelined MCTS, several searches) have batches in flight at once
         with self._lock:
             if not self._game_checked:
                 self._check_game(states[0].game)
@@ -241,11 +248,11 @@ class OnnxEvaluator:
             else:
                 misses = list(range(n))
                 self.cache_misses += n
-            for start in range(0, len(misses), self.batch_size):
-                self._run(states, keys, misses[start:start + self.batch_size], priors, values)
-            for i, first in duplicates:
-                priors[i] = priors[first]
-                values[i] = values[first]
+        for start in range(0, len(misses), self.batch_size):
+            self._run(states, keys, misses[start:start + self.batch_size], priors, values)
+        for i, first in duplicates:
+            priors[i] = priors[first]
+            values[i] = values[first]
         return priors, values
 
     def _lookup(self, states: Sequence[Any], priors: np.ndarray, values: np.ndarray, keys: list[int],
@@ -276,30 +283,38 @@ class OnnxEvaluator:
     def _run(self, states: Sequence[Any], keys: list[int], indices: list[int], priors: np.ndarray,
              values: np.ndarray) -> None:
         m = len(indices)
-        x = self._input
-        mask = self._mask
-        for j, i in enumerate(indices):
-            state = states[i]
-            x[j] = state.observation()
-            mask[j] = state.legal_actions_mask()
-        start = time.perf_counter()
+        # the evaluator's own buffers when free, else this call's (another thread's batch is in flight)
+        mine = self._buffers_lock.acquire(blocking=False)
         try:
-            logits, value = self._session.run([POLICY_OUTPUT, VALUE_OUTPUT], {INPUT_NAME: x[:m]})
-        except Exception as exc:
-            raise ModelRuntimeError(f"onnxruntime failed on {self.path.name} for a batch of {m}: {exc}") from exc
-        self.onnx_seconds += time.perf_counter() - start
-        self.batches += 1
-        self.evaluations += m
-        probs = _masked_softmax(np.asarray(logits, dtype=np.float32), mask[:m])
+            x = self._input if mine else np.empty_like(self._input[:m])
+            mask = self._mask if mine else np.empty_like(self._mask[:m])
+            for j, i in enumerate(indices):
+                state = states[i]
+                x[j] = state.observation()
+                mask[j] = state.legal_actions_mask()
+            start = time.perf_counter()
+            try:
+                logits, value = self._session.run([POLICY_OUTPUT, VALUE_OUTPUT], {INPUT_NAME: x[:m]})
+            except Exception as exc:
+                raise ModelRuntimeError(f"onnxruntime failed on {self.path.name} for a batch of {m}: {exc}") from exc
+            seconds = time.perf_counter() - start
+            probs = _masked_softmax(np.asarray(logits, dtype=np.float32), mask[:m])
+        finally:
+            if mine:
+                self._buffers_lock.release()
         value = np.asarray(value, dtype=np.float32).reshape(m)
         priors[indices] = probs
         values[indices] = value
-        if self.cache_size:
-            cache = self._cache
-            for j, i in enumerate(indices):
-                cache[keys[i]] = (probs[j].copy(), float(value[j]))
-            while len(cache) > self.cache_size:
-                cache.popitem(last=False)
+        with self._lock:
+            self.onnx_seconds += seconds
+            self.batches += 1
+            self.evaluations += m
+            if self.cache_size:
+                cache = self._cache
+                for j, i in enumerate(indices):
+                    cache[keys[i]] = (probs[j].copy(), float(value[j]))
+                while len(cache) > self.cache_size:
+                    cache.popitem(last=False)
 
     @property
     def session(self):

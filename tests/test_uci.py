@@ -125,7 +125,7 @@ class Session:
 
 
 # ------------------------------------------------------------------ protocol, in-process
-def test_uci_handshake_lists_options_and_no_threads():
+def test_uci_handshake_lists_options():
     s = Session()
     s.send("uci")
     lines = s.take()
@@ -134,9 +134,8 @@ def test_uci_handshake_lists_options_and_no_threads():
     names = [re.match(r"option name (.+?) type", l).group(1) for l in lines if l.startswith("option")]
     assert names == [o.name for o in OPTIONS]
     for required in ("Hash", "MultiPV", "Ponder", "UCI_Chess960", "UCI_ShowWDL", "Move Overhead",
-                     "SearchKind", "ModelFile", "CPuct", "BatchSize"):
+                     "SearchKind", "ModelFile", "CPuct", "BatchSize", "Threads"):
         assert required in names
-    assert "Threads" not in names  # no parallel search: an option without effect is not offered
     assert "option name SearchKind type combo default alphabeta var alphabeta var mcts" in lines
     s.send("isready")
     assert s.take() == ["readyok"]
@@ -462,7 +461,7 @@ def plytree():
 
 def test_e2e_identity_and_options(plytree):
     assert plytree.id["name"] == "plytree"
-    assert "Threads" not in plytree.options and "MultiPV" in plytree.options
+    assert "Threads" in plytree.options and "MultiPV" in plytree.options
     assert plytree.options["SearchKind"].default == "alphabeta"
 
 
