@@ -10,6 +10,8 @@ import numpy as np
 from games._cgame cimport CGame, CState, TERMINAL_PLAYER
 from games._errors import IllegalActionError, InvalidActionError, InvalidStateError
 
+_DIGITS = "0123456789"
+
 ctypedef struct TTT:
     uint16_t stones[2]   # bit i set: player's stone on cell i
     int8_t moves[9]      # actions played
@@ -120,8 +122,8 @@ cdef class TicTacToeState(CState):
 
     def string_to_action(self, text):
         t = str(text).strip()
-        digits = [c for c in t if c.isdigit()]
-        if len(digits) == 1 and t.isdigit():
+        digits = [c for c in t if c in _DIGITS]   # ASCII only: str.isdigit() takes '²' too
+        if len(digits) == 1 and t in _DIGITS:
             a = int(t)
         elif len(digits) == 2:
             a = int(digits[0]) * 3 + int(digits[1])
@@ -177,7 +179,7 @@ class TicTacToeGame:
     def deserialize(self, text):
         s = self.new_initial_state()
         for ch in str(text).strip():
-            if not ch.isdigit():
+            if ch not in _DIGITS:
                 raise InvalidStateError(f"tic-tac-toe move string {text!r}: {ch!r} is not a cell digit")
             a = int(ch)
             if a > 8 or a not in s.legal_actions():
