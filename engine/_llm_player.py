@@ -89,7 +89,8 @@ class LLMPlayer:
 
     def choose(self, state, limit: Limit | None = None) -> Decision:
         """The model's move in ``state``; always a legal one (the heuristic answers when the model cannot)."""
-        lim = limit if limit is not None and not limit.is_unbounded else self.default_limit
+        bounded = limit is not None and (not limit.is_unbounded or limit.money is not None)
+        lim = limit if bounded else self.default_limit
         if self._game is None or state.game is not self._game:
             self._build(state.game)
         if self.mode == "greedy":
@@ -107,18 +108,18 @@ class LLMPlayer:
 
     def _greedy(self, state, limit: Limit) -> SearchResult:
         t0 = time.monotonic()
-        budget = LLMBudget(limit, self.backend)
         legal = state.legal_actions()
-        if budget.exhausted():
-            priors = None
-        else:
-            failures = self._oracle.stats["prior_fallbacks"]
-            priors = self._oracle.priors([state], timeout=budget.seconds_left())[0]
-            if self._oracle.stats["prior_fallbacks"] > failures:
-                priors = None  # the model failed: the heuristic chooses
+        with LLMBudget(limit, self.backend) as budget:
+            if budget.exhausted():
+                priors = None
+            else:
+                failures = self._oracle.stats["prior_fallbacks"]
+                priors = self._oracle.priors([state], timeout=budget.seconds_left())[0]
+                if self._oracle.stats["prior_fallbacks"] > failures:
+                    priors = None  # the model failed or the budget refused: the heuristic chooses
         if priors is None:
             best = heuristic_best(state, self.fallback)
-            reason = "fallback"
+            reason = budget.reason() or "fallback"
             pri: tuple[float, ...] = ()
         else:
             best = max(legal, key=lambda a: priors[a])

@@ -30,6 +30,7 @@ class StopReason(str, enum.Enum):
     BUDGET = "budget"           # the search's should_stop hook asked it to stop
     LLM_CALLS = "llm_calls"     # Limit.llm_calls spent
     TOKENS = "tokens"           # Limit.tokens spent
+    MONEY = "money"             # Limit.money spent
     GREEDY = "greedy"           # a one-call player: the model's choice is the move
     FALLBACK = "fallback"       # the model failed: a fallback chose the move
 
@@ -82,6 +83,7 @@ class Limit:
     infinite: bool = False
     llm_calls: Optional[int] = None
     tokens: Optional[int] = None
+    money: Optional[float] = None
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

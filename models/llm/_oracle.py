@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from models.llm._backend import LLMError, LLMTimeoutError
+from models.llm._backend import BudgetExceededError, LLMError, LLMTimeoutError
 from models.llm._daemon_pool import DaemonPool
 from models.llm._faults import FaultLog
 from models.llm._prompts import PromptSet
@@ -215,6 +215,10 @@ class LLMOracle:
         requests = [(self.policy_prompt(s), [s.action_to_string(a) for a in la]) for s, la in zip(states, legal)]
         try:
             scores = self.call(self.backend.score_batch, requests, timeout=timeout)
+        except BudgetExceededError:
+            self.stats["budget_refusals"] += 1
+            self.stats["prior_fallbacks"] += len(states)
+            return np.asarray(self.fallback.evaluate(list(states))[0], dtype=np.float32)
         except LLMError:
             self.stats["prior_fallbacks"] += len(states)
             return np.asarray(self.fallback.evaluate(list(states))[0], dtype=np.float32)
@@ -239,7 +243,9 @@ class LLMOracle:
                                 n=k, stop=["\n"], timeout=timeout)
             greedy = (self.call(self.backend.complete, prompts, max_tokens=8, temperature=0.0, n=1, stop=["\n"],
                                 timeout=timeout) if greedy_first else [[] for _ in states])
-        except LLMError:
+        except LLMError as exc:
+            if isinstance(exc, BudgetExceededError):
+                self.stats["budget_refusals"] += 1
             self.stats["propose_failures"] += len(states)
             return [[] for _ in states]
         result = []
@@ -277,7 +283,9 @@ class LLMOracle:
             try:
                 answers = self.call(self.backend.complete, [self.value_prompt(s) for s in states],
                                     max_tokens=self.value_max_tokens, temperature=0.0, n=1, timeout=timeout)
-            except LLMError:
+            except LLMError as exc:
+                if isinstance(exc, BudgetExceededError):
+                    self.stats["budget_refusals"] += 1
                 self.stats["value_failures"] += len(states)
                 answers = [[""] for _ in states]
             for i, row in enumerate(answers):
