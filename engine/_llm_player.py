@@ -99,7 +99,9 @@ class LLMPlayer:
             result = self._search.run(state, lim)
         else:
             self._llm_evaluator.set_budget(lim, on_exhausted=self._search.stop)
-            result = self._search.run(state, lim)
+            only_model = all(getattr(lim, f) is None for f in ("simulations", "nodes", "time", "wtime", "btime"))
+            # a limit of the model alone: MCTS runs until the budget is spent (the evaluator stops it)
+            result = self._search.run(state, lim.replace(infinite=True) if only_model else lim)
             self._llm_evaluator.set_budget(None)
         action = result.best_action
         if action not in state.legal_actions():  # never hand back an illegal move
