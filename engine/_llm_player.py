@@ -196,10 +196,11 @@ def make_llm_backend(options: Mapping[str, Any]):
         backend = HTTPBackend(str(o["url"]), None if o.get("model") is None else str(o["model"]),
                               scoring=str(o.get("scoring", "auto")), api=str(o.get("api", "completions")),
                               timeout=float(o.get("timeout", 60.0)), prices=prices)
-        try:  # the capability probe's requests are counted, but not in the first move's budget
-            backend.probe()
-        except LLMError:
-            pass  # the server is not up yet: the first move probes
+        if backend.scoring == "auto":
+            try:  # the capability probe's requests are counted, but not in the first move's budget
+                backend.probe()
+            except LLMError:
+                pass  # the server is not up yet: the first move probes
         return backend
     if kind == "transformers":
         from models.llm import TransformersBackend

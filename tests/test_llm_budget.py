@@ -343,3 +343,45 @@ def test_a_budget_too_small_for_the_probe_refuses_cleanly(fake_llm):
     decision = player.choose(C4.new_initial_state(), Limit(llm_calls=2))
     assert decision.action in range(7) and decision.result.stop_reason == "llm_calls"
     assert len(server.posts) == b.usage.snapshot().calls <= 2
+
+
+# ---------------------------------------------------------------------------------- the command line
+def _cli(*args: str):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    return subprocess.run([sys.executable, "-m", "engine.cli", *args], cwd=repo, env=env, capture_output=True,
+                          text=True, timeout=180)
+
+
+def test_cli_play_analyse_and_tournament_take_an_llm_player(fake_llm, tmp_path):
+    url, server = fake_llm
+    server.style = "vllm"
+    proc = _cli("play", "connect4", f"kind=llm,mode=greedy,url={url},model=m,llm_calls=1", "random", "--quiet")
+    assert proc.returncode == 0 and "result:" in proc.stdout, proc.stderr
+    probe = 2  # vLLM: top log-probabilities, a list of prompts (echo_batch): two probes
+    moves = len(proc.stdout.split("after ")[1].split(":")[1].split())
+    llm_moves = (moves + 1) // 2
+    scoring = [b for p, b in server.posts if b.get("logprobs") and not b.get("echo") and "prompt" in b]
+    assert len(server.posts) == probe + llm_moves == probe - 1 + len(scoring)  # one request a move
+
+    posts0 = len(server.posts)
+    proc = _cli("analyse", "connect4", "--player", f"kind=llm,mode=minimax,url={url},llm_calls=3,depth=2")
+    assert proc.returncode == 0 and "best move:" in proc.stdout, proc.stderr
+    assert len(server.posts) - posts0 <= probe + 3
+
+    posts0 = len(server.posts)
+    proc = _cli("tournament", "--game", "tictactoe", "--player", f"name=llm,kind=llm,mode=mcts,url={url},llm_calls=4,simulations=8",
+                "--player", "random", "--rounds", "1", "--openings", "none", "--out", str(tmp_path / "t"),
+                "--no-progress", "--no-plot")
+    assert proc.returncode == 0 and "llm vs random" in proc.stdout, proc.stdout + proc.stderr
+    assert len(server.posts) > posts0
+
+    bad = _cli("play", "connect4", "kind=llm,mode=dream", "random", "--quiet")
+    assert bad.returncode != 0 and "mode must be one of" in bad.stderr
+    bad = _cli("play", "connect4", "kind=llm,url=,llm_calls=2", "random", "--quiet")
+    assert bad.returncode != 0 and "url=" in bad.stderr
