@@ -12,7 +12,7 @@ MODES = ("greedy", "mcts", "minimax")
 LLM_LIMIT_KEYS = ("llm_calls", "tokens", "money")
 # the keys of a ``kind=llm`` player spec besides the common ones (name, seed, limits, tc...)
 LLM_SPEC_KEYS = ("mode", "url", "backend", "model", "scoring", "api", "timeout", "price", "values", "candidates",
-                 "prior_temperature", "call_timeout", "threads") + LLM_LIMIT_KEYS
+                 "prior_temperature", "call_timeout", "threads", "prior_source", "samples") + LLM_LIMIT_KEYS
 
 
 class LLMPlayer:
@@ -219,9 +219,10 @@ def llm_player_from_options(options: Mapping[str, Any], *, name: str, seed: int)
     """
     o = options
     kwargs: dict[str, Any] = {}
-    for key, conv in (("prior_temperature", float), ("call_timeout", float)):
+    for key, arg, conv in (("prior_temperature", "prior_temperature", float), ("call_timeout", "call_timeout", float),
+                           ("prior_source", "prior_source", str), ("samples", "num_samples", int)):
         if o.get(key) is not None:
-            kwargs[key] = conv(o[key])
+            kwargs[arg] = conv(o[key])
     mode = str(o.get("mode", "greedy"))
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")

@@ -385,3 +385,20 @@ def test_cli_play_analyse_and_tournament_take_an_llm_player(fake_llm, tmp_path):
     assert bad.returncode != 0 and "mode must be one of" in bad.stderr
     bad = _cli("play", "connect4", "kind=llm,url=,llm_calls=2", "random", "--quiet")
     assert bad.returncode != 0 and "url=" in bad.stderr
+
+
+def test_servers_without_logprobs_get_priors_from_sampled_answers(fake_llm):
+    url, server = fake_llm
+    server.style = "ollama"
+    b = HTTPBackend(url, "m")
+    assert not b.can_score()
+    probes = len(server.posts)
+    oracle = LLMOracle(b, C4, num_samples=8, fallback=UniformEvaluator())
+    priors = oracle.priors([C4.new_initial_state()])[0]
+    # every sample answers "7" (the last legal move listed): (8 + 1) / (8 + 7), the rest 1 / 15
+    assert priors[6] == pytest.approx(9 / 15) and priors[0] == pytest.approx(1 / 15)
+    assert len(server.posts) - probes == 1 and server.posts[-1][1]["n"] == 8
+    assert b.faults.counts["malformed_reply"] == 0 and oracle.stats["prior_fallbacks"] == 0
+    scored = LLMOracle(b, C4, prior_source="score", fallback=UniformEvaluator())
+    scored.priors([C4.new_initial_state()])  # asked to score anyway: the echo fails, the fallback answers
+    assert scored.stats["prior_fallbacks"] == 1 and b.faults.counts["malformed_reply"] >= 1

@@ -307,6 +307,13 @@ class HTTPBackend(BaseBackend):
         finally:
             self.usage.release(res)
 
+    def can_score(self) -> bool:
+        """Whether the server gives log-probabilities to score moves with (probes it once)."""
+        if self.scoring != "auto":
+            return True
+        caps = self.probe()
+        return any(caps.values())
+
     # -- scoring ------------------------------------------------------------------------------------
     def _mode(self) -> str:
         if self.scoring == "auto" and self.capabilities is None:
