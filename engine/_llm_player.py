@@ -12,7 +12,7 @@ MODES = ("greedy", "mcts", "minimax")
 LLM_LIMIT_KEYS = ("llm_calls", "tokens", "money")
 # the keys of a ``kind=llm`` player spec besides the common ones (name, seed, limits, tc...)
 LLM_SPEC_KEYS = ("mode", "url", "backend", "model", "scoring", "api", "timeout", "price", "values", "candidates",
-                 "prior_temperature", "call_timeout", "threads", "prior_source", "samples") + LLM_LIMIT_KEYS
+                 "prior_temperature", "call_timeout", "threads", "prior_source", "samples", "template") + LLM_LIMIT_KEYS
 
 
 class LLMPlayer:
@@ -195,6 +195,7 @@ def make_llm_backend(options: Mapping[str, Any]):
 
         backend = HTTPBackend(str(o["url"]), None if o.get("model") is None else str(o["model"]),
                               scoring=str(o.get("scoring", "auto")), api=str(o.get("api", "completions")),
+                              template=str(o.get("template", "auto")),
                               timeout=float(o.get("timeout", 60.0)), prices=prices)
         if backend.scoring == "auto":
             try:  # the capability probe's requests are counted, but not in the first move's budget

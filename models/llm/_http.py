@@ -48,7 +48,7 @@ from models.llm._backend import (
     Reservation,
     count_tokens_estimate,
 )
-from models.llm._chat import chatml_to_messages
+from models.llm._chat import chatml, chatml_to_messages, gguf_chat_template, render_chat_template
 from models.llm._daemon_pool import DaemonPool, PoolClosedError
 
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -123,6 +123,10 @@ class HTTPBackend(BaseBackend):
         api: ``"completions"`` (raw prompts) or ``"chat"`` (messages; for servers without
             ``/v1/completions``).
         scoring: how moves are scored: one of :data:`SCORING_MODES` (``"auto"``: probe the server).
+        template: the chat template of ``/v1/completions`` prompts: ``"auto"`` (the server's own, from
+            llama.cpp's ``GET /props``, else ChatML), ``"chatml"``, a ``.gguf`` file (its
+            ``tokenizer.chat_template``) or a Jinja template text. With ``api="chat"`` the server
+            applies its own template to the messages.
         top_k: alternatives asked for in the top-``k`` scoring modes.
         timeout: seconds per HTTP request.
         retries: further attempts after a failed request.
@@ -133,6 +137,7 @@ class HTTPBackend(BaseBackend):
     Attributes:
         capabilities: what the probe found (``top_logprobs``, ``native``, ``echo_batch``, ``echo``).
         scoring_used: the scoring mode in use (``""`` until the first score).
+        template_used: which chat template formats prompts (``""`` until the first prompt).
 
     Raises:
         ValueError: ``api`` or ``scoring`` is unknown or a number is out of range.
@@ -140,6 +145,7 @@ class HTTPBackend(BaseBackend):
 
     def __init__(self, base_url: str | None = None, model: str | None = None, *,
                  api_key: str | None = None, api: str = "completions", scoring: str = "auto", top_k: int = 20,
+                 template: str = "auto",
                  timeout: float = 60.0, retries: int = 2, backoff: float = 0.25, concurrency: int = 8,
                  cache_size: int = 100_000, prices=None) -> None:
         import httpx
@@ -173,7 +179,42 @@ class HTTPBackend(BaseBackend):
         self.capabilities: dict[str, bool] | None = None
         self.scoring_used = "" if scoring == "auto" else scoring
         self.ignores_n = False
+        self.template = template
+        self.template_used = "server chat endpoint (api=chat)" if api == "chat" else ""
+        self._template_text: str | None = None
+        self._template_lock = threading.Lock()
         self.faults.source = f"HTTPBackend({self.base_url!r}, model={self.model!r})"
+
+    # -- prompts ------------------------------------------------------------------------------
+    def format_prompt(self, system: str, user: str) -> str:
+        """The prompt in the model's own chat template (see ``template``); ChatML for ``api="chat"``,
+        whose messages the server formats itself."""
+        if self.api == "chat":
+            return chatml(system, user)
+        with self._template_lock:
+            if not self.template_used:
+                self._template_text, self.template_used = self._find_template()
+        if self._template_text is None:
+            return chatml(system, user)
+        return render_chat_template(self._template_text, system, user)
+
+    def _find_template(self) -> tuple[str | None, str]:
+        t = self.template
+        if t == "chatml":
+            return None, "chatml"
+        if t.endswith(".gguf"):
+            text = gguf_chat_template(t)
+            return (text, f"gguf metadata of {os.path.basename(t)}") if text else (None, "chatml (no template in the GGUF)")
+        if t != "auto":
+            return t, "given Jinja template"
+        try:  # llama.cpp's server tells its model's template; other servers answer 404
+            resp = self._client.get(self.base_url.removesuffix("/v1") + "/props", timeout=min(self.timeout, 5.0))
+            text = resp.json().get("chat_template") if resp.status_code == 200 else None
+        except (self._httpx.HTTPError, ValueError, AttributeError):
+            text = None
+        if isinstance(text, str) and text.strip():
+            return text, "server (GET /props)"
+        return None, "chatml (the server tells no template)"
 
     # -- transport ----------------------------------------------------------------------------
     def _post(self, path: str, body: dict, res: Reservation | None, estimate: tuple[int, int], *,

@@ -154,6 +154,11 @@ class TransformersBackend(BaseBackend):
             self._pad = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
         self._lock = threading.Lock()  # one forward pass at a time (torch already uses every core)
 
+    @property
+    def template_used(self) -> str:
+        """Which chat template formats prompts: the model's own (from its GGUF metadata) or ChatML."""
+        return "model's own (tokenizer.chat_template)" if getattr(self.tokenizer, "chat_template", None) else "chatml"
+
     def format_prompt(self, system: str, user: str) -> str:
         if getattr(self.tokenizer, "chat_template", None):
             msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
