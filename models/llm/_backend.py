@@ -368,7 +368,7 @@ class BaseBackend:
         out, todo = self._cached([(self.model, "score", p, cs) for p, cs in reqs])
         if todo:
             batch = [reqs[i] for i in todo]
-            res = self._reserve(self._score_plan(batch))
+            res = self._timed(lambda: self._reserve(self._score_plan(batch)))  # a probe may fail here
             try:
                 results = self._timed(self._score_uncached, batch, res)
             finally:
