@@ -443,3 +443,14 @@ def test_gguf_metadata_template():
     b = HTTPBackend("http://127.0.0.1:9/v1", "m", template=str(gguf_file))
     assert b.format_prompt("sys", "hi") == chatml("sys", "hi")  # SmolLM2's own template is ChatML
     assert b.template_used == f"gguf metadata of {gguf_file.name}"
+
+
+def test_llm_player_specs_are_checked():
+    from engine._tournament_players import PlayerSpecError, parse_player
+
+    spec = parse_player("kind=llm,mode=minimax,url=http://127.0.0.1:9/v1,llm_calls=5,tokens=900,money=0.25,price=1:2")
+    assert spec.limit == Limit(llm_calls=5, tokens=900, money=0.25)
+    assert parse_player("kind=llm,mode=mcts").limit == Limit(simulations=32)
+    for bad in ("kind=llm,colour=red", "kind=llm,mode=dream", "kind=llm,price=cheap", "kind=llm,llm_calls=-1"):
+        with pytest.raises(PlayerSpecError):
+            parse_player(bad)
