@@ -128,6 +128,9 @@ class HTTPBackend(BaseBackend):
             ``tokenizer.chat_template``) or a Jinja template text. With ``api="chat"`` the server
             applies its own template to the messages.
         top_k: alternatives asked for in the top-``k`` scoring modes.
+        unlisted: a move missing from the top-``k`` list: ``"echo"`` (scored exactly by echo requests when
+            the server echoes) or ``"floor"`` (the lowest listed log-probability, an upper bound: one
+            request per position whatever the moves).
         timeout: seconds per HTTP request.
         retries: further attempts after a failed request.
         backoff: first retry delay in seconds (doubled each time, with jitter).
@@ -145,13 +148,15 @@ class HTTPBackend(BaseBackend):
 
     def __init__(self, base_url: str | None = None, model: str | None = None, *,
                  api_key: str | None = None, api: str = "completions", scoring: str = "auto", top_k: int = 20,
-                 template: str = "auto",
+                 template: str = "auto", unlisted: str = "echo",
                  timeout: float = 60.0, retries: int = 2, backoff: float = 0.25, concurrency: int = 8,
                  cache_size: int = 100_000, prices=None) -> None:
         import httpx
 
         if api not in ("completions", "chat"):
             raise ValueError(f"api must be 'completions' or 'chat', got {api!r}")
+        if unlisted not in ("echo", "floor"):
+            raise ValueError(f"unlisted must be 'echo' or 'floor', got {unlisted!r}")
         if scoring not in SCORING_MODES:
             raise ValueError(f"scoring must be one of {SCORING_MODES}, got {scoring!r}")
         if timeout <= 0 or retries < 0 or backoff < 0 or concurrency < 1 or top_k < 1:
@@ -166,6 +171,7 @@ class HTTPBackend(BaseBackend):
         self.api = api
         self.scoring = scoring
         self.top_k = top_k
+        self.unlisted = unlisted
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -426,7 +432,7 @@ class HTTPBackend(BaseBackend):
         out = [top.get(c) for c in conts]
         missing = [i for i, lp in enumerate(out) if lp is None]
         if missing:
-            if (self.capabilities or {}).get("echo") or self.scoring == "echo":
+            if self.unlisted == "echo" and (self.capabilities or {}).get("echo"):
                 calls = 1 if (self.capabilities or {}).get("echo_batch") else len(missing)
                 bound = sum(self.token_bound(prompt + conts[i]) for i in missing)
                 self.usage.reserve(calls, bound + len(missing), self.price.cost(bound, len(missing)), into=res)
