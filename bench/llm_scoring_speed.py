@@ -54,6 +54,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--positions", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--fast-only", action="store_true", help="skip the echo modes (minutes per position)")
     args = p.parse_args()
     from models.llm import HTTPBackend, TransformersBackend, find_smollm2_gguf
 
@@ -84,6 +85,8 @@ def main() -> None:
               probe.template_used, flush=True)
         for mode, k, unlisted in (("top_logprobs", 20, "floor"), ("top_logprobs", 100, "floor"),
                                   ("top_logprobs", 20, "echo"), ("echo", 1, "echo")):
+            if args.fast_only and unlisted == "echo":
+                continue
             b = HTTPBackend(url, "smollm2", scoring=mode, top_k=k, unlisted=unlisted, cache_size=0, timeout=600,
                             template="chatml")
             b.capabilities = probe.capabilities

@@ -89,6 +89,8 @@ class _FakeLLMServer(BaseHTTPRequestHandler):
             prompts = [body["messages"][-1]["content"]]
         if len(prompts) > 1 and style != "vllm":
             return self._reply(None, 400)
+        if style == "vllm" and (body.get("logprobs") or 0) > 20:  # vLLM's default max_logprobs
+            return self._reply(None, 400)
         n = body.get("n", 1) if style in ("vllm", "ollama") else 1
         max_tokens = body.get("max_tokens", 16)
         echo = bool(body.get("echo")) and style in ("llamacpp", "vllm")
@@ -140,6 +142,7 @@ def test_probe_finds_the_fast_scoring_request(fake_llm, style, mode, caps):
     assert b.probe() == caps and b.scoring_used == mode
     assert b.probe() == caps  # once
     assert b.usage.snapshot().calls == len(server.posts) <= 4
+    assert b.top_k == (20 if style == "vllm" else 100)  # vLLM refuses more than 20
 
 
 @pytest.mark.parametrize("style,scoring,posts", [
@@ -363,11 +366,11 @@ def test_cli_play_analyse_and_tournament_take_an_llm_player(fake_llm, tmp_path):
     server.style = "vllm"
     proc = _cli("play", "connect4", f"kind=llm,mode=greedy,url={url},model=m,llm_calls=1", "random", "--quiet")
     assert proc.returncode == 0 and "result:" in proc.stdout, proc.stderr
-    probe = 2  # vLLM: top log-probabilities, a list of prompts (echo_batch): two probes
+    probe = 3  # vLLM: 100 log-probabilities refused, 20 given, a list of prompts (echo_batch)
     moves = len(proc.stdout.split("after ")[1].split(":")[1].split())
     llm_moves = (moves + 1) // 2
     scoring = [b for p, b in server.posts if b.get("logprobs") and not b.get("echo") and "prompt" in b]
-    assert len(server.posts) == probe + llm_moves == probe - 1 + len(scoring)  # one request a move
+    assert len(server.posts) == probe + llm_moves == probe - 2 + len(scoring)  # one request a move
 
     posts0 = len(server.posts)
     proc = _cli("analyse", "connect4", "--player", f"kind=llm,mode=minimax,url={url},llm_calls=3,depth=2")

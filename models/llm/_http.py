@@ -7,7 +7,7 @@
   requests, counted like any other) the first time it scores (see :data:`SCORING_MODES`):
 
   - ``"top_logprobs"``: ``/v1/completions`` with the prompt alone, ``max_tokens=1`` and
-    ``logprobs=k``: one request per prompt gives the log-probability of every continuation that is
+    ``logprobs=k`` (100, fewer where the server caps it): one request per prompt gives the log-probability of every continuation that is
     one of the ``k`` most likely next tokens (a column of Connect Four, a cell of tic-tac-toe);
   - ``"native"``: llama.cpp's own ``/completion`` with ``n_probs=k``, the same question;
   - ``"echo_batch"``: ``/v1/completions`` with ``echo`` and a list of prompts (vLLM, OpenAI): every
@@ -127,7 +127,8 @@ class HTTPBackend(BaseBackend):
             llama.cpp's ``GET /props``, else ChatML), ``"chatml"``, a ``.gguf`` file (its
             ``tokenizer.chat_template``) or a Jinja template text. With ``api="chat"`` the server
             applies its own template to the messages.
-        top_k: alternatives asked for in the top-``k`` scoring modes.
+        top_k: alternatives asked for in the top-``k`` scoring modes (the probe lowers it to 20 or 5
+            when the server refuses more; 100 lists all seven Connect Four columns for SmolLM2).
         unlisted: a move missing from the top-``k`` list: ``"echo"`` (scored exactly by echo requests when
             the server echoes) or ``"floor"`` (the lowest listed log-probability, an upper bound: one
             request per position whatever the moves).
@@ -147,7 +148,7 @@ class HTTPBackend(BaseBackend):
     """
 
     def __init__(self, base_url: str | None = None, model: str | None = None, *,
-                 api_key: str | None = None, api: str = "completions", scoring: str = "auto", top_k: int = 20,
+                 api_key: str | None = None, api: str = "completions", scoring: str = "auto", top_k: int = 100,
                  template: str = "auto", unlisted: str = "echo",
                  timeout: float = 60.0, retries: int = 2, backoff: float = 0.25, concurrency: int = 8,
                  cache_size: int = 100_000, prices=None) -> None:
@@ -310,16 +311,23 @@ class HTTPBackend(BaseBackend):
             caps = {}
             p = _PROBE_PROMPT
             est = (count_tokens_estimate(p), 1)
-            res = self.usage.reserve(1, self.token_bound(p) + 1, self.price.cost(self.token_bound(p), 1))
-            try:  # the server must answer this one (a refusal of `logprobs` aside): its faults are faults
-                reply = self._post("/completions", {"model": self.model, "prompt": p, "max_tokens": 1,
-                                                    "temperature": 0.0, "logprobs": self.top_k}, res, est)
-            except LLMError as exc:
-                if not 400 <= getattr(exc, "status", 0) < 500:
-                    raise
-                reply = {}
-            finally:
-                self.usage.release(res)
+            reply: dict = {}
+            # servers cap `logprobs` (vLLM at 20 by default, OpenAI at 5) and refuse more with HTTP 4xx
+            ks = sorted({self.top_k, min(self.top_k, 20), min(self.top_k, 5)}, reverse=True)
+            for k in ks:
+                res = self.usage.reserve(1, self.token_bound(p) + 1, self.price.cost(self.token_bound(p), 1))
+                try:  # the server must answer the last (a refusal of `logprobs` aside): its faults are faults
+                    reply = self._post("/completions", {"model": self.model, "prompt": p, "max_tokens": 1,
+                                                        "temperature": 0.0, "logprobs": k}, res, est,
+                                       probe=k != ks[-1])
+                except LLMError as exc:
+                    if not 400 <= getattr(exc, "status", 0) < 500:
+                        raise
+                    continue
+                finally:
+                    self.usage.release(res)
+                self.top_k = k
+                break
             caps["top_logprobs"] = top_logprobs_of(reply) is not None
             caps["native"] = not caps["top_logprobs"] and self._probe_one(
                 "/completion", {"prompt": p, "n_predict": 1, "n_probs": self.top_k, "temperature": 0.0},
