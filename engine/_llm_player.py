@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from engine._players import Decision
 from mcts import LLMBudget, Limit, LLMMinimax, SearchResult, heuristic_best
 
 MODES = ("greedy", "mcts", "minimax")
+LLM_LIMIT_KEYS = ("llm_calls", "tokens", "money")
+# the keys of a ``kind=llm`` player spec besides the common ones (name, seed, limits, tc...)
+LLM_SPEC_KEYS = ("mode", "url", "backend", "model", "scoring", "api", "timeout", "price", "values", "candidates",
+                 "prior_temperature", "call_timeout", "threads", "prior_source", "samples", "template") + LLM_LIMIT_KEYS
 
 
 class LLMPlayer:
@@ -89,7 +94,8 @@ class LLMPlayer:
 
     def choose(self, state, limit: Limit | None = None) -> Decision:
         """The model's move in ``state``; always a legal one (the heuristic answers when the model cannot)."""
-        lim = limit if limit is not None and not limit.is_unbounded else self.default_limit
+        bounded = limit is not None and (not limit.is_unbounded or limit.money is not None)
+        lim = limit if bounded else self.default_limit
         if self._game is None or state.game is not self._game:
             self._build(state.game)
         if self.mode == "greedy":
@@ -98,7 +104,9 @@ class LLMPlayer:
             result = self._search.run(state, lim)
         else:
             self._llm_evaluator.set_budget(lim, on_exhausted=self._search.stop)
-            result = self._search.run(state, lim)
+            only_model = all(getattr(lim, f) is None for f in ("simulations", "nodes", "time", "wtime", "btime"))
+            # a limit of the model alone: MCTS runs until the budget is spent (the evaluator stops it)
+            result = self._search.run(state, lim.replace(infinite=True) if only_model else lim)
             self._llm_evaluator.set_budget(None)
         action = result.best_action
         if action not in state.legal_actions():  # never hand back an illegal move
@@ -107,18 +115,18 @@ class LLMPlayer:
 
     def _greedy(self, state, limit: Limit) -> SearchResult:
         t0 = time.monotonic()
-        budget = LLMBudget(limit, self.backend)
         legal = state.legal_actions()
-        if budget.exhausted():
-            priors = None
-        else:
-            failures = self._oracle.stats["prior_fallbacks"]
-            priors = self._oracle.priors([state], timeout=budget.seconds_left())[0]
-            if self._oracle.stats["prior_fallbacks"] > failures:
-                priors = None  # the model failed: the heuristic chooses
+        with LLMBudget(limit, self.backend) as budget:
+            if budget.exhausted():
+                priors = None
+            else:
+                failures = self._oracle.stats["prior_fallbacks"]
+                priors = self._oracle.priors([state], timeout=budget.seconds_left())[0]
+                if self._oracle.stats["prior_fallbacks"] > failures:
+                    priors = None  # the model failed or the budget refused: the heuristic chooses
         if priors is None:
             best = heuristic_best(state, self.fallback)
-            reason = "fallback"
+            reason = budget.reason() or "fallback"
             pri: tuple[float, ...] = ()
         else:
             best = max(legal, key=lambda a: priors[a])
@@ -127,9 +135,97 @@ class LLMPlayer:
         return SearchResult(best_action=int(best), actions=tuple(legal), priors=pri, pv=(int(best),), depth=1,
                             seconds=time.monotonic() - t0, stop_reason=reason, extra=budget.extra())
 
+    @property
+    def search(self) -> LLMPlayer:
+        """The player as a search (``run(state, limit)``, ``stop()``), for ``plytree analyse`` and
+        the tournament's hang guard."""
+        return self
+
+    def run(self, state, limit: Limit) -> SearchResult:
+        """The search result behind :meth:`choose`."""
+        return self.choose(state, limit).result
+
+    def stop(self) -> None:
+        """Stops a running MCTS or minimax search (it returns its best move so far)."""
+        stop = getattr(self._search, "stop", None)
+        if stop is not None:
+            stop()
+
     def new_game(self) -> None:
         if self._search is not None and hasattr(self._search, "reset"):
             self._search.reset()
 
     def __repr__(self) -> str:
         return f"LLMPlayer({self.backend!r}, mode={self.mode!r})"
+
+
+def parse_price(text: Any):
+    """A ``models.llm.Price`` from ``"prompt:completion"`` (money per 1,000 tokens), or None.
+
+    Raises:
+        ValueError: not two non-negative numbers.
+    """
+    if text is None:
+        return None
+    from models.llm import Price
+
+    parts = str(text).split(":")
+    try:
+        prompt, completion = (float(x) for x in parts)
+    except ValueError:
+        raise ValueError(f"price must be prompt:completion per 1,000 tokens (e.g. 0.15:0.6), got {text!r}") from None
+    return Price(prompt, completion)
+
+
+def make_llm_backend(options: Mapping[str, Any]):
+    """The backend of a ``kind=llm`` spec: ``url=`` (an OpenAI-compatible server, ``model=`` its model
+    name, ``scoring=``, ``api=``, ``timeout=``) or in process (``backend=transformers``, ``model=`` a
+    directory or ``.gguf`` file, default the embedded SmolLM2; ``threads=``); ``price=prompt:completion``.
+
+    Raises:
+        ValueError: an unknown backend, or a server backend without ``url``.
+    """
+    o = options
+    kind = str(o.get("backend", "http" if o.get("url") else "transformers")).lower()
+    prices = parse_price(o.get("price"))
+    if kind == "http" or "url" in o:
+        if kind != "http" or not str(o.get("url") or "").startswith(("http://", "https://")):
+            raise ValueError(f"a server backend needs url=http://host:port/v1, got backend={kind}, url={o.get('url')!r}")
+        from models.llm import HTTPBackend, LLMError
+
+        backend = HTTPBackend(str(o["url"]), None if o.get("model") is None else str(o["model"]),
+                              scoring=str(o.get("scoring", "auto")), api=str(o.get("api", "completions")),
+                              template=str(o.get("template", "auto")),
+                              timeout=float(o.get("timeout", 60.0)), prices=prices)
+        if backend.scoring == "auto":
+            try:  # the capability probe's requests are counted, but not in the first move's budget
+                backend.probe()
+            except LLMError:
+                pass  # the server is not up yet: the first move probes
+        return backend
+    if kind == "transformers":
+        from models.llm import TransformersBackend
+
+        threads = o.get("threads")
+        return TransformersBackend(None if o.get("model") is None else str(o["model"]), prices=prices,
+                                   num_threads=None if threads is None else int(threads))
+    raise ValueError(f"backend must be transformers or http, got {kind!r}")
+
+
+def llm_player_from_options(options: Mapping[str, Any], *, name: str, seed: int) -> LLMPlayer:
+    """An ``LLMPlayer`` from the options of a ``kind=llm`` spec (see :data:`LLM_SPEC_KEYS`).
+
+    Raises:
+        ValueError: a bad mode, values, backend or price.
+    """
+    o = options
+    kwargs: dict[str, Any] = {}
+    for key, arg, conv in (("prior_temperature", "prior_temperature", float), ("call_timeout", "call_timeout", float),
+                           ("prior_source", "prior_source", str), ("samples", "num_samples", int)):
+        if o.get(key) is not None:
+            kwargs[arg] = conv(o[key])
+    mode = str(o.get("mode", "greedy"))
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    return LLMPlayer(make_llm_backend(o), mode, name=name, values=str(o.get("values", "fallback")),
+                     depth=int(o.get("depth", 2)), candidates=int(o.get("candidates", 3)), seed=seed, **kwargs)

@@ -10,6 +10,10 @@ Kinds:
 * ``uci``: an external UCI engine (``cmd=...``, ``option.NAME=value``), chess only, driven through
   ``chess.engine.SimpleEngine.popen_uci``.
 * ``python``: ``factory=module:function`` called as ``function(game, name=..., seed=..., **options)``.
+* ``llm``: a language model (``engine.LLMPlayer``): ``mode=greedy|mcts|minimax``, in process
+  (``backend=transformers``, ``model=`` a directory or GGUF file, default the embedded SmolLM2) or a
+  server (``url=http://host:port/v1``, ``model=`` its name); budget keys ``llm_calls``, ``tokens``,
+  ``money`` (with ``price=prompt:completion`` per 1,000 tokens); see ``engine/_llm_player.py``.
 
 Keys every kind takes, turned into its per-move ``Limit``: ``simulations``, ``nodes``, ``depth``,
 ``movetime`` (seconds per move), ``tc`` (a clock, ``"base+increment"`` in seconds, e.g. ``"10+0.1"``),
@@ -29,11 +33,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
+from engine._llm_player import LLM_LIMIT_KEYS, LLM_SPEC_KEYS, MODES, llm_player_from_options, parse_price
 from engine._players import Decision, RandomPlayer, SearchPlayer
 from games import IllegalActionError
 from mcts import Limit, SearchResult
 
-KINDS = ("random", "mcts", "alphabeta", "uci", "python")
+KINDS = ("random", "mcts", "alphabeta", "uci", "python", "llm")
 LIMIT_KEYS = ("simulations", "nodes", "depth", "movetime")
 COMMON_KEYS = ("name", "kind", "tc", "move_timeout", "seed") + LIMIT_KEYS
 HANG_MARGIN = 5.0  # seconds beyond what a move may take before a player counts as hung
@@ -96,10 +101,24 @@ class PlayerSpec:
             raise PlayerSpecError(f"player {self.name!r}: kind=python needs factory=module:function")
         if "tc" in self.options:
             TimeControl.parse(self.options["tc"])
-        for key in LIMIT_KEYS:
+        if self.kind == "llm":
+            self._check_llm()
+        for key in LIMIT_KEYS + (LLM_LIMIT_KEYS if self.kind == "llm" else ()):
             v = self.options.get(key)
             if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0):
                 raise PlayerSpecError(f"player {self.name!r}: {key} must be a non-negative number, got {v!r}")
+
+    def _check_llm(self) -> None:
+        unknown = sorted(set(self.options) - set(COMMON_KEYS) - set(LLM_SPEC_KEYS))
+        if unknown:
+            raise PlayerSpecError(f"player {self.name!r}: kind=llm takes no {', '.join(unknown)}; "
+                                  f"its keys: {', '.join(LLM_SPEC_KEYS)}")
+        if str(self.options.get("mode", "greedy")) not in MODES:
+            raise PlayerSpecError(f"player {self.name!r}: mode must be one of {', '.join(MODES)}")
+        try:
+            parse_price(self.options.get("price"))
+        except ValueError as exc:
+            raise PlayerSpecError(f"player {self.name!r}: {exc}") from None
 
     @property
     def time_control(self) -> Optional[TimeControl]:
@@ -116,11 +135,15 @@ class PlayerSpec:
                 kw[key] = int(o[key])
         if o.get("movetime") is not None:
             kw["time"] = float(o["movetime"])
+        if self.kind == "llm":
+            kw.update({k: (float if k == "money" else int)(o[k]) for k in LLM_LIMIT_KEYS if o.get(k) is not None})
         if not kw and self.time_control is None:
             kw = {"simulations": 1} if self.kind == "random" else self._default_limit()
         return Limit(**kw)
 
     def _default_limit(self) -> dict[str, Any]:
+        if self.kind == "llm":
+            return {"simulations": 32} if self.options.get("mode") == "mcts" else {}
         return {"depth": 4} if self.kind == "alphabeta" else ({"nodes": 10000} if self.kind == "uci" else {"simulations": 200})
 
     def search_options(self) -> dict[str, Any]:
@@ -230,6 +253,11 @@ def build_local_player(spec: PlayerSpec, game, seed: int):
     seed = int(o.get("seed", seed))
     if spec.kind == "random":
         return RandomPlayer(seed, name=spec.name)
+    if spec.kind == "llm":
+        try:
+            return llm_player_from_options(o, name=spec.name, seed=seed)
+        except ValueError as exc:
+            raise PlayerSpecError(f"player {spec.name!r}: {exc}") from None
     if spec.kind == "python":
         module, _, attr = str(o["factory"]).partition(":")
         factory = getattr(importlib.import_module(module), attr)

@@ -31,6 +31,7 @@ class StopReason(str, enum.Enum):
     BUDGET = "budget"           # the search's should_stop hook asked it to stop
     LLM_CALLS = "llm_calls"     # Limit.llm_calls spent
     TOKENS = "tokens"           # Limit.tokens spent
+    MONEY = "money"             # Limit.money spent
     GREEDY = "greedy"           # a one-call player: the model's choice is the move
     FALLBACK = "fallback"       # the model failed: a fallback chose the move
 

@@ -164,6 +164,7 @@ class LLMMinimax:
         oracle = self.oracle
         stats_before = dict(getattr(oracle, "stats", {}))
         if state.is_terminal() or not state.legal_actions():
+            budget.close()
             return SearchResult(-1, stop_reason="terminal", extra=budget.extra())
         depth = int(limit.depth) if limit.depth else self.depth
         fallback = oracle.fallback
@@ -229,6 +230,7 @@ class LLMMinimax:
                     nodes[i].scored = True
         finally:
             oracle.cancel = previous_cancel
+            budget.close()
         best_action, value = self._backup(nodes)
         if not stop_reason:
             stop_reason = "stopped" if self._stop.is_set() else (budget.reason() or "depth")

@@ -22,6 +22,7 @@ import games
 from engine import LLMPlayer, RandomPlayer, play_game
 from mcts import MCTS, Limit, LLMBudget, LLMMinimax, RolloutEvaluator, UniformEvaluator
 from models.llm import (
+    BudgetExceededError,
     CompositeEvaluator,
     HTTPBackend,
     LLMError,
@@ -192,9 +193,15 @@ def test_budget_accounting():
     assert not budget.exhausted()
     b.complete(["b"])
     assert budget.exhausted() and budget.reason() == "llm_calls"
-    tok = LLMBudget(Limit(tokens=3), b)
-    b.complete(["a much longer prompt than before"])
-    assert tok.reason() == "tokens"
+    with pytest.raises(BudgetExceededError):  # a third request is never sent
+        b.complete(["c"])
+    assert b.usage.snapshot().calls == 2 and budget.refused == "llm_calls"
+    budget.close()
+    with LLMBudget(Limit(tokens=3), b) as tok:
+        with pytest.raises(BudgetExceededError) as err:
+            b.complete(["a much longer prompt than before"])
+        assert err.value.reason == "tokens" and tok.reason() == "tokens"
+    assert b.complete(["c"]) == [["50"]]  # the budgets are closed: nothing guards the backend
 
 
 # ---------------------------------------------------------------------------------- evaluator and MCTS
@@ -328,6 +335,10 @@ class _FakeOpenAI(BaseHTTPRequestHandler):
             self.send_response(503)
             self.end_headers()
             return
+        if isinstance(body.get("prompt"), list):  # one prompt a request here
+            self.send_response(400)
+            self.end_headers()
+            return
         if self.path.endswith("/completions") and "prompt" in body and body.get("echo"):
             text = body["prompt"]
             # one "token" per character, log-prob -0.1 per digit and -1 for anything else
@@ -377,12 +388,16 @@ def fake_server():
 def test_http_backend_scores_completes_retries(fake_server):
     b = HTTPBackend(fake_server, "fake", api_key="k", retries=2, backoff=0.01, concurrency=4)
     assert b.score("ab", ["12", "x"]) == [pytest.approx(-0.2), pytest.approx(-1.0)]
-    assert _FakeOpenAI.seen[0][1]["echo"] is True and _FakeOpenAI.seen[0][2] == "Bearer k"
+    # the probe finds echo only (no top log-probabilities, no list of prompts): one request per move
+    assert b.scoring_used == "echo" and b.capabilities == {"top_logprobs": False, "native": False,
+                                                           "echo_batch": False, "echo": True}
+    assert _FakeOpenAI.seen[-1][1]["echo"] is True and _FakeOpenAI.seen[0][2] == "Bearer k"
     assert b.complete(["pick 3 or 5"], max_tokens=4, n=2, stop=["\n"]) == [["5", "5"]]
     _FakeOpenAI.fail_first = 2
     assert b.complete(["again 6"]) == [["6\nrest"]]  # no stop strings: the whole text
     u = b.usage.snapshot()
-    assert u.calls == 3 and u.prompt_tokens > 0 and u.errors == 0  # one score request, two completions
+    # every request is counted: 4 probes, 2 scores, 2 completions, 2 refused with 503 and retried
+    assert u.calls == len(_FakeOpenAI.seen) == 10 and u.prompt_tokens > 0 and u.errors == 0
     chat = HTTPBackend(fake_server, "fake", api="chat")
     assert chat.complete([chatml("s", "hello")], n=2) == [["chat:5", "chat:5"]]
 
@@ -414,6 +429,7 @@ def test_http_backend_drives_a_player(fake_server):
     assert rec.reason == "terminal"
     # a batch of leaves goes out concurrently: one score request per legal move
     assert sum(1 for path, body, _ in _FakeOpenAI.seen if body.get("echo")) >= 7
+    assert b.usage.snapshot().calls == len(_FakeOpenAI.seen)
 
 
 # ---------------------------------------------------------------------------------- Game of 24
@@ -558,7 +574,8 @@ def _fault_lines(caplog, kind: str) -> list[str]:
 
 
 @pytest.mark.parametrize("mode,kinds", [("500", ["http_500"]), ("json", ["invalid_json"]),
-                                        ("nonsense", ["malformed_reply", "illegal_answer", "unparsed_value"]),
+                                        # no log-probabilities: the probe turns priors to sampled answers
+                                        ("nonsense", ["illegal_answer", "unparsed_value"]),
                                         ("hang", ["call_timeout"])])
 def test_model_faults_are_logged_once_each_and_counted(faulty_server, caplog, mode, kinds):
     import logging
@@ -577,7 +594,8 @@ def test_model_faults_are_logged_once_each_and_counted(faulty_server, caplog, mo
         assert len(_fault_lines(caplog, kind)) == 1, (kind, caplog.text)  # logged once, however often
         assert b.faults.counts[kind] >= 2, b.faults.counts
     usage = b.usage.snapshot()
-    assert usage.errors >= (b.faults.counts["call_timeout"] if mode == "hang" else 1)
+    # nonsense answers are answers (counted as faults above), not failed calls
+    assert usage.errors >= {"hang": b.faults.counts["call_timeout"], "nonsense": 0}.get(mode, 1)
     if mode == "hang":
         timeouts = sum(p.stats["timeouts"] for p in players)
         assert timeouts >= 2 and usage.errors >= timeouts  # every timeout is an error in the usage

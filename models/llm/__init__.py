@@ -8,12 +8,15 @@ from __future__ import annotations
 from models.llm._agent_oracle import LLMAgentOracle, Prices  # text agents (docs/llm.md, "Agents")
 from models.llm._backend import (
                                  BaseBackend,
+                                 BudgetExceededError,
                                  LLMBackend,
                                  LLMError,
                                  LLMTimeoutError,
                                  LRUCache,
+                                 Price,
                                  Usage,
                                  UsageSnapshot,
+                                 price_of,
 )
 from models.llm._chat import chatml, chatml_to_messages
 from models.llm._evaluator import CompositeEvaluator, LLMEvaluator
@@ -27,7 +30,7 @@ from models.llm._game24 import (
                                  is_solvable,
                                  puzzles,
 )
-from models.llm._http import HTTPBackend
+from models.llm._http import SCORING_MODES, HTTPBackend
 from models.llm._oracle import (
                                  LLMOracle,
                                  parse_move,
@@ -48,6 +51,7 @@ from models.llm._transformers import (
 __all__ = [
                                  "PROMPT_DIR",
                                  "BaseBackend",
+                                 "BudgetExceededError",
                                  "CompositeEvaluator",
                                  "Game24",
                                  "Game24Result",
@@ -66,11 +70,14 @@ __all__ = [
                                  "OpenEnvironment",
                                  "Prices",
                                  "PromptError",
+                                 "Price",
                                  "PromptSet",
+                                 "SCORING_MODES",
                                  "ScriptedBackend",
                                  "TransformersBackend",
                                  "Usage",
                                  "UsageSnapshot",
+                                 "price_of",
                                  "cache_dir",
                                  "chatml",
                                  "chatml_to_messages",

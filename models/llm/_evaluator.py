@@ -48,6 +48,8 @@ class LLMEvaluator:
     def set_budget(self, limit: Limit | None, on_exhausted: Callable[[], None] | None = None) -> None:
         """Charges later calls to ``limit`` (its ``llm_calls``, ``tokens`` and ``time``); once spent,
         states get the fallback's answers and ``on_exhausted`` (e.g. the search's ``stop``) is called."""
+        if self._budget is not None:
+            self._budget.close()
         self._budget = LLMBudget(limit, self.backend) if limit is not None else None
         self._on_exhausted = on_exhausted
         self.budget_exhausted = False
@@ -76,11 +78,18 @@ class LLMEvaluator:
             return priors, values  # not cached: a fallback answer is not the model's
         timeout = self._budget.seconds_left() if self._budget is not None else None
         p = self.oracle.priors(batch, timeout=timeout)
+        if self._budget is not None and self._budget.refused:  # the budget refused: the fallback answered
+            self._spent()
+            v = np.asarray(self.oracle.fallback.evaluate(batch)[1], dtype=np.float32)
+            priors[todo], values[todo] = p, v
+            return priors, values
         timeout = self._budget.seconds_left() if self._budget is not None else None
         v, _ = self.oracle.values(batch, timeout=timeout)
+        keep = self._budget is None or not self._budget.refused  # fallback values are not the model's
         for j, i in enumerate(todo):
             priors[i], values[i] = p[j], v[j]
-            self._cache[states[i].hash()] = (p[j].copy(), float(v[j]))
+            if keep:
+                self._cache[states[i].hash()] = (p[j].copy(), float(v[j]))
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
         if self._budget is not None and self._budget.exhausted():

@@ -21,7 +21,7 @@ from fractions import Fraction
 from typing import Protocol
 
 from mcts import LLMBudget, Limit
-from models.llm._backend import LLMError
+from models.llm._backend import BudgetExceededError, LLMError
 from models.llm._oracle import parse_score
 from models.llm._prompts import PromptSet
 
@@ -204,8 +204,11 @@ class Game24Search:
                                                            stop=["\n"])[0]
         if self.samples:
             # a retry asks for more samples: another cache key, so fresh answers
-            answers += self.backend.complete([prompt], max_tokens=24, temperature=self.temperature,
-                                             n=self.samples * (attempt + 1), stop=["\n"])[0]
+            try:
+                answers += self.backend.complete([prompt], max_tokens=24, temperature=self.temperature,
+                                                 n=self.samples * (attempt + 1), stop=["\n"])[0]
+            except BudgetExceededError:  # the greedy answer was paid for: keep it
+                self.stats["budget_refusals"] += 1
         children: dict[tuple, Game24State] = {}
         for text in answers:
             self.stats["proposals"] += 1
@@ -241,6 +244,16 @@ class Game24Search:
         t0 = time.monotonic()
         budget = LLMBudget(limit, self.backend)
         nodes = [_Node24(env.initial(), -1)]
+        try:
+            best, sims = self._search(env, nodes, budget, limit)
+        finally:
+            budget.close()
+        spent = budget.spent()
+        final = best or max((n.state for n in nodes), key=lambda s: (len(s.steps), 0))
+        return Game24Result(solved=best is not None, steps=final.steps, llm_calls=spent.calls, tokens=spent.tokens,
+                            seconds=time.monotonic() - t0, simulations=sims, stats=dict(self.stats))
+
+    def _search(self, env: Game24, nodes: list, budget: LLMBudget, limit: Limit) -> tuple[Game24State | None, int]:
         sims = 0
         best: Game24State | None = None
         while best is None and not budget.exhausted():
@@ -285,10 +298,7 @@ class Game24Search:
                 nodes[j].total += value
                 j = nodes[j].parent
             sims += 1
-        spent = budget.spent()
-        final = best or max((n.state for n in nodes), key=lambda s: (len(s.steps), 0))
-        return Game24Result(solved=best is not None, steps=final.steps, llm_calls=spent.calls, tokens=spent.tokens,
-                            seconds=time.monotonic() - t0, simulations=sims, stats=dict(self.stats))
+        return best, sims
 
     def solve_greedy(self, numbers: Sequence[int]) -> Game24Result:
         """The model alone: one greedy step at a time, no search (the baseline)."""

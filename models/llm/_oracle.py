@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from models.llm._backend import LLMError, LLMTimeoutError
+from models.llm._backend import BudgetExceededError, LLMError, LLMTimeoutError
 from models.llm._daemon_pool import DaemonPool
 from models.llm._faults import FaultLog
 from models.llm._prompts import PromptSet
@@ -120,11 +120,18 @@ class LLMOracle:
             ``mcts.RolloutEvaluator(num_rollouts=8)``.
         call_timeout: seconds a single model call may take before the fallback answers (None: no limit).
         use_model_values: False skips the value prompt and always uses the fallback's values.
+        prior_source: ``"score"`` (move log-likelihoods), ``"sample"`` (the frequency of each legal
+            move among ``num_samples`` sampled answers, add-one smoothed: for servers that give no
+            log-probabilities, such as Ollama), or ``"auto"`` (``"sample"`` when the backend says it
+            cannot score: ``backend.can_score()`` is False).
     """
 
     def __init__(self, backend, game, *, prompts: PromptSet | None = None, prior_temperature: float = 1.0,
                  num_samples: int = 8, sample_temperature: float = 1.0, value_max_tokens: int = 6,
-                 fallback=None, call_timeout: float | None = None, use_model_values: bool = True) -> None:
+                 fallback=None, call_timeout: float | None = None, use_model_values: bool = True,
+                 prior_source: str = "auto") -> None:
+        if prior_source not in ("auto", "score", "sample"):
+            raise ValueError(f"prior_source must be auto, score or sample, got {prior_source!r}")
         if num_samples < 1:
             raise ValueError(f"num_samples must be at least 1, got {num_samples}")
         if prior_temperature < 0 or sample_temperature < 0:
@@ -144,6 +151,7 @@ class LLMOracle:
         self.fallback = fallback
         self.call_timeout = call_timeout
         self.use_model_values = use_model_values
+        self.prior_source = prior_source
         self.stats: Counter[str] = Counter()
         self.cancel: threading.Event | None = None
         self._pool: DaemonPool | None = None
@@ -212,15 +220,59 @@ class LLMOracle:
         if not states:
             return out
         legal = [s.legal_actions() for s in states]
+        if self._samples_priors():
+            return self._sampled_priors(states, legal, timeout)
         requests = [(self.policy_prompt(s), [s.action_to_string(a) for a in la]) for s, la in zip(states, legal)]
         try:
             scores = self.call(self.backend.score_batch, requests, timeout=timeout)
+        except BudgetExceededError:
+            self.stats["budget_refusals"] += 1
+            self.stats["prior_fallbacks"] += len(states)
+            return np.asarray(self.fallback.evaluate(list(states))[0], dtype=np.float32)
         except LLMError:
             self.stats["prior_fallbacks"] += len(states)
             return np.asarray(self.fallback.evaluate(list(states))[0], dtype=np.float32)
         for i, (la, lp) in enumerate(zip(legal, scores)):
             out[i, la] = softmax(lp, self.prior_temperature)
         return out
+
+    def _samples_priors(self) -> bool:
+        if self.prior_source != "auto":
+            return self.prior_source == "sample"
+        can_score = getattr(self.backend, "can_score", None)
+        if can_score is None:
+            return False
+        try:
+            return not can_score()
+        except LLMError:  # the server cannot be asked now: scoring fails and the fallback answers
+            return False
+
+    def _sampled_priors(self, states: Sequence, legal: list[list[int]], timeout: float | None) -> np.ndarray:
+        out = np.zeros((len(states), self.num_actions), dtype=np.float32)
+        prompts = [self.policy_prompt(s) for s in states]
+        try:
+            samples = self.call(self.backend.complete, prompts, max_tokens=8, temperature=self.sample_temperature,
+                                n=self.num_samples, stop=["\n"], timeout=timeout)
+        except LLMError as exc:
+            if isinstance(exc, BudgetExceededError):
+                self.stats["budget_refusals"] += 1
+            self.stats["prior_fallbacks"] += len(states)
+            return np.asarray(self.fallback.evaluate(list(states))[0], dtype=np.float32)
+        for i, (s, la, row) in enumerate(zip(states, legal, samples)):
+            texts = {s.action_to_string(a).lower(): a for a in la}
+            counts = Counter(a for a in (self._parse_answer(s, t, la, texts) for t in row) if a is not None)
+            total = sum(counts.values()) + len(la)
+            out[i, la] = [(counts[a] + 1) / total for a in la]
+        return out
+
+    def _parse_answer(self, state, text: str, legal: Sequence[int], texts: dict[str, int]) -> int | None:
+        """The legal move an answer names; answers that name none are counted and logged."""
+        a = parse_move(state, text, legal, texts)
+        self.stats["answers"] += 1
+        if a is None:
+            self.stats["illegal_answers"] += 1
+            self.faults.record("illegal_answer", f"{text[:80]!r} names no legal move")
+        return a
 
     def propose(self, states: Sequence, k: int | None = None, *, timeout: float | None = None,
                 greedy_first: bool = True) -> list[list[int]]:
@@ -239,7 +291,9 @@ class LLMOracle:
                                 n=k, stop=["\n"], timeout=timeout)
             greedy = (self.call(self.backend.complete, prompts, max_tokens=8, temperature=0.0, n=1, stop=["\n"],
                                 timeout=timeout) if greedy_first else [[] for _ in states])
-        except LLMError:
+        except LLMError as exc:
+            if isinstance(exc, BudgetExceededError):
+                self.stats["budget_refusals"] += 1
             self.stats["propose_failures"] += len(states)
             return [[] for _ in states]
         result = []
@@ -249,11 +303,8 @@ class LLMOracle:
             counts: Counter[int] = Counter()
             first: list[int] = []
             for i, t in enumerate(list(g) + list(row)):
-                a = parse_move(s, t, legal, texts)
-                self.stats["answers"] += 1
+                a = self._parse_answer(s, t, legal, texts)
                 if a is None:
-                    self.stats["illegal_answers"] += 1
-                    self.faults.record("illegal_answer", f"{t[:80]!r} names no legal move")
                     continue
                 if a not in counts:
                     first.append(a)
@@ -277,7 +328,9 @@ class LLMOracle:
             try:
                 answers = self.call(self.backend.complete, [self.value_prompt(s) for s in states],
                                     max_tokens=self.value_max_tokens, temperature=0.0, n=1, timeout=timeout)
-            except LLMError:
+            except LLMError as exc:
+                if isinstance(exc, BudgetExceededError):
+                    self.stats["budget_refusals"] += 1
                 self.stats["value_failures"] += len(states)
                 answers = [[""] for _ in states]
             for i, row in enumerate(answers):

@@ -25,13 +25,15 @@ class ScriptedBackend(BaseBackend):
         delay: seconds each uncached call sleeps (to test timeouts).
         fail: when true every call raises ``LLMError`` (to test fallbacks).
         model: the name in cache keys.
-        cache_size: see ``BaseBackend``.
+        cache_size, prices: see ``BaseBackend``.
+
+    Each prompt is one request; its tokens are estimated (about four characters a token).
     """
 
     def __init__(self, *, scores: ScoreTable | None = None, completions: CompletionTable | None = None,
                  default_score: float = -20.0, default_completion: str = "", delay: float = 0.0,
-                 fail: bool = False, model: str = "scripted", cache_size: int = 100_000) -> None:
-        super().__init__(model, cache_size=cache_size)
+                 fail: bool = False, model: str = "scripted", cache_size: int = 100_000, prices=None) -> None:
+        super().__init__(model, cache_size=cache_size, prices=prices)
         self.scores = scores if scores is not None else {}
         self.completions = completions if completions is not None else {}
         self.default_score = default_score
@@ -47,17 +49,16 @@ class ScriptedBackend(BaseBackend):
         if self.fail:
             raise LLMError("scripted failure")
 
-    def _score_uncached(self, requests):
+    def _score_uncached(self, requests, res):
         self._before_call([p for p, _ in requests])
         out = []
-        tokens = 0
         for prompt, conts in requests:
-            tokens += count_tokens_estimate(prompt) + sum(count_tokens_estimate(c) for c in conts)
+            self._charge(res, count_tokens_estimate(prompt) + sum(count_tokens_estimate(c) for c in conts), 0)
             if callable(self.scores):
                 out.append([float(self.scores(prompt, c)) for c in conts])
             else:
                 out.append([float(self.scores.get(c, self.default_score)) for c in conts])
-        return out, tokens
+        return out
 
     def _answers(self, prompt: str) -> Sequence[str]:
         if callable(self.completions):
@@ -66,13 +67,12 @@ class ScriptedBackend(BaseBackend):
             ans = next((v for k, v in self.completions.items() if k in prompt), self.default_completion)
         return [ans] if isinstance(ans, str) else list(ans) or [self.default_completion]
 
-    def _complete_uncached(self, prompts, max_tokens, temperature, n, stop):
+    def _complete_uncached(self, prompts, max_tokens, temperature, n, stop, res):
         self._before_call(prompts)
-        texts, pt, ct = [], 0, 0
+        texts = []
         for p in prompts:
             answers = self._answers(p)
             row = [answers[i % len(answers)] for i in range(n)]
             texts.append(row)
-            pt += count_tokens_estimate(p)
-            ct += sum(min(max_tokens, count_tokens_estimate(t)) for t in row)
-        return texts, pt, ct
+            self._charge(res, count_tokens_estimate(p), sum(min(max_tokens, count_tokens_estimate(t)) for t in row))
+        return texts

@@ -121,7 +121,9 @@ class TransformersBackend(BaseBackend):
         max_batch_tokens: padded tokens per forward pass when scoring without ``prefix_cache``.
         prefix_cache: score a prompt's continuations over one shared key/value cache of the prompt.
         seed: seeds sampling.
-        cache_size: see ``BaseBackend``.
+        cache_size, prices: see ``BaseBackend``.
+
+    Each prompt is one request; tokens are counted by the model's tokenizer (exactly).
 
     Raises:
         ModelNotFoundError: see :func:`resolve_model_dir`.
@@ -129,14 +131,14 @@ class TransformersBackend(BaseBackend):
 
     def __init__(self, model: str | os.PathLike | None = None, *, device: str = "cpu",
                  num_threads: int | None = None, max_batch_tokens: int = 8192, seed: int = 0,
-                 prefix_cache: bool = True, cache_size: int = 100_000) -> None:
+                 prefix_cache: bool = True, cache_size: int = 100_000, prices=None) -> None:
         os.environ["HF_HUB_OFFLINE"] = "1"
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path = resolve_model_dir(model)
-        super().__init__(path.name, cache_size=cache_size)
+        super().__init__(path.name, cache_size=cache_size, prices=prices)
         num_threads = num_threads or int(os.environ.get("PLYTREE_LLM_THREADS", "0") or 0)
         if num_threads:
             torch.set_num_threads(num_threads)
@@ -152,6 +154,11 @@ class TransformersBackend(BaseBackend):
             self._pad = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
         self._lock = threading.Lock()  # one forward pass at a time (torch already uses every core)
 
+    @property
+    def template_used(self) -> str:
+        """Which chat template formats prompts: the model's own (from its GGUF metadata) or ChatML."""
+        return "model's own (tokenizer.chat_template)" if getattr(self.tokenizer, "chat_template", None) else "chatml"
+
     def format_prompt(self, system: str, user: str) -> str:
         if getattr(self.tokenizer, "chat_template", None):
             msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
@@ -161,15 +168,20 @@ class TransformersBackend(BaseBackend):
     def _encode(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _score_uncached(self, requests):
+    def token_bound(self, text: str) -> int:
+        return len(self._encode(text)) if text else 0
+
+    def _score_uncached(self, requests, res):
         if self.prefix_cache:
-            out, prompt_tokens = [], 0
+            out = []
             for prompt, conts in requests:
                 lp, n = self._score_shared_prefix(prompt, conts)
                 out.append(lp)
-                prompt_tokens += n
-            return out, prompt_tokens
-        return self._score_padded(requests)
+                self._charge(res, n, 0)
+            return out
+        out, prompt_tokens = self._score_padded(requests)
+        self._charge(res, prompt_tokens, 0, calls=len(requests))
+        return out
 
     def _score_shared_prefix(self, prompt: str, conts: Sequence[str]) -> tuple[list[float], int]:
         # The prompt is run once; its key/value cache then serves every continuation, so a batch of
@@ -178,7 +190,8 @@ class TransformersBackend(BaseBackend):
         p_ids = self._encode(prompt)
         c_ids = [self._encode(c) for c in conts]
         if not p_ids or any(not c for c in c_ids):
-            return self._score_padded([(prompt, tuple(conts))])[0][0], len(p_ids)
+            scores, tokens = self._score_padded([(prompt, tuple(conts))])
+            return scores[0], tokens
         with self._lock, torch.inference_mode():
             res = self.net(input_ids=torch.tensor([p_ids], device=self.device), use_cache=True)
             first = torch.log_softmax(res.logits[0, -1].float(), dim=-1).cpu()
@@ -236,7 +249,7 @@ class TransformersBackend(BaseBackend):
                     out[r][c] = float(tok_lp[b, max(plen, 1) - 1:len(s) - 1].sum())
         return out, prompt_tokens
 
-    def _complete_uncached(self, prompts, max_tokens, temperature, n, stop):
+    def _complete_uncached(self, prompts, max_tokens, temperature, n, stop, res):
         torch = self._torch
         tok = self.tokenizer
         enc = [self._encode(p) for p in prompts]
@@ -265,7 +278,8 @@ class TransformersBackend(BaseBackend):
                 t = [x for x in t if x != self._pad or x == eos]
                 if eos is not None and eos in t:
                     t = t[:t.index(eos)]
-                completion_tokens += len(t) + 1
+                completion_tokens += min(len(t) + 1, max_tokens)  # the end token is generated too
                 row.append(tok.decode(t, skip_special_tokens=True))
             texts.append(row)
-        return texts, sum(len(e) for e in enc), completion_tokens
+        self._charge(res, sum(len(e) for e in enc), completion_tokens, calls=len(prompts))
+        return texts
