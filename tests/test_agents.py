@@ -56,11 +56,14 @@ class CountingBackend(ScriptedBackend):
         self.generations = 0
         self.tokens_out = 0
 
-    def _complete_uncached(self, prompts, max_tokens, temperature, n, stop):
-        texts, pt, ct = super()._complete_uncached(prompts, max_tokens, temperature, n, stop)
+    def _complete_uncached(self, prompts, max_tokens, temperature, n, stop, res):
+        texts = super()._complete_uncached(prompts, max_tokens, temperature, n, stop, res)
         self.generations += len(prompts) * n
-        self.tokens_out += pt + ct
-        return texts, pt, ct
+        return texts
+
+    def _charge(self, res, prompt_tokens, completion_tokens, calls=1):
+        self.tokens_out += prompt_tokens + completion_tokens
+        super()._charge(res, prompt_tokens, completion_tokens, calls)
 
 
 # -- the environments ---------------------------------------------------------------------------
