@@ -140,6 +140,91 @@ cdef uint64_t hx_dead_cells(const HxGeometry* g, uint64_t black, uint64_t white,
     return dead
 
 
+cdef inline unsigned int hx_ring_mask(const HxGeometry* g, uint64_t stones, int edge, int cell) noexcept nogil:
+    """The ring positions (bits 0..5) of `cell` held by `stones` or by the edge marker `edge`."""
+    cdef unsigned int mask = 0
+    cdef int j, v
+    for j in range(6):
+        v = g.ring[cell][j]
+        if (v >= 0 and (stones >> v) & 1) or v == edge:
+            mask |= 1u << j
+    return mask
+
+
+cdef inline bint hx_run4(unsigned int mask) noexcept nogil:
+    """Whether four circularly consecutive ring positions are set."""
+    mask |= mask << 6
+    return (mask & (mask >> 1) & (mask >> 2) & (mask >> 3)) != 0
+
+
+cdef inline int hx_ring_index(const HxGeometry* g, int cell, int other) noexcept nogil:
+    cdef int j
+    for j in range(6):
+        if g.ring[cell][j] == other:
+            return j
+    return -1
+
+
+cdef void hx_fill(const HxGeometry* g, uint64_t* black, uint64_t* white) noexcept nogil:
+    """Fills dead and captured cells (value-preserving), repeatedly, until none is left.
+
+    Dead: four consecutive neighbours of one colour (hx_dead_cells); filled with that colour.
+    Captured pair: adjacent empty x, y such that x would be dead once y is the player's, and y dead
+    once x is the player's. The player answers a stone on one by the other, leaving the intruder
+    dead, so both cells can be filled with the player's colour.
+    """
+    cdef uint64_t b = black[0], w = white[0], empty, m, bit, ybit
+    cdef unsigned int xb, xw, yb, yw
+    cdef int cell, j, y, k
+    cdef bint changed = True
+    while changed:
+        changed = False
+        empty = g.all_cells & ~b & ~w
+        m = empty
+        while m:
+            cell = hx_lowest(m)
+            m &= m - 1
+            bit = (<uint64_t> 1) << cell
+            if not (empty & bit):
+                continue
+            xb = hx_ring_mask(g, b, HX_RING_BLACK, cell)
+            xw = hx_ring_mask(g, w, HX_RING_WHITE, cell)
+            if hx_run4(xb):
+                b |= bit
+                empty &= ~bit
+                changed = True
+                continue
+            if hx_run4(xw):
+                w |= bit
+                empty &= ~bit
+                changed = True
+                continue
+            for j in range(6):
+                y = g.ring[cell][j]
+                if y < 0:
+                    continue
+                ybit = (<uint64_t> 1) << y
+                if not (empty & ybit):
+                    continue
+                k = hx_ring_index(g, y, cell)
+                if hx_run4(xb | (1u << j)):
+                    yb = hx_ring_mask(g, b, HX_RING_BLACK, y)
+                    if hx_run4(yb | (1u << k)):
+                        b |= bit | ybit
+                        empty &= ~(bit | ybit)
+                        changed = True
+                        break
+                if hx_run4(xw | (1u << j)):
+                    yw = hx_ring_mask(g, w, HX_RING_WHITE, y)
+                    if hx_run4(yw | (1u << k)):
+                        w |= bit | ybit
+                        empty &= ~(bit | ybit)
+                        changed = True
+                        break
+    black[0] = b
+    white[0] = w
+
+
 # --- H-search -------------------------------------------------------------------------------------
 
 cdef inline int hx_pair(int a, int b) noexcept nogil:
@@ -401,24 +486,33 @@ cdef inline double hx_now() noexcept nogil:
 
 cdef int hx_evaluate(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint64_t* moves,
                      int* best) noexcept nogil:
-    """What the knowledge says of a position: HX_WIN / HX_LOSS / HX_UNKNOWN, and the moves to search."""
+    """What the knowledge says of a position: HX_WIN / HX_LOSS / HX_UNKNOWN, and the moves to search.
+
+    The knowledge reads the filled position (hx_fill), which has the same value, and in which the
+    value after each move to a still-empty cell is the value after that move in the real position;
+    moves to filled cells are never better than the best other one (docs/hex.md).
+    """
     cdef HxEdgeResult mine, theirs
-    cdef uint64_t own = white if to_move else black
-    cdef uint64_t opp = black if to_move else white
-    cdef uint64_t empty = s.geo.all_cells & ~black & ~white, dead, m
+    cdef uint64_t own, opp, empty, m
+    cdef uint64_t real_empty = s.geo.all_cells & ~black & ~white
     s.nodes += 1
     if (s.max_nodes >= 0 and s.nodes >= s.max_nodes) or (
             s.deadline >= 0 and s.nodes % HX_TIME_CHECK == 0 and hx_now() > s.deadline):
         s.aborted = True
     moves[0] = 0
     best[0] = -1
+    hx_fill(&s.geo, &black, &white)
+    own = white if to_move else black
+    opp = black if to_move else white
+    empty = s.geo.all_cells & ~black & ~white
     hx_edge_connections(s.conn, &s.geo, opp, own, 1 - to_move, &theirs)
     if theirs.has_vc:
         return HX_LOSS
     hx_edge_connections(s.conn, &s.geo, own, opp, to_move, &mine)
     if mine.has_vc:
-        m = mine.vc_carrier if mine.vc_carrier & empty else empty
-        best[0] = hx_lowest(m)
+        # with a full connection (or already joined in the filled position) every move wins
+        m = mine.vc_carrier & empty
+        best[0] = hx_lowest(m if m else real_empty)
         return HX_WIN
     if mine.num_sc:
         best[0] = mine.sc_key
@@ -426,11 +520,6 @@ cdef int hx_evaluate(HxSolver* s, uint64_t black, uint64_t white, int to_move, u
     m = empty & theirs.sc_and
     if m == 0:
         return HX_LOSS
-    dead = hx_dead_cells(&s.geo, black, white, m)
-    if m & ~dead:
-        m &= ~dead
-    else:
-        m &= ~m + 1     # only dead moves left: they are all worth the same
     moves[0] = m
     return HX_UNKNOWN
 
@@ -680,7 +769,8 @@ cdef class HexDfpn:
         return key
 
     def _check(self, black: int, white: int, to_move: int) -> None:
-        cells = (1 << (self.board_size * self.board_size)) - 1
+        cdef object one = 1
+        cells = (one << (self.board_size * self.board_size)) - 1
         if black & ~cells or white & ~cells or black & white or black < 0 or white < 0:
             raise ValueError(f"stone sets {black:#x} / {white:#x} do not fit a {self.board_size}x{self.board_size} board")
         if to_move not in (0, 1):
