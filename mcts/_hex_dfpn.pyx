@@ -240,6 +240,13 @@ cdef inline uint64_t hx_point_bit(const HxConnections* h, int p) noexcept nogil:
     return (<uint64_t> 1) << p
 
 
+cdef inline void hx_mark_partner(HxConnections* h, int a, int b) noexcept nogil:
+    if b >= HX_CELLS:
+        h.partner_edges[a] |= <uint8_t> (1 << (b - HX_CELLS))
+    else:
+        h.partner_cells[a] |= (<uint64_t> 1) << b
+
+
 cdef bint hx_add_vc(HxConnections* h, int a, int b, uint64_t carrier) noexcept nogil:
     """Stores a full connection unless a stored one has a subset carrier; queues it for the AND rule."""
     cdef int i = hx_pair(a, b), k, j, n, worst
@@ -270,6 +277,8 @@ cdef bint hx_add_vc(HxConnections* h, int a, int b, uint64_t carrier) noexcept n
         h.vc[i][n] = carrier
         n += 1
     h.num_vc[i] = <uint8_t> n
+    hx_mark_partner(h, a, b)
+    hx_mark_partner(h, b, a)
     if h.queue_tail < HX_QUEUE:
         h.queue_a[h.queue_tail] = <int16_t> a
         h.queue_b[h.queue_tail] = <int16_t> b
@@ -338,12 +347,19 @@ cdef void hx_add_sc(HxConnections* h, int a, int b, uint64_t carrier, int key) n
 
 cdef void hx_and_rule(HxConnections* h, int x, int z, uint64_t c1) noexcept nogil:
     """Joins the full connection (x, z, c1) with every full connection (z, y) through the middle z."""
-    cdef int t, y, k, i, n
+    cdef int y, k, i, n
     cdef uint64_t c2, xbit = hx_point_bit(h, x), zbit = hx_point_bit(h, z), ybit
     cdef uint64_t snapshot[HX_KEEP_VC]
-    for t in range(h.num_points):
-        y = h.points[t]
-        if y == x or y == z:
+    cdef uint64_t cells = h.partner_cells[z]
+    cdef unsigned int edges = h.partner_edges[z]
+    while cells or edges:
+        if cells:
+            y = hx_lowest(cells)
+            cells &= cells - 1
+        else:
+            y = HX_CELLS + hx_lowest(edges)
+            edges &= edges - 1
+        if y == x:
             continue
         ybit = hx_point_bit(h, y)
         if c1 & ybit:
@@ -375,6 +391,8 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
     memset(h.num_vc, 0, sizeof(h.num_vc))
     memset(h.num_sc, 0, sizeof(h.num_sc))
     memset(h.is_stone, 0, sizeof(h.is_stone))
+    memset(h.partner_cells, 0, sizeof(h.partner_cells))
+    memset(h.partner_edges, 0, sizeof(h.partner_edges))
     h.num_points = 0
     h.queue_head = 0
     h.queue_tail = 0
