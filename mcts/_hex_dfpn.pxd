@@ -52,14 +52,16 @@ ctypedef struct HxEdgeResult:
     int num_sc             # semi connections found between the edges
     uint64_t sc_and        # the intersection of their carriers (the opponent's must-play region)
     int sc_key             # the key of one of them (-1 when none)
+    uint64_t sc_carrier    # that one's carrier (key included)
 
 ctypedef struct HxEntry:
     uint64_t key           # Zobrist key of the position (0 = empty slot)
-    uint64_t moves         # the moves searched here (after must-play and dead-cell pruning)
+    uint64_t moves         # the moves searched here (after pruning); when `decided` and won, the proof set
     uint32_t phi           # proof number: cost to prove a win for the player to move
     uint32_t delta         # disproof number: cost to prove a loss for the player to move
     uint32_t work          # positions evaluated below this entry (replacement priority)
     int8_t best            # a winning move once proven a win, else -1
+    bint decided           # proven by the connection knowledge alone, without search
 
 ctypedef struct HxSolver:
     HxGeometry geo               # board geometry

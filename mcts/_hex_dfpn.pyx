@@ -463,6 +463,7 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
     for k in range(h.num_sc[i]):
         out.sc_and &= h.sc[i][k]
         out.sc_key = h.sc_key[i][k]
+        out.sc_carrier = h.sc[i][k]
 
 
 # --- transposition table --------------------------------------------------------------------------
@@ -493,6 +494,7 @@ cdef inline HxEntry* hx_slot(HxSolver* s, uint64_t key) noexcept nogil:
     b[victim].key = key
     b[victim].work = 0
     b[victim].best = -1
+    b[victim].decided = False
     return &b[victim]
 
 
@@ -504,7 +506,10 @@ cdef inline double hx_now() noexcept nogil:
 
 cdef int hx_evaluate(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint64_t* moves,
                      int* best) noexcept nogil:
-    """What the knowledge says of a position: HX_WIN / HX_LOSS / HX_UNKNOWN, and the moves to search.
+    """What the knowledge says of a position: HX_WIN / HX_LOSS / HX_UNKNOWN, and in `moves` the moves
+    to search (HX_UNKNOWN) or the proof set of a win (HX_WIN): the cells the winning connection needs
+    empty, with the cells the fill-in gave the winner. A win stays a win for any stone of the loser
+    outside that set, so each of the loser's moves outside it, one move earlier, loses as well.
 
     The knowledge reads the filled position (hx_fill), which has the same value, and in which the
     value after each move to a still-empty cell is the value after that move in the real position;
@@ -513,6 +518,7 @@ cdef int hx_evaluate(HxSolver* s, uint64_t black, uint64_t white, int to_move, u
     cdef HxEdgeResult mine, theirs
     cdef uint64_t own, opp, empty, m
     cdef uint64_t real_empty = s.geo.all_cells & ~black & ~white
+    cdef uint64_t black0 = black, white0 = white, filled_mine
     s.nodes += 1
     if (s.max_nodes >= 0 and s.nodes >= s.max_nodes) or (
             s.deadline >= 0 and s.nodes % HX_TIME_CHECK == 0 and hx_now() > s.deadline):
@@ -523,6 +529,7 @@ cdef int hx_evaluate(HxSolver* s, uint64_t black, uint64_t white, int to_move, u
     own = white if to_move else black
     opp = black if to_move else white
     empty = s.geo.all_cells & ~black & ~white
+    filled_mine = own & ~(white0 if to_move else black0)
     hx_edge_connections(s.conn, &s.geo, opp, own, 1 - to_move, &theirs)
     if theirs.has_vc:
         return HX_LOSS
@@ -531,9 +538,11 @@ cdef int hx_evaluate(HxSolver* s, uint64_t black, uint64_t white, int to_move, u
         # with a full connection (or already joined in the filled position) every move wins
         m = mine.vc_carrier & empty
         best[0] = hx_lowest(m if m else real_empty)
+        moves[0] = mine.vc_carrier | filled_mine
         return HX_WIN
     if mine.num_sc:
         best[0] = mine.sc_key
+        moves[0] = mine.sc_carrier | filled_mine
         return HX_WIN
     m = empty & theirs.sc_and
     if m == 0:
@@ -554,6 +563,7 @@ cdef HxEntry* hx_lookup(HxSolver* s, uint64_t black, uint64_t white, int to_move
     e.moves = moves
     e.best = <int8_t> best
     e.work = 1
+    e.decided = result != HX_UNKNOWN
     if result == HX_WIN:
         e.phi = 0
         e.delta = HX_INF
@@ -592,6 +602,8 @@ cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint6
     while m:
         cell = hx_lowest(m)
         m &= m - 1
+        if not (moves >> cell) & 1:
+            continue     # pruned by a sibling's proof set
         bit = (<uint64_t> 1) << cell
         child_key[n] = key ^ s.zobrist[to_move][cell] ^ s.zobrist_white
         if to_move == 0:
@@ -606,6 +618,8 @@ cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint6
         n += 1
         if c.delta == 0:
             break   # a move to a lost position: proven
+        if c.phi == 0 and c.decided:
+            moves &= c.moves | bit    # the other moves outside the opponent's proof set lose too
     while True:
         phi = HX_INF
         delta2 = HX_INF
