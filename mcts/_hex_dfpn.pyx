@@ -26,7 +26,7 @@ import time
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int8_t, int16_t, uint8_t, uint32_t, uint64_t
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport abs, calloc, free
 from libc.string cimport memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
@@ -100,6 +100,28 @@ cdef void hx_geometry(HxGeometry* g, int n) noexcept nogil:
                 g.ring[cell][j] = HX_RING_WHITE
             else:
                 g.ring[cell][j] = HX_RING_CORNER
+    hx_centre_order(g)
+
+
+cdef void hx_centre_order(HxGeometry* g) noexcept nogil:
+    # insertion sort by the distance from the centre of the rhombus (ties: row-major)
+    cdef int n = g.n, i, j, cell, key
+    cdef int dist[HX_CELLS]
+    cdef int dr, dc
+    for cell in range(n * n):
+        dr = 2 * (cell // n) - (n - 1)
+        dc = 2 * (cell % n) - (n - 1)
+        # hex distance of (dr, dc) in doubled coordinates: the rows shift by half a cell
+        dist[cell] = max(abs(dr), abs(dc), abs(dr + dc))
+        g.order[cell] = <int8_t> cell
+    for i in range(1, n * n):
+        cell = g.order[i]
+        key = dist[cell]
+        j = i - 1
+        while j >= 0 and dist[g.order[j]] > key:
+            g.order[j + 1] = g.order[j]
+            j -= 1
+        g.order[j + 1] = <int8_t> cell
 
 
 cdef uint64_t hx_expand(const HxGeometry* g, uint64_t m) noexcept nogil:
@@ -598,12 +620,10 @@ cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint6
     if e.phi == 0 or e.delta == 0 or e.phi >= th_phi or e.delta >= th_delta or s.aborted:
         return
     s.expansions += 1
-    m = moves
-    while m:
-        cell = hx_lowest(m)
-        m &= m - 1
+    for i in range(s.geo.n * s.geo.n):
+        cell = s.geo.order[i]
         if not (moves >> cell) & 1:
-            continue     # pruned by a sibling's proof set
+            continue     # not a candidate, or pruned by a sibling's proof set
         bit = (<uint64_t> 1) << cell
         child_key[n] = key ^ s.zobrist[to_move][cell] ^ s.zobrist_white
         if to_move == 0:
