@@ -9,6 +9,7 @@ from mcts._evaluators import RolloutEvaluator, UniformEvaluator
 from mcts._limit import Limit, SearchResult
 from mcts._llm_minimax import LLMBudget, LLMMinimax, heuristic_best
 from mcts._puct import MCTS, EvaluatorOutputError
+from mcts._solver_evaluator import SolverEvaluator
 from mcts.budget import BudgetController, Deadlines, InfoRelay, compute_deadlines, run_with_budget
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "MCTS",
     "RolloutEvaluator",
     "SearchResult",
+    "SolverEvaluator",
     "UniformEvaluator",
     "UnsolvableError",
     "UnsupportedGameError",

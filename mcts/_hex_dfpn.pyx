@@ -22,6 +22,7 @@ Entry point: :func:`solve_hex` (also ``mcts.AlphaBeta(HexGame).solve``).
 """
 from __future__ import annotations
 
+import threading
 import time
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
@@ -908,7 +909,7 @@ cdef class HexDfpn:
         return [c for c in range(HX_CELLS) if (d >> c) & 1]
 
 
-def _stone_sets(state) -> tuple[int, int, int, int]:
+def state_stone_sets(state) -> tuple[int, int, int, int]:
     """(board size, black's stones, white's stones, player to move) of a Hex state, checked."""
     if getattr(getattr(state, "game", None), "name", "") != "hex" or not hasattr(state, "board_size"):
         raise UnsolvableError(f"solve_hex needs a games.hex state, got {state!r}")
@@ -927,7 +928,8 @@ def _stone_sets(state) -> tuple[int, int, int, int]:
     return (n, mine, theirs, to_move) if to_move == 0 else (n, theirs, mine, to_move)
 
 
-_SOLVERS: dict[int, HexDfpn] = {}
+_SOLVERS: dict[int, HexDfpn] = {}   # one solver (and table) per board size, shared by solve_hex calls
+_SOLVERS_LOCK = threading.Lock()     # a solver runs one search at a time (it releases the GIL)
 
 
 def solve_hex(state, *, max_nodes: int | None = None, time_limit: float | None = None) -> SearchResult:
@@ -953,22 +955,49 @@ def solve_hex(state, *, max_nodes: int | None = None, time_limit: float | None =
         raise ValueError(f"max_nodes must be a positive integer, got {max_nodes!r}")
     if time_limit is not None and not time_limit > 0:
         raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
-    n, black, white, to_move = _stone_sets(state)
-    solver = _SOLVERS.get(n)
-    if solver is None:
-        solver = _SOLVERS[n] = HexDfpn(n)
-    start = time.monotonic()
-    value = solver.solve_bits(black, white, to_move, max_nodes=max_nodes, time_limit=time_limit)
-    seconds = time.monotonic() - start
+    n, black, white, to_move = state_stone_sets(state)
+    with _SOLVERS_LOCK:
+        solver = _SOLVERS.get(n)
+        if solver is None:
+            solver = _SOLVERS[n] = HexDfpn(n)
+        start = time.monotonic()
+        value = solver.solve_bits(black, white, to_move, max_nodes=max_nodes, time_limit=time_limit)
+        seconds = time.monotonic() - start
+        nodes, expansions = solver.nodes, solver.expansions
+        if value != 0:
+            pv, decided = solver.principal_variation(black, white, to_move)
     actions = tuple(state.legal_actions())
     if value == 0:
-        reason = "nodes" if max_nodes is not None and solver.nodes >= max_nodes else "time"
-        return SearchResult(best_action=actions[0], value=0.0, actions=actions, nodes=solver.nodes,
+        reason = "nodes" if max_nodes is not None and nodes >= max_nodes else "time"
+        return SearchResult(best_action=actions[0], value=0.0, actions=actions, nodes=nodes,
                             seconds=seconds, is_proven=False, stop_reason=reason,
-                            extra={"expansions": solver.expansions})
-    nodes, expansions = solver.nodes, solver.expansions
-    pv, decided = solver.principal_variation(black, white, to_move)
+                            extra={"expansions": expansions})
     return SearchResult(best_action=pv[0], value=float(value), actions=actions, pv=tuple(pv), score=value,
                         depth=len(pv), seldepth=len(pv), nodes=nodes, seconds=seconds, is_proven=True,
                         proven_value=value, stop_reason="proven",
                         extra={"expansions": expansions, "pv_decided": decided})
+
+
+def is_solvable_hex(state) -> bool:
+    """Whether :func:`solve_hex` takes ``state``: an unfinished Hex position up to 8 x 8, swap closed."""
+    game = getattr(state, "game", None)
+    return (getattr(game, "name", "") == "hex" and getattr(game, "board_size", 99) <= HX_MAX_SIZE
+            and not (getattr(game, "swap", False) and len(state.history()) < 2) and not state.is_terminal())
+
+
+def proof_text(state, *, time_limit: float = 1.0) -> str | None:
+    """One line on the solver's verdict for the player to move, or None when it proves nothing in time.
+
+    The line names the result, the proof's main line up to where the connection knowledge decides the
+    game (its length is the distance given: plies until a virtual connection stands), and the cost.
+    """
+    if not is_solvable_hex(state):
+        return None
+    result = solve_hex(state, time_limit=time_limit)
+    if not result.is_proven:
+        return None
+    line = " ".join(state.action_to_string(a) for a in result.pv)
+    who = "win" if result.proven_value == 1 else "loss"
+    end = "a virtual connection decides" if result.extra.get("pv_decided") else "the game ends"
+    return (f"proven {who} for the side to move: main line {line} ({len(result.pv)} plies, after which {end}); "
+            f"{result.nodes} positions in {result.seconds:.2f} s")
