@@ -9,12 +9,13 @@ from __future__ import annotations
 import csv
 import random
 
+import numpy as np
 import pytest
 
 import games
 import mcts
-from mcts import AlphaBeta, Limit, UnsolvableError, solve_hex
-from mcts._hex_dfpn import HexDfpn
+from mcts import MCTS, AlphaBeta, Limit, RolloutEvaluator, SolverEvaluator, UniformEvaluator, UnsolvableError, solve_hex
+from mcts._hex_dfpn import HexDfpn, proof_text
 
 from tests.conftest import DATA
 
@@ -196,3 +197,47 @@ def test_all_6x6_openings_match_published_results():
 @pytest.mark.slow
 def test_all_7x7_openings_match_published_results():
     _check_openings("7x7")
+
+
+def test_solver_evaluator_exact_values_and_winning_priors():
+    states = _random_positions(5, 10, 14, 8, seed=3)
+    evaluator = SolverEvaluator(UniformEvaluator(), max_nodes=500)
+    priors, values = evaluator.evaluate(states)
+    search = AlphaBeta(states[0].game)
+    assert evaluator.tried == len(states) and evaluator.proven == len(states)
+    for state, prior, value in zip(states, priors, values):
+        expected = _reference(search, state)
+        assert value == expected
+        assert prior.sum() == pytest.approx(1.0)
+        if expected == 1:
+            move = int(prior.argmax())
+            assert prior[move] == 1.0
+            child = state.clone()
+            child.apply_action(move)
+            assert child.is_terminal() or _reference(search, child) == -1
+    # other games pass through untouched
+    c4 = games.load("connect4").new_initial_state()
+    inner_priors, inner_values = UniformEvaluator().evaluate([c4])
+    priors, values = evaluator.evaluate([c4])
+    assert np.array_equal(priors, inner_priors) and np.array_equal(values, inner_values)
+    with pytest.raises(ValueError):
+        SolverEvaluator(UniformEvaluator(), max_nodes=0)
+
+
+def test_mcts_with_solver_evaluator_plays_the_proven_move():
+    game = games.load("hex", board_size=5)
+    state = game.deserialize("a1 e5")
+    assert solve_hex(state).proven_value == 1
+    result = MCTS(game, SolverEvaluator(RolloutEvaluator(seed=0), max_nodes=200), seed=0).run(
+        state, Limit(simulations=50))
+    child = state.clone()
+    child.apply_action(result.best_action)
+    assert solve_hex(child).proven_value == -1   # the move keeps the win: the opponent, to move, loses
+    assert result.value > 0.5
+
+
+def test_proof_text_names_the_result():
+    game = games.load("hex", board_size=5)
+    text = proof_text(game.deserialize("a1 c3"), time_limit=5.0)
+    assert text is not None and text.startswith("proven ")
+    assert proof_text(games.load("hex", board_size=9).new_initial_state()) is None
