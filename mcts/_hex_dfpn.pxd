@@ -25,6 +25,7 @@ ctypedef struct HxGeometry:
     uint64_t edge_cells[2][2]    # [player][edge]: the cells touching that edge
     uint64_t neighbours[HX_CELLS]  # the cells adjacent to each cell
     int8_t order[HX_CELLS]       # the cells from the centre out (children are tried in this order)
+    int8_t bridge[HX_CELLS][6]   # the cell bridged to through ring neighbours j and j + 1, or -1
     int8_t ring[HX_CELLS][6]     # the 6 neighbours in circular order: a cell, or HX_RING_* off the board
 
 ctypedef struct HxConnections:

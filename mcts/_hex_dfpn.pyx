@@ -101,6 +101,17 @@ cdef void hx_geometry(HxGeometry* g, int n) noexcept nogil:
                 g.ring[cell][j] = HX_RING_WHITE
             else:
                 g.ring[cell][j] = HX_RING_CORNER
+    cdef int a, b
+    cdef uint64_t common
+    for cell in range(n * n):
+        for j in range(6):
+            g.bridge[cell][j] = -1
+            a = g.ring[cell][j]
+            b = g.ring[cell][(j + 1) % 6]
+            if a >= 0 and b >= 0:
+                common = g.neighbours[a] & g.neighbours[b] & ~((<uint64_t> 1) << cell)
+                if common:
+                    g.bridge[cell][j] = <int8_t> hx_lowest(common)
     hx_centre_order(g)
 
 
@@ -373,6 +384,7 @@ cdef void hx_and_rule(HxConnections* h, int x, int z, uint64_t c1) noexcept nogi
     cdef int y, k, i, n
     cdef uint64_t c2, xbit = hx_point_bit(h, x), zbit = hx_point_bit(h, z), ybit
     cdef uint64_t snapshot[HX_KEEP_VC]
+    cdef bint both_empty
     cdef uint64_t cells = h.partner_cells[z]
     cdef unsigned int edges = h.partner_edges[z]
     while cells or edges:
@@ -385,7 +397,10 @@ cdef void hx_and_rule(HxConnections* h, int x, int z, uint64_t c1) noexcept nogi
         if y == x:
             continue
         ybit = hx_point_bit(h, y)
-        if c1 & ybit:
+        # between two empty cells only semi connections with the key alone as carrier can add up
+        # (by the OR rule) to a full one within the carrier bound: skip the others early
+        both_empty = zbit != 0 and xbit != 0 and ybit != 0
+        if c1 & ybit or (both_empty and c1):
             continue
         i = hx_pair(z, y)
         n = h.num_vc[i]
@@ -393,7 +408,7 @@ cdef void hx_and_rule(HxConnections* h, int x, int z, uint64_t c1) noexcept nogi
             snapshot[k] = h.vc[i][k]
         for k in range(n):
             c2 = snapshot[k]
-            if (c2 & c1) or (c2 & xbit):
+            if (c2 & c1) or (c2 & xbit) or (both_empty and c2):
                 continue
             if zbit == 0:
                 hx_add_vc(h, x, y, c1 | c2)
@@ -467,6 +482,18 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
             m &= m - 1
             if h.is_stone[p] or q > p:
                 hx_add_vc(h, p, q, 0)
+    # two empty cells bridged through two empty cells (found by the rules too; listed first, it
+    # keeps larger carriers out)
+    m = empty
+    while m:
+        p = hx_lowest(m)
+        m &= m - 1
+        for k in range(6):
+            q = g.bridge[p][k]
+            if q > p and (empty >> q) & 1:
+                grown = ((<uint64_t> 1) << g.ring[p][k]) | ((<uint64_t> 1) << g.ring[p][(k + 1) % 6])
+                if (grown & empty) == grown:
+                    hx_add_vc(h, p, q, grown)
     while h.queue_head < h.queue_tail:
         p = h.queue_a[h.queue_head]
         q = h.queue_b[h.queue_head]
