@@ -144,51 +144,93 @@ cdef uint64_t hx_expand(const HxGeometry* g, uint64_t m) noexcept nogil:
     return out & g.all_cells
 
 
+# Ring codes: 2 bits per ring position j (bits 2j, 2j + 1): HX_EMPTY, HX_BLACK (a black stone or
+# black's edge), HX_WHITE, HX_NONE (off the board at a corner: usable by neither player).
+cdef enum:
+    HX_EMPTY = 0
+    HX_BLACK = 1
+    HX_WHITE = 2
+    HX_NONE = 3
+
+cdef bint HX_DEAD[4096]   # whether a cell with this ring code is dead
+
+
+cdef bint hx_useless(int code, int colour) noexcept nogil:
+    """Whether a stone of `colour` on a cell with ring `code` joins nothing not joined without it.
+
+    The neighbours the colour can use are its stones and the empty ones. The stone is useless when
+    every two of them are adjacent (consecutive in the ring) or joined through the colour's stones
+    between them in the ring: then any path through the cell has a detour around it.
+    """
+    cdef int i, j, k, c
+    cdef bint ok
+    for i in range(6):
+        c = (code >> (2 * i)) & 3
+        if c != colour and c != HX_EMPTY:
+            continue
+        for j in range(i + 1, 6):
+            c = (code >> (2 * j)) & 3
+            if c != colour and c != HX_EMPTY:
+                continue
+            ok = True   # clockwise from i to j
+            for k in range(i + 1, j):
+                if (code >> (2 * k)) & 3 != colour:
+                    ok = False
+                    break
+            if ok:
+                continue
+            ok = True   # the other way round
+            k = (j + 1) % 6
+            while k != i:
+                if (code >> (2 * k)) & 3 != colour:
+                    ok = False
+                    break
+                k = (k + 1) % 6
+            if not ok:
+                return False
+    return True
+
+
+cdef void hx_dead_table() noexcept nogil:
+    # dead: useless to both players (a cell in no minimal winning set of either). The test reads
+    # only the ring's stones, so it stays true as stones are added: a dead cell stays dead.
+    cdef int code
+    for code in range(4096):
+        HX_DEAD[code] = hx_useless(code, HX_BLACK) and hx_useless(code, HX_WHITE)
+
+hx_dead_table()
+
+
+cdef inline int hx_ring_code(const HxGeometry* g, uint64_t black, uint64_t white, int cell) noexcept nogil:
+    cdef int code = 0, j, v, c
+    for j in range(6):
+        v = g.ring[cell][j]
+        if v >= 0:
+            c = HX_BLACK if (black >> v) & 1 else (HX_WHITE if (white >> v) & 1 else HX_EMPTY)
+        elif v == HX_RING_BLACK:
+            c = HX_BLACK
+        elif v == HX_RING_WHITE:
+            c = HX_WHITE
+        else:
+            c = HX_NONE
+        code |= c << (2 * j)
+    return code
+
+
+cdef inline int hx_with(int code, int j, int colour) noexcept nogil:
+    """The ring code with position j holding `colour`."""
+    return (code & ~(3 << (2 * j))) | (colour << (2 * j))
+
+
 cdef uint64_t hx_dead_cells(const HxGeometry* g, uint64_t black, uint64_t white, uint64_t cells) noexcept nogil:
-    # An empty cell with four consecutive neighbours of one colour is dead: those four form one
-    # connected chain, and the two other neighbours touch each other and the chain, so a stone on the
-    # cell joins nothing for its owner that is not already joined, and blocks nothing for the other.
     cdef uint64_t dead = 0, m = cells
-    cdef int cell, j, v
-    cdef unsigned int mb, mw
+    cdef int cell
     while m:
         cell = hx_lowest(m)
         m &= m - 1
-        mb = 0
-        mw = 0
-        for j in range(6):
-            v = g.ring[cell][j]
-            if v >= 0:
-                if (black >> v) & 1:
-                    mb |= 1u << j
-                elif (white >> v) & 1:
-                    mw |= 1u << j
-            elif v == HX_RING_BLACK:
-                mb |= 1u << j
-            elif v == HX_RING_WHITE:
-                mw |= 1u << j
-        mb |= mb << 6
-        mw |= mw << 6
-        if (mb & (mb >> 1) & (mb >> 2) & (mb >> 3)) or (mw & (mw >> 1) & (mw >> 2) & (mw >> 3)):
+        if HX_DEAD[hx_ring_code(g, black, white, cell)]:
             dead |= (<uint64_t> 1) << cell
     return dead
-
-
-cdef inline unsigned int hx_ring_mask(const HxGeometry* g, uint64_t stones, int edge, int cell) noexcept nogil:
-    """The ring positions (bits 0..5) of `cell` held by `stones` or by the edge marker `edge`."""
-    cdef unsigned int mask = 0
-    cdef int j, v
-    for j in range(6):
-        v = g.ring[cell][j]
-        if (v >= 0 and (stones >> v) & 1) or v == edge:
-            mask |= 1u << j
-    return mask
-
-
-cdef inline bint hx_run4(unsigned int mask) noexcept nogil:
-    """Whether four circularly consecutive ring positions are set."""
-    mask |= mask << 6
-    return (mask & (mask >> 1) & (mask >> 2) & (mask >> 3)) != 0
 
 
 cdef inline int hx_ring_index(const HxGeometry* g, int cell, int other) noexcept nogil:
@@ -200,16 +242,15 @@ cdef inline int hx_ring_index(const HxGeometry* g, int cell, int other) noexcept
 
 
 cdef void hx_fill(const HxGeometry* g, uint64_t* black, uint64_t* white) noexcept nogil:
-    """Fills dead and captured cells (value-preserving), repeatedly, until none is left.
+    """Fills dead and captured cells (value-preserving), one at a time, until none is left.
 
-    Dead: four consecutive neighbours of one colour (hx_dead_cells); filled with that colour.
-    Captured pair: adjacent empty x, y such that x would be dead once y is the player's, and y dead
-    once x is the player's. The player answers a stone on one by the other, leaving the intruder
-    dead, so both cells can be filled with the player's colour.
+    Dead (hx_useless for both colours): filled with the colour of most of its stone neighbours
+    (either colour keeps the value). Captured pair: adjacent empty x, y such that x is dead once y
+    is the player's, and y dead once x is the player's; the player answers a stone on one by the
+    other, leaving the intruder dead, so both can be filled with the player's colour.
     """
     cdef uint64_t b = black[0], w = white[0], empty, m, bit, ybit
-    cdef unsigned int xb, xw, yb, yw
-    cdef int cell, j, y, k
+    cdef int cell, j, y, k, code, ycode, colour, nb, nw
     cdef bint changed = True
     while changed:
         changed = False
@@ -221,15 +262,17 @@ cdef void hx_fill(const HxGeometry* g, uint64_t* black, uint64_t* white) noexcep
             bit = (<uint64_t> 1) << cell
             if not (empty & bit):
                 continue
-            xb = hx_ring_mask(g, b, HX_RING_BLACK, cell)
-            xw = hx_ring_mask(g, w, HX_RING_WHITE, cell)
-            if hx_run4(xb):
-                b |= bit
-                empty &= ~bit
-                changed = True
-                continue
-            if hx_run4(xw):
-                w |= bit
+            code = hx_ring_code(g, b, w, cell)
+            if HX_DEAD[code]:
+                nb = 0
+                nw = 0
+                for j in range(6):
+                    nb += ((code >> (2 * j)) & 3) == HX_BLACK
+                    nw += ((code >> (2 * j)) & 3) == HX_WHITE
+                if nb >= nw:
+                    b |= bit
+                else:
+                    w |= bit
                 empty &= ~bit
                 changed = True
                 continue
@@ -241,20 +284,20 @@ cdef void hx_fill(const HxGeometry* g, uint64_t* black, uint64_t* white) noexcep
                 if not (empty & ybit):
                     continue
                 k = hx_ring_index(g, y, cell)
-                if hx_run4(xb | (1u << j)):
-                    yb = hx_ring_mask(g, b, HX_RING_BLACK, y)
-                    if hx_run4(yb | (1u << k)):
+                ycode = hx_ring_code(g, b, w, y)
+                colour = 0
+                if HX_DEAD[hx_with(code, j, HX_BLACK)] and HX_DEAD[hx_with(ycode, k, HX_BLACK)]:
+                    colour = HX_BLACK
+                elif HX_DEAD[hx_with(code, j, HX_WHITE)] and HX_DEAD[hx_with(ycode, k, HX_WHITE)]:
+                    colour = HX_WHITE
+                if colour:
+                    if colour == HX_BLACK:
                         b |= bit | ybit
-                        empty &= ~(bit | ybit)
-                        changed = True
-                        break
-                if hx_run4(xw | (1u << j)):
-                    yw = hx_ring_mask(g, w, HX_RING_WHITE, y)
-                    if hx_run4(yw | (1u << k)):
+                    else:
                         w |= bit | ybit
-                        empty &= ~(bit | ybit)
-                        changed = True
-                        break
+                    empty &= ~(bit | ybit)
+                    changed = True
+                    break
     black[0] = b
     white[0] = w
 
