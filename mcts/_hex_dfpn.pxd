@@ -53,12 +53,15 @@ ctypedef struct HxEdgeResult:
     uint64_t vc_carrier    # the carrier of one such full connection
     int num_sc             # semi connections found between the edges
     uint64_t sc_and        # the intersection of their carriers (the opponent's must-play region)
+    uint64_t sc_or         # the union of their carriers
     int sc_key             # the key of one of them (-1 when none)
     uint64_t sc_carrier    # that one's carrier (key included)
 
 ctypedef struct HxEntry:
     uint64_t key           # Zobrist key of the position (0 = empty slot)
-    uint64_t moves         # the moves searched here (after pruning); when `decided` and won, the proof set
+    uint64_t moves         # the moves searched here (after pruning)
+    uint64_t proof         # proven: the proof set (the result holds whatever the loser holds outside it);
+                           # open: the cells the pruning of the moves relies on
     uint32_t phi           # proof number: cost to prove a win for the player to move
     uint32_t delta         # disproof number: cost to prove a loss for the player to move
     uint32_t work          # positions evaluated below this entry (replacement priority)

@@ -555,6 +555,7 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
     out.num_sc = h.num_sc[i]
     for k in range(h.num_sc[i]):
         out.sc_and &= h.sc[i][k]
+        out.sc_or |= h.sc[i][k]
         out.sc_key = h.sc_key[i][k]
         out.sc_carrier = h.sc[i][k]
 
@@ -598,20 +599,20 @@ cdef inline double hx_now() noexcept nogil:
 
 
 cdef int hx_evaluate(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint64_t* moves,
-                     int* best) noexcept nogil:
-    """What the knowledge says of a position: HX_WIN / HX_LOSS / HX_UNKNOWN, and in `moves` the moves
-    to search (HX_UNKNOWN) or the proof set of a win (HX_WIN): the cells the winning connection needs
-    empty, with the cells the fill-in gave the winner. A win stays a win for any stone of the loser
-    outside that set, so each of the loser's moves outside it, one move earlier, loses as well.
+                     int* best, uint64_t* proof) noexcept nogil:
+    """What the knowledge says of a position: HX_WIN / HX_LOSS / HX_UNKNOWN, the moves to search
+    (HX_UNKNOWN), and a proof set (decided) or the set the move pruning relies on (HX_UNKNOWN).
 
     The knowledge reads the filled position (hx_fill), which has the same value, and in which the
     value after each move to a still-empty cell is the value after that move in the real position;
-    moves to filled cells are never better than the best other one (docs/hex.md).
+    moves to filled cells are never better than the best other one. A proof set: the winning
+    connection's carrier with the cells the fill-in gave the winner; the win stands whatever the
+    loser holds outside it (docs/hex.md).
     """
     cdef HxEdgeResult mine, theirs
     cdef uint64_t own, opp, empty, m
     cdef uint64_t real_empty = s.geo.all_cells & ~black & ~white
-    cdef uint64_t black0 = black, white0 = white, filled_mine
+    cdef uint64_t black0 = black, white0 = white, filled_mine, filled_theirs
     s.nodes += 1
     if (s.max_nodes >= 0 and s.nodes >= s.max_nodes) or (
             s.deadline >= 0 and s.nodes % HX_TIME_CHECK == 0 and hx_now() > s.deadline):
@@ -623,20 +624,24 @@ cdef int hx_evaluate(HxSolver* s, uint64_t black, uint64_t white, int to_move, u
     opp = black if to_move else white
     empty = s.geo.all_cells & ~black & ~white
     filled_mine = own & ~(white0 if to_move else black0)
+    filled_theirs = opp & ~(black0 if to_move else white0)
     hx_edge_connections(s.conn, &s.geo, opp, own, 1 - to_move, &theirs)
     if theirs.has_vc:
+        proof[0] = theirs.vc_carrier | filled_theirs
         return HX_LOSS
     hx_edge_connections(s.conn, &s.geo, own, opp, to_move, &mine)
     if mine.has_vc:
         # with a full connection (or already joined in the filled position) every move wins
         m = mine.vc_carrier & empty
         best[0] = hx_lowest(m if m else real_empty)
-        moves[0] = mine.vc_carrier | filled_mine
+        proof[0] = mine.vc_carrier | filled_mine
         return HX_WIN
     if mine.num_sc:
         best[0] = mine.sc_key
-        moves[0] = mine.sc_carrier | filled_mine
+        proof[0] = mine.sc_carrier | filled_mine
         return HX_WIN
+    # a move outside some semi connection of the opponent loses while that one stands
+    proof[0] = theirs.sc_or | filled_theirs
     m = empty & theirs.sc_and
     if m == 0:
         return HX_LOSS
@@ -647,13 +652,14 @@ cdef int hx_evaluate(HxSolver* s, uint64_t black, uint64_t white, int to_move, u
 cdef HxEntry* hx_lookup(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint64_t key) noexcept nogil:
     """The table entry of a position, evaluating and storing it when it is missing."""
     cdef HxEntry* e = hx_find(s, key)
-    cdef uint64_t moves
+    cdef uint64_t moves, proof
     cdef int best, result
     if e != NULL:
         return e
-    result = hx_evaluate(s, black, white, to_move, &moves, &best)
+    result = hx_evaluate(s, black, white, to_move, &moves, &best, &proof)
     e = hx_slot(s, key)
     e.moves = moves
+    e.proof = proof
     e.best = <int8_t> best
     e.work = 1
     e.decided = result != HX_UNKNOWN
@@ -669,19 +675,32 @@ cdef HxEntry* hx_lookup(HxSolver* s, uint64_t black, uint64_t white, int to_move
     return e
 
 
+cdef inline uint64_t hx_proof_of(HxSolver* s, uint64_t key) noexcept nogil:
+    """The proof set of a proven position in the table (every cell when it is no longer there)."""
+    cdef HxEntry* e = hx_find(s, key)
+    if e == NULL or (e.phi != 0 and e.delta != 0):
+        return s.geo.all_cells
+    return e.proof
+
+
 cdef inline uint32_t hx_sat(uint64_t x) noexcept nogil:
     return <uint32_t> (x if x < HX_MAX_FINITE else HX_MAX_FINITE)
 
 
 cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint64_t key,
                  uint32_t th_phi, uint32_t th_delta, uint32_t* out_phi, uint32_t* out_delta) noexcept nogil:
-    """Multiple iterative deepening at a position: searches until phi >= th_phi or delta >= th_delta."""
+    """Multiple iterative deepening at a position: searches until phi >= th_phi or delta >= th_delta.
+
+    A move whose position is proven lost (a win for the opponent, with proof set P) rules out every
+    other move outside P: a stone there leaves the opponent's proof standing (docs/hex.md).
+    """
     cdef HxEntry* e = hx_lookup(s, black, white, to_move, key)
-    cdef uint64_t moves = e.moves, m, bit, child_black, child_white
+    cdef uint64_t moves = e.moves, prune = e.proof, bit, proof, keep
     cdef uint64_t child_key[HX_CELLS]
     cdef uint32_t child_phi[HX_CELLS]
     cdef uint32_t child_delta[HX_CELLS]
     cdef int8_t child_move[HX_CELLS]
+    cdef bint child_cut[HX_CELLS]
     cdef int n = 0, i, best, cell
     cdef uint32_t phi, delta2, tp, td
     cdef uint64_t delta, work0 = s.nodes
@@ -694,7 +713,7 @@ cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint6
     for i in range(s.geo.n * s.geo.n):
         cell = s.geo.order[i]
         if not (moves >> cell) & 1:
-            continue     # not a candidate, or pruned by a sibling's proof set
+            continue     # not a candidate, or ruled out by a sibling's proof set
         bit = (<uint64_t> 1) << cell
         child_key[n] = key ^ s.zobrist[to_move][cell] ^ s.zobrist_white
         if to_move == 0:
@@ -706,11 +725,12 @@ cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint6
         child_move[n] = <int8_t> cell
         child_phi[n] = c.phi
         child_delta[n] = c.delta
+        child_cut[n] = False
         n += 1
         if c.delta == 0:
             break   # a move to a lost position: proven
-        if c.phi == 0 and c.decided:
-            moves &= c.moves | bit    # the other moves outside the opponent's proof set lose too
+        if c.phi == 0:
+            moves &= c.proof | bit    # the other moves outside the opponent's proof set lose too
     while True:
         phi = HX_INF
         delta2 = HX_INF
@@ -744,11 +764,28 @@ cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint6
             hx_mid(s, black | bit, white, 1, child_key[best], tp, td, &child_phi[best], &child_delta[best])
         else:
             hx_mid(s, black, white | bit, 0, child_key[best], tp, td, &child_phi[best], &child_delta[best])
+        if child_phi[best] == 0 and not s.aborted:
+            # that move loses: so does every other one outside the opponent's proof set
+            keep = hx_proof_of(s, child_key[best]) | bit
+            moves &= keep
+            for i in range(n):
+                if not child_cut[i] and child_phi[i] != 0 and not (keep >> child_move[i]) & 1:
+                    child_cut[i] = True
+                    child_phi[i] = 0
+                    child_delta[i] = HX_INF
     if n == 0:
         phi = HX_INF
         delta = 0
+    proof = prune
+    if phi == 0:
+        proof = ((<uint64_t> 1) << child_move[best]) | hx_proof_of(s, child_key[best])
+    elif delta == 0:
+        for i in range(n):
+            if not child_cut[i]:
+                proof |= hx_proof_of(s, child_key[i]) | ((<uint64_t> 1) << child_move[i])
     e = hx_slot(s, key)
     e.moves = moves
+    e.proof = proof
     e.phi = phi
     e.delta = <uint32_t> delta
     e.work += <uint32_t> min(s.nodes - work0, 0x7FFFFFFF)
@@ -756,8 +793,6 @@ cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint6
         e.best = child_move[best]
     out_phi[0] = e.phi
     out_delta[0] = e.delta
-
-
 
 
 cdef bint hx_has_joined(const HxGeometry* g, uint64_t own, int player) noexcept nogil:
@@ -965,9 +1000,9 @@ cdef class HexDfpn:
             to search after must-play and dead-cell pruning; the winning move when one is known (else -1).
         """
         self._check(black, white, to_move)
-        cdef uint64_t m
+        cdef uint64_t m, proof
         cdef int best, result
-        result = hx_evaluate(self.s, black, white, to_move, &m, &best)
+        result = hx_evaluate(self.s, black, white, to_move, &m, &best, &proof)
         cells = [c for c in range(HX_CELLS) if (m >> c) & 1]
         return (1 if result == HX_WIN else (-1 if result == HX_LOSS else 0)), cells, best
 
