@@ -549,15 +549,32 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
             break
     i = hx_pair(HX_EDGE_A, HX_EDGE_B)
     if h.num_vc[i]:
+        # the smallest carrier: the smallest proof set
         out.has_vc = True
         out.vc_carrier = h.vc[i][0]
+        for k in range(1, h.num_vc[i]):
+            if hx_popcount(h.vc[i][k]) < hx_popcount(out.vc_carrier):
+                out.vc_carrier = h.vc[i][k]
         return
+    # semi connections from the smallest carrier up; the union keeps only those that narrow the
+    # intersection, so it is all the must-play rule relies on
+    cdef bint used[HX_KEEP_SC]
+    cdef int j, pick
     out.num_sc = h.num_sc[i]
     for k in range(h.num_sc[i]):
-        out.sc_and &= h.sc[i][k]
-        out.sc_or |= h.sc[i][k]
-        out.sc_key = h.sc_key[i][k]
-        out.sc_carrier = h.sc[i][k]
+        used[k] = False
+    for j in range(h.num_sc[i]):
+        pick = -1
+        for k in range(h.num_sc[i]):
+            if not used[k] and (pick < 0 or hx_popcount(h.sc[i][k]) < hx_popcount(h.sc[i][pick])):
+                pick = k
+        used[pick] = True
+        if j == 0:
+            out.sc_key = h.sc_key[i][pick]
+            out.sc_carrier = h.sc[i][pick]
+        if (out.sc_and & h.sc[i][pick]) != out.sc_and:
+            out.sc_and &= h.sc[i][pick]
+            out.sc_or |= h.sc[i][pick]
 
 
 # --- transposition table --------------------------------------------------------------------------
