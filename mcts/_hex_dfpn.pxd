@@ -11,8 +11,8 @@ cdef enum:
     HX_EDGE_B = 65           # H-search point of the player's second edge
     HX_POINTS = 66           # cells + the two edges
     HX_PAIRS = 4356          # HX_POINTS ** 2
-    HX_KEEP_VC = 4           # full connections kept per pair of points (the smallest carriers win)
-    HX_KEEP_SC = 8           # semi connections kept per pair
+    HX_KEEP_VC = 6           # full connections kept per pair of points (the smallest carriers win)
+    HX_KEEP_SC = 12          # semi connections kept per pair
     HX_OR_DEPTH = 4          # most semi connections the OR rule combines
     HX_QUEUE = 32768         # pending new full connections in one H-search
     HX_BUCKET = 4            # transposition-table entries per bucket
