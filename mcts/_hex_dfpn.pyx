@@ -1,22 +1,24 @@
-"""Hex solver: depth-first proof-number search (DFPN) with virtual connections and dead-cell pruning.
+"""Hex solver: depth-first proof-number search (DFPN) with virtual connections, fill-in and proof sets.
 
 The search (Nagai's df-pn, with the 1 + epsilon threshold trick of Pawlewicz and Lew) runs in C
 without the GIL over bitboards of at most 8 x 8 cells. Every position it meets is *evaluated* once,
 and the result kept in the transposition table (keyed by a Zobrist hash of the stones and the side
 to move), by this Hex knowledge, each rule sound (docs/hex.md gives the arguments):
 
-* H-search (Anshelevich) for each player: points are the player's groups, the player's two edges
-  and the empty cells; adjacent points are fully connected with an empty carrier; the AND rule joins
-  two full connections with disjoint carriers through a middle point (a full connection through a
-  group or an edge, a semi connection with the middle cell as key through an empty cell); the OR rule
-  turns semi connections whose carriers have an empty intersection into a full connection. It finds
-  bridges, the bridge to an edge and the ziggurat, and their combinations.
-* The player to move wins when it has a full or a semi connection between its edges; it loses when
-  the opponent has a full one; otherwise it must play in the intersection of the carriers of the
-  opponent's semi connections between the opponent's edges (any other move leaves one of them
-  standing, and the opponent completes it).
-* A dead cell (four consecutive neighbours of one colour, edges counting as their owner's stones) is
-  never searched while another move is left: a stone there helps neither player.
+* Fill-in: dead cells (a stone there is useless to both players, read from the ring of neighbours)
+  and captured pairs are filled; the filled position has the same value, and moves to filled cells
+  are never better than the best other move.
+* H-search (Anshelevich) for each player on the filled position: points are the player's groups,
+  the player's two edges and the empty cells; adjacent points (and bridged empty cells) are fully
+  connected; the AND rule joins two full connections with disjoint carriers through a middle point
+  (a full connection through a group or an edge, a semi connection keyed by an empty middle); the
+  OR rule turns semi connections whose carriers have an empty intersection into a full connection.
+  It finds bridges, the bridge to an edge, the ziggurat and their combinations.
+* The player to move wins with a full or a semi connection between its edges; it loses when the
+  opponent has a full one; otherwise it must play in the intersection of the carriers of the
+  opponent's semi connections between the opponent's edges.
+* Proof sets: a proven position keeps the cells its proof relies on; once one move is proven to
+  lose, every other move outside the opponent's proof set loses too.
 
 Entry point: :func:`solve_hex` (also ``mcts.AlphaBeta(HexGame).solve``).
 """
@@ -25,7 +27,6 @@ from __future__ import annotations
 import threading
 import time
 
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from libc.stdint cimport int8_t, int16_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport abs, calloc, free
 from libc.string cimport memset
@@ -873,7 +874,7 @@ cdef class HexDfpn:
     """Depth-first proof-number search for Hex boards up to 8 x 8 (the state of one board size).
 
     The transposition table persists between calls (``reset`` clears it), so solving the positions
-    of one game in turn reuses earlier proofs.
+    of one game in turn reuses earlier proofs. One search at a time per object (it releases the GIL).
 
     Args:
         board_size: N, from 3 to 8.
