@@ -878,7 +878,7 @@ cdef class HexDfpn:
 
     Args:
         board_size: N, from 3 to 8.
-        table_bits: log2 of the number of transposition-table buckets (4 entries of 32 bytes each).
+        table_bits: log2 of the number of transposition-table buckets (4 entries of 48 bytes each: 48 MiB at 18).
         empty_pair_max: largest carrier H-search keeps between two empty cells (more finds more
             connections and costs more per position).
 
