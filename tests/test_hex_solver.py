@@ -208,6 +208,8 @@ def test_all_6x6_openings_match_published_results():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_7x7_openings_match_published_results():
-    # the benchmark proves 14 of the 49 within 50,000 positions each (the search is deterministic)
-    assert _check_openings("7x7", max_nodes=50_000) >= 14
+    # the benchmark proves 7 of the 49 within 25,000 positions each (the search is deterministic);
+    # about 250 s of CPU
+    assert _check_openings("7x7", max_nodes=25_000) >= 7
