@@ -1,4 +1,4 @@
-"""Search cores: MCTS (PUCT), alpha-beta, the Connect Four solver, LLM minimax and the search budget."""
+"""Search cores: MCTS (PUCT), alpha-beta, the Connect Four and Hex solvers, LLM minimax and the search budget."""
 from mcts._ab_search import AlphaBeta
 from mcts._agent_protocol import AgentBudget, AgentOracle, BudgetExhausted, Evaluation
 from mcts._c4solver import Connect4Solver
@@ -7,12 +7,14 @@ from mcts._c4solver import solve_moves as solve_connect4_moves
 from mcts._errors import EvaluatorOutputError, SearchError, UnsolvableError, UnsupportedGameError
 from mcts._evaluator import Evaluator, uniform_priors
 from mcts._evaluators import RolloutEvaluator, UniformEvaluator, random_playout_returns
+from mcts._hex_dfpn import solve_hex
 from mcts._limit import Limit, SearchResult, StopReason
 from mcts._llm_budget import LLMBudget
 from mcts._llm_minimax import LLMMinimax, heuristic_best
 from mcts._llm_oracle import Oracle
 from mcts._puct import MCTS
 from mcts._score import CHESS_SCALE, Cp, Mate, Score, score_to_value, to_score, value_to_score
+from mcts._solver_evaluator import SolverEvaluator
 from mcts.budget import (BudgetController, Deadlines, InfoRelay, LatencyTracker, compute_deadlines, move_time,
                          run_with_budget)
 
@@ -42,6 +44,7 @@ __all__ = [
     "Score",
     "SearchError",
     "SearchResult",
+    "SolverEvaluator",
     "StopReason",
     "UniformEvaluator",
     "UnsolvableError",
@@ -56,6 +59,7 @@ __all__ = [
     "value_to_score",
     "solve_connect4",
     "solve_connect4_moves",
+    "solve_hex",
     "uniform_priors",
 ]
 

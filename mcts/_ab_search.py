@@ -269,8 +269,8 @@ class AlphaBeta:
     # --- solve -------------------------------------------------------------------------------
     def solve(self, state: Any, *, weak: bool = False) -> SearchResult:
         """Solves ``state`` exactly: Connect Four with the exact solver (score in Pascal Pons'
-        convention), other games with a C interface by a full-depth search when at most
-        ``max_solve_plies`` plies remain.
+        convention), Hex up to 8 x 8 by proof-number search (``mcts.solve_hex``), other games
+        with a C interface by a full-depth search when at most ``max_solve_plies`` plies remain.
 
         Returns:
             SearchResult: ``is_proven`` set, ``proven_value`` +1/0/-1 for the player to move,
@@ -295,6 +295,9 @@ class AlphaBeta:
                                 seconds=time.monotonic() - start, is_proven=True, proven_value=proven,
                                 stop_reason="proven", q_values=tuple(float((scores[c] > 0) - (scores[c] < 0))
                                                                      for c in state.legal_actions()))
+        if getattr(self.game, "name", "") == "hex" and self.evaluator is None and self.game.board_size <= 8:
+            from mcts._hex_dfpn import solve_hex  # proof-number search with virtual connections
+            return solve_hex(state)
         remaining = self._remaining_plies(state)
         from mcts._alphabeta import CAlphaBeta
         if not isinstance(self._backend, CAlphaBeta) or remaining > self.max_solve_plies:

@@ -1,0 +1,1126 @@
+"""Hex solver: depth-first proof-number search (DFPN) with virtual connections, fill-in and proof sets.
+
+The search (Nagai's df-pn, with the 1 + epsilon threshold trick of Pawlewicz and Lew) runs in C
+without the GIL over bitboards of at most 8 x 8 cells. Every position it meets is *evaluated* once,
+and the result kept in the transposition table (keyed by a Zobrist hash of the stones and the side
+to move), by this Hex knowledge, each rule sound (docs/hex.md gives the arguments):
+
+* Fill-in: dead cells (a stone there is useless to both players, read from the ring of neighbours)
+  and captured pairs are filled; the filled position has the same value, and moves to filled cells
+  are never better than the best other move.
+* H-search (Anshelevich) for each player on the filled position: points are the player's groups,
+  the player's two edges and the empty cells; adjacent points (and bridged empty cells) are fully
+  connected; the AND rule joins two full connections with disjoint carriers through a middle point
+  (a full connection through a group or an edge, a semi connection keyed by an empty middle); the
+  OR rule turns semi connections whose carriers have an empty intersection into a full connection.
+  It finds bridges, the bridge to an edge, the ziggurat and their combinations.
+* The player to move wins with a full or a semi connection between its edges; it loses when the
+  opponent has a full one; otherwise it must play in the intersection of the carriers of the
+  opponent's semi connections between the opponent's edges.
+* Proof sets: a proven position keeps the cells its proof relies on; once one move is proven to
+  lose, every other move outside the opponent's proof set loses too.
+
+Entry point: :func:`solve_hex` (also ``mcts.AlphaBeta(HexGame).solve``).
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from libc.stdint cimport int8_t, int16_t, uint8_t, uint32_t, uint64_t
+from libc.stdlib cimport abs, calloc, free
+from libc.string cimport memset
+from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
+
+import numpy as np
+
+from games._cgame cimport splitmix64
+from mcts._c4solver import UnsolvableError
+from mcts._limit import SearchResult
+
+cdef extern from *:
+    """
+    static inline int hx_popcount(unsigned long long x) { return __builtin_popcountll(x); }
+    static inline int hx_lowest(unsigned long long x) { return __builtin_ctzll(x); }
+    """
+    int hx_popcount(unsigned long long x) nogil
+    int hx_lowest(unsigned long long x) nogil
+
+cdef enum:
+    HX_RING_BLACK = -1       # off the board across black's edge (top or bottom)
+    HX_RING_WHITE = -2       # off the board across white's edge (left or right)
+    HX_RING_CORNER = -3      # off the board at a corner (belongs to no edge)
+    HX_UNKNOWN = 0           # evaluation: the knowledge does not decide the position
+    HX_WIN = 1               # the player to move wins
+    HX_LOSS = 2              # the player to move loses
+
+cdef uint32_t HX_INF = 0x3FFFFFFF        # a proven (dis)proof number
+cdef uint32_t HX_MAX_FINITE = 0x3FFFFFFE  # sums of unproven numbers saturate here
+cdef int HX_TIME_CHECK = 256             # evaluations between clock reads
+
+
+# --- geometry -------------------------------------------------------------------------------------
+
+cdef void hx_geometry(HxGeometry* g, int n) noexcept nogil:
+    cdef int r, c, cell, j, rr, cc
+    cdef int dr[6]
+    cdef int dc[6]
+    # circular order around (r, c); consecutive entries are adjacent to each other
+    dr[0] = -1; dc[0] = 0
+    dr[1] = -1; dc[1] = 1
+    dr[2] = 0; dc[2] = 1
+    dr[3] = 1; dc[3] = 0
+    dr[4] = 1; dc[4] = -1
+    dr[5] = 0; dc[5] = -1
+    memset(g, 0, sizeof(HxGeometry))
+    g.n = n
+    for cell in range(n * n):
+        r = cell // n
+        c = cell - r * n
+        g.all_cells |= (<uint64_t> 1) << cell
+        if c != 0:
+            g.not_first_col |= (<uint64_t> 1) << cell
+        if c != n - 1:
+            g.not_last_col |= (<uint64_t> 1) << cell
+        if r == 0:
+            g.edge_cells[0][0] |= (<uint64_t> 1) << cell
+        if r == n - 1:
+            g.edge_cells[0][1] |= (<uint64_t> 1) << cell
+        if c == 0:
+            g.edge_cells[1][0] |= (<uint64_t> 1) << cell
+        if c == n - 1:
+            g.edge_cells[1][1] |= (<uint64_t> 1) << cell
+        for j in range(6):
+            rr = r + dr[j]
+            cc = c + dc[j]
+            if 0 <= rr < n and 0 <= cc < n:
+                g.ring[cell][j] = <int8_t> (rr * n + cc)
+                g.neighbours[cell] |= (<uint64_t> 1) << (rr * n + cc)
+            elif 0 <= cc < n:
+                g.ring[cell][j] = HX_RING_BLACK
+            elif 0 <= rr < n:
+                g.ring[cell][j] = HX_RING_WHITE
+            else:
+                g.ring[cell][j] = HX_RING_CORNER
+    cdef int a, b
+    cdef uint64_t common
+    for cell in range(n * n):
+        for j in range(6):
+            g.bridge[cell][j] = -1
+            a = g.ring[cell][j]
+            b = g.ring[cell][(j + 1) % 6]
+            if a >= 0 and b >= 0:
+                common = g.neighbours[a] & g.neighbours[b] & ~((<uint64_t> 1) << cell)
+                if common:
+                    g.bridge[cell][j] = <int8_t> hx_lowest(common)
+    hx_centre_order(g)
+
+
+cdef void hx_centre_order(HxGeometry* g) noexcept nogil:
+    # insertion sort by the distance from the centre of the rhombus (ties: row-major)
+    cdef int n = g.n, i, j, cell, key
+    cdef int dist[HX_CELLS]
+    cdef int dr, dc
+    for cell in range(n * n):
+        dr = 2 * (cell // n) - (n - 1)
+        dc = 2 * (cell % n) - (n - 1)
+        # hex distance of (dr, dc) in doubled coordinates: the rows shift by half a cell
+        dist[cell] = max(abs(dr), abs(dc), abs(dr + dc))
+        g.order[cell] = <int8_t> cell
+    for i in range(1, n * n):
+        cell = g.order[i]
+        key = dist[cell]
+        j = i - 1
+        while j >= 0 and dist[g.order[j]] > key:
+            g.order[j + 1] = g.order[j]
+            j -= 1
+        g.order[j + 1] = <int8_t> cell
+
+
+cdef uint64_t hx_expand(const HxGeometry* g, uint64_t m) noexcept nogil:
+    cdef int n = g.n
+    cdef uint64_t out = ((m << 1) & g.not_first_col) | ((m >> 1) & g.not_last_col)
+    out |= (m << n) | (m >> n)
+    out |= ((m >> (n - 1)) & g.not_first_col) | ((m << (n - 1)) & g.not_last_col)
+    return out & g.all_cells
+
+
+# Ring codes: 2 bits per ring position j (bits 2j, 2j + 1): HX_EMPTY, HX_BLACK (a black stone or
+# black's edge), HX_WHITE, HX_NONE (off the board at a corner: usable by neither player).
+cdef enum:
+    HX_EMPTY = 0
+    HX_BLACK = 1
+    HX_WHITE = 2
+    HX_NONE = 3
+
+cdef bint HX_DEAD[4096]   # whether a cell with this ring code is dead
+
+
+cdef bint hx_useless(int code, int colour) noexcept nogil:
+    """Whether a stone of `colour` on a cell with ring `code` joins nothing not joined without it.
+
+    The neighbours the colour can use are its stones and the empty ones. The stone is useless when
+    every two of them are adjacent (consecutive in the ring) or joined through the colour's stones
+    between them in the ring: then any path through the cell has a detour around it.
+    """
+    cdef int i, j, k, c
+    cdef bint ok
+    for i in range(6):
+        c = (code >> (2 * i)) & 3
+        if c != colour and c != HX_EMPTY:
+            continue
+        for j in range(i + 1, 6):
+            c = (code >> (2 * j)) & 3
+            if c != colour and c != HX_EMPTY:
+                continue
+            ok = True   # clockwise from i to j
+            for k in range(i + 1, j):
+                if (code >> (2 * k)) & 3 != colour:
+                    ok = False
+                    break
+            if ok:
+                continue
+            ok = True   # the other way round
+            k = (j + 1) % 6
+            while k != i:
+                if (code >> (2 * k)) & 3 != colour:
+                    ok = False
+                    break
+                k = (k + 1) % 6
+            if not ok:
+                return False
+    return True
+
+
+cdef void hx_dead_table() noexcept nogil:
+    # dead: useless to both players (a cell in no minimal winning set of either). The test reads
+    # only the ring's stones, so it stays true as stones are added: a dead cell stays dead.
+    cdef int code
+    for code in range(4096):
+        HX_DEAD[code] = hx_useless(code, HX_BLACK) and hx_useless(code, HX_WHITE)
+
+hx_dead_table()
+
+
+cdef inline int hx_ring_code(const HxGeometry* g, uint64_t black, uint64_t white, int cell) noexcept nogil:
+    cdef int code = 0, j, v, c
+    for j in range(6):
+        v = g.ring[cell][j]
+        if v >= 0:
+            c = HX_BLACK if (black >> v) & 1 else (HX_WHITE if (white >> v) & 1 else HX_EMPTY)
+        elif v == HX_RING_BLACK:
+            c = HX_BLACK
+        elif v == HX_RING_WHITE:
+            c = HX_WHITE
+        else:
+            c = HX_NONE
+        code |= c << (2 * j)
+    return code
+
+
+cdef inline int hx_with(int code, int j, int colour) noexcept nogil:
+    """The ring code with position j holding `colour`."""
+    return (code & ~(3 << (2 * j))) | (colour << (2 * j))
+
+
+cdef uint64_t hx_dead_cells(const HxGeometry* g, uint64_t black, uint64_t white, uint64_t cells) noexcept nogil:
+    cdef uint64_t dead = 0, m = cells
+    cdef int cell
+    while m:
+        cell = hx_lowest(m)
+        m &= m - 1
+        if HX_DEAD[hx_ring_code(g, black, white, cell)]:
+            dead |= (<uint64_t> 1) << cell
+    return dead
+
+
+cdef inline int hx_ring_index(const HxGeometry* g, int cell, int other) noexcept nogil:
+    cdef int j
+    for j in range(6):
+        if g.ring[cell][j] == other:
+            return j
+    return -1
+
+
+cdef void hx_fill(const HxGeometry* g, uint64_t* black, uint64_t* white) noexcept nogil:
+    """Fills dead and captured cells (value-preserving), one at a time, until none is left.
+
+    Dead (hx_useless for both colours): filled with the colour of most of its stone neighbours
+    (either colour keeps the value). Captured pair: adjacent empty x, y such that x is dead once y
+    is the player's, and y dead once x is the player's; the player answers a stone on one by the
+    other, leaving the intruder dead, so both can be filled with the player's colour.
+    """
+    cdef uint64_t b = black[0], w = white[0], empty, m, bit, ybit
+    cdef int cell, j, y, k, code, ycode, colour, nb, nw
+    cdef bint changed = True
+    while changed:
+        changed = False
+        empty = g.all_cells & ~b & ~w
+        m = empty
+        while m:
+            cell = hx_lowest(m)
+            m &= m - 1
+            bit = (<uint64_t> 1) << cell
+            if not (empty & bit):
+                continue
+            code = hx_ring_code(g, b, w, cell)
+            if HX_DEAD[code]:
+                nb = 0
+                nw = 0
+                for j in range(6):
+                    nb += ((code >> (2 * j)) & 3) == HX_BLACK
+                    nw += ((code >> (2 * j)) & 3) == HX_WHITE
+                if nb >= nw:
+                    b |= bit
+                else:
+                    w |= bit
+                empty &= ~bit
+                changed = True
+                continue
+            for j in range(6):
+                y = g.ring[cell][j]
+                if y < 0:
+                    continue
+                ybit = (<uint64_t> 1) << y
+                if not (empty & ybit):
+                    continue
+                k = hx_ring_index(g, y, cell)
+                ycode = hx_ring_code(g, b, w, y)
+                colour = 0
+                if HX_DEAD[hx_with(code, j, HX_BLACK)] and HX_DEAD[hx_with(ycode, k, HX_BLACK)]:
+                    colour = HX_BLACK
+                elif HX_DEAD[hx_with(code, j, HX_WHITE)] and HX_DEAD[hx_with(ycode, k, HX_WHITE)]:
+                    colour = HX_WHITE
+                if colour:
+                    if colour == HX_BLACK:
+                        b |= bit | ybit
+                    else:
+                        w |= bit | ybit
+                    empty &= ~(bit | ybit)
+                    changed = True
+                    break
+    black[0] = b
+    white[0] = w
+
+
+# --- H-search -------------------------------------------------------------------------------------
+
+cdef inline int hx_pair(int a, int b) noexcept nogil:
+    if a > b:
+        return b * HX_POINTS + a
+    return a * HX_POINTS + b
+
+
+cdef inline uint64_t hx_point_bit(const HxConnections* h, int p) noexcept nogil:
+    # the cell of an empty point (carriers never hold an endpoint); 0 for a group or an edge
+    if h.is_stone[p]:
+        return 0
+    return (<uint64_t> 1) << p
+
+
+cdef inline void hx_mark_partner(HxConnections* h, int a, int b) noexcept nogil:
+    if b >= HX_CELLS:
+        h.partner_edges[a] |= <uint8_t> (1 << (b - HX_CELLS))
+    else:
+        h.partner_cells[a] |= (<uint64_t> 1) << b
+
+
+cdef bint hx_add_vc(HxConnections* h, int a, int b, uint64_t carrier) noexcept nogil:
+    """Stores a full connection unless a stored one has a subset carrier; queues it for the AND rule."""
+    cdef int i = hx_pair(a, b), k, j, n, worst
+    cdef uint64_t old
+    if not h.is_stone[a] and not h.is_stone[b] and hx_popcount(carrier) > h.empty_pair_max:
+        return False
+    n = h.num_vc[i]
+    for k in range(n):
+        if (h.vc[i][k] & carrier) == h.vc[i][k]:
+            return False
+    j = 0
+    for k in range(n):
+        old = h.vc[i][k]
+        if (old & carrier) != carrier:
+            h.vc[i][j] = old
+            j += 1
+    n = j
+    if n == HX_KEEP_VC:
+        worst = 0
+        for k in range(1, n):
+            if hx_popcount(h.vc[i][k]) > hx_popcount(h.vc[i][worst]):
+                worst = k
+        if hx_popcount(h.vc[i][worst]) <= hx_popcount(carrier):
+            h.num_vc[i] = <uint8_t> n
+            return False
+        h.vc[i][worst] = carrier
+    else:
+        h.vc[i][n] = carrier
+        n += 1
+    h.num_vc[i] = <uint8_t> n
+    hx_mark_partner(h, a, b)
+    hx_mark_partner(h, b, a)
+    if h.queue_tail < HX_QUEUE:
+        h.queue_a[h.queue_tail] = <int16_t> a
+        h.queue_b[h.queue_tail] = <int16_t> b
+        h.queue_c[h.queue_tail] = carrier
+        h.queue_tail += 1
+    return True
+
+
+cdef bint hx_or_search(const uint64_t* carriers, int n, int start, uint64_t inter, uint64_t union,
+                       int depth, uint64_t* out) noexcept nogil:
+    """Looks for semi connections among carriers[start:] whose carriers meet `inter` in nothing."""
+    cdef int k
+    cdef uint64_t ni
+    for k in range(start, n):
+        ni = inter & carriers[k]
+        if ni == inter:
+            continue
+        if ni == 0:
+            out[0] = union | carriers[k]
+            return True
+        if depth > 1 and hx_or_search(carriers, n, k + 1, ni, union | carriers[k], depth - 1, out):
+            return True
+    return False
+
+
+cdef void hx_add_sc(HxConnections* h, int a, int b, uint64_t carrier, int key) noexcept nogil:
+    """Stores a semi connection (key included in the carrier), then tries the OR rule with it."""
+    cdef int i = hx_pair(a, b), k, j, n, worst
+    cdef uint64_t old, joined
+    if not h.is_stone[a] and not h.is_stone[b] and hx_popcount(carrier) > h.empty_pair_max + 1:
+        return
+    for k in range(h.num_vc[i]):
+        if (h.vc[i][k] & carrier) == h.vc[i][k]:
+            return
+    n = h.num_sc[i]
+    for k in range(n):
+        if (h.sc[i][k] & carrier) == h.sc[i][k]:
+            return
+    j = 0
+    for k in range(n):
+        old = h.sc[i][k]
+        if (old & carrier) != carrier:
+            h.sc[i][j] = old
+            h.sc_key[i][j] = h.sc_key[i][k]
+            j += 1
+    n = j
+    # the OR rule over the stored ones and the new one
+    if hx_or_search(&h.sc[i][0], n, 0, carrier, carrier, HX_OR_DEPTH - 1, &joined):
+        h.num_sc[i] = <uint8_t> n
+        hx_add_vc(h, a, b, joined)
+        return
+    if n == HX_KEEP_SC:
+        worst = 0
+        for k in range(1, n):
+            if hx_popcount(h.sc[i][k]) > hx_popcount(h.sc[i][worst]):
+                worst = k
+        if hx_popcount(h.sc[i][worst]) > hx_popcount(carrier):
+            h.sc[i][worst] = carrier
+            h.sc_key[i][worst] = <int8_t> key
+    else:
+        h.sc[i][n] = carrier
+        h.sc_key[i][n] = <int8_t> key
+        n += 1
+    h.num_sc[i] = <uint8_t> n
+
+
+cdef void hx_and_rule(HxConnections* h, int x, int z, uint64_t c1) noexcept nogil:
+    """Joins the full connection (x, z, c1) with every full connection (z, y) through the middle z."""
+    cdef int y, k, i, n
+    cdef uint64_t c2, xbit = hx_point_bit(h, x), zbit = hx_point_bit(h, z), ybit
+    cdef uint64_t snapshot[HX_KEEP_VC]
+    cdef bint both_empty
+    cdef uint64_t cells = h.partner_cells[z]
+    cdef unsigned int edges = h.partner_edges[z]
+    while cells or edges:
+        if cells:
+            y = hx_lowest(cells)
+            cells &= cells - 1
+        else:
+            y = HX_CELLS + hx_lowest(edges)
+            edges &= edges - 1
+        if y == x:
+            continue
+        ybit = hx_point_bit(h, y)
+        # between two empty cells only semi connections with the key alone as carrier can add up
+        # (by the OR rule) to a full one within the carrier bound: skip the others early
+        both_empty = zbit != 0 and xbit != 0 and ybit != 0
+        if c1 & ybit or (both_empty and c1):
+            continue
+        i = hx_pair(z, y)
+        n = h.num_vc[i]
+        for k in range(n):
+            snapshot[k] = h.vc[i][k]
+        for k in range(n):
+            c2 = snapshot[k]
+            if (c2 & c1) or (c2 & xbit) or (both_empty and c2):
+                continue
+            if zbit == 0:
+                hx_add_vc(h, x, y, c1 | c2)
+            else:
+                hx_add_sc(h, x, y, c1 | c2 | zbit, z)
+
+
+cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t own, uint64_t opp, int player,
+                              HxEdgeResult* out) noexcept nogil:
+    cdef uint64_t empty = g.all_cells & ~own & ~opp
+    cdef uint64_t edge_a = g.edge_cells[player][0], edge_b = g.edge_cells[player][1]
+    cdef uint64_t rest = own, group, grown, m
+    cdef int p, q, t, i, k, cell
+    cdef int16_t a
+    memset(out, 0, sizeof(HxEdgeResult))
+    out.sc_key = -1
+    out.sc_and = g.all_cells
+    memset(h.num_vc, 0, sizeof(h.num_vc))
+    memset(h.num_sc, 0, sizeof(h.num_sc))
+    memset(h.is_stone, 0, sizeof(h.is_stone))
+    memset(h.partner_cells, 0, sizeof(h.partner_cells))
+    memset(h.partner_edges, 0, sizeof(h.partner_edges))
+    h.num_points = 0
+    h.queue_head = 0
+    h.queue_tail = 0
+    h.adjacent[HX_EDGE_A] = edge_a & empty
+    h.adjacent[HX_EDGE_B] = edge_b & empty
+    h.is_stone[HX_EDGE_A] = True
+    h.is_stone[HX_EDGE_B] = True
+    h.points[0] = HX_EDGE_A
+    h.points[1] = HX_EDGE_B
+    h.num_points = 2
+    # groups: a group on an edge becomes part of that edge's point
+    while rest:
+        group = rest & (~rest + 1)
+        while True:
+            grown = group | (hx_expand(g, group) & own)
+            if grown == group:
+                break
+            group = grown
+        rest &= ~group
+        if (group & edge_a) and (group & edge_b):
+            out.joined = True
+            out.has_vc = True
+            out.vc_carrier = 0
+            return
+        if group & edge_a:
+            p = HX_EDGE_A
+        elif group & edge_b:
+            p = HX_EDGE_B
+        else:
+            p = hx_lowest(group)
+            h.is_stone[p] = True
+            h.adjacent[p] = 0
+            h.points[h.num_points] = <int16_t> p
+            h.num_points += 1
+        h.adjacent[p] |= hx_expand(g, group) & empty
+    m = empty
+    while m:
+        cell = hx_lowest(m)
+        m &= m - 1
+        h.adjacent[cell] = g.neighbours[cell] & empty
+        h.points[h.num_points] = <int16_t> cell
+        h.num_points += 1
+    # adjacent points are fully connected with an empty carrier
+    for t in range(h.num_points):
+        p = h.points[t]
+        m = h.adjacent[p]
+        while m:
+            q = hx_lowest(m)
+            m &= m - 1
+            if h.is_stone[p] or q > p:
+                hx_add_vc(h, p, q, 0)
+    # two empty cells bridged through two empty cells (found by the rules too; listed first, it
+    # keeps larger carriers out)
+    m = empty
+    while m:
+        p = hx_lowest(m)
+        m &= m - 1
+        for k in range(6):
+            q = g.bridge[p][k]
+            if q > p and (empty >> q) & 1:
+                grown = ((<uint64_t> 1) << g.ring[p][k]) | ((<uint64_t> 1) << g.ring[p][(k + 1) % 6])
+                if (grown & empty) == grown:
+                    hx_add_vc(h, p, q, grown)
+    while h.queue_head < h.queue_tail:
+        p = h.queue_a[h.queue_head]
+        q = h.queue_b[h.queue_head]
+        m = h.queue_c[h.queue_head]
+        h.queue_head += 1
+        hx_and_rule(h, p, q, m)
+        hx_and_rule(h, q, p, m)
+        i = hx_pair(HX_EDGE_A, HX_EDGE_B)
+        if h.num_vc[i]:
+            break
+    i = hx_pair(HX_EDGE_A, HX_EDGE_B)
+    if h.num_vc[i]:
+        # the smallest carrier: the smallest proof set
+        out.has_vc = True
+        out.vc_carrier = h.vc[i][0]
+        for k in range(1, h.num_vc[i]):
+            if hx_popcount(h.vc[i][k]) < hx_popcount(out.vc_carrier):
+                out.vc_carrier = h.vc[i][k]
+        return
+    # semi connections from the smallest carrier up; the union keeps only those that narrow the
+    # intersection, so it is all the must-play rule relies on
+    cdef bint used[HX_KEEP_SC]
+    cdef int j, pick
+    out.num_sc = h.num_sc[i]
+    for k in range(h.num_sc[i]):
+        used[k] = False
+    for j in range(h.num_sc[i]):
+        pick = -1
+        for k in range(h.num_sc[i]):
+            if not used[k] and (pick < 0 or hx_popcount(h.sc[i][k]) < hx_popcount(h.sc[i][pick])):
+                pick = k
+        used[pick] = True
+        if j == 0:
+            out.sc_key = h.sc_key[i][pick]
+            out.sc_carrier = h.sc[i][pick]
+        if (out.sc_and & h.sc[i][pick]) != out.sc_and:
+            out.sc_and &= h.sc[i][pick]
+            out.sc_or |= h.sc[i][pick]
+
+
+# --- transposition table --------------------------------------------------------------------------
+
+cdef inline HxEntry* hx_find(HxSolver* s, uint64_t key) noexcept nogil:
+    cdef HxEntry* b = &s.table[(key & s.bucket_mask) * HX_BUCKET]
+    cdef int k
+    for k in range(HX_BUCKET):
+        if b[k].key == key:
+            return &b[k]
+    return NULL
+
+
+cdef inline HxEntry* hx_slot(HxSolver* s, uint64_t key) noexcept nogil:
+    """The entry of `key`, or the bucket's least-worked entry, emptied for it (proven ones kept longer)."""
+    cdef HxEntry* b = &s.table[(key & s.bucket_mask) * HX_BUCKET]
+    cdef int k, victim = 0
+    cdef uint64_t score, best_score = <uint64_t> -1
+    for k in range(HX_BUCKET):
+        if b[k].key == key:
+            return &b[k]
+        score = b[k].work if b[k].key != 0 else 0
+        if b[k].key != 0 and (b[k].phi == 0 or b[k].delta == 0):
+            score += 1 << 20
+        if score < best_score:
+            best_score = score
+            victim = k
+    b[victim].key = key
+    b[victim].work = 0
+    b[victim].best = -1
+    b[victim].decided = False
+    return &b[victim]
+
+
+cdef inline double hx_now() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec + ts.tv_nsec * 1e-9
+
+
+cdef int hx_evaluate(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint64_t* moves,
+                     int* best, uint64_t* proof) noexcept nogil:
+    """What the knowledge says of a position: HX_WIN / HX_LOSS / HX_UNKNOWN, the moves to search
+    (HX_UNKNOWN), and a proof set (decided) or the set the move pruning relies on (HX_UNKNOWN).
+
+    The knowledge reads the filled position (hx_fill), which has the same value, and in which the
+    value after each move to a still-empty cell is the value after that move in the real position;
+    moves to filled cells are never better than the best other one. A proof set: the winning
+    connection's carrier with the cells the fill-in gave the winner; the win stands whatever the
+    loser holds outside it (docs/hex.md).
+    """
+    cdef HxEdgeResult mine, theirs
+    cdef uint64_t own, opp, empty, m
+    cdef uint64_t real_empty = s.geo.all_cells & ~black & ~white
+    cdef uint64_t black0 = black, white0 = white, filled_mine, filled_theirs
+    s.nodes += 1
+    if (s.max_nodes >= 0 and s.nodes >= s.max_nodes) or (
+            s.deadline >= 0 and s.nodes % HX_TIME_CHECK == 0 and hx_now() > s.deadline):
+        s.aborted = True
+    moves[0] = 0
+    best[0] = -1
+    hx_fill(&s.geo, &black, &white)
+    own = white if to_move else black
+    opp = black if to_move else white
+    empty = s.geo.all_cells & ~black & ~white
+    filled_mine = own & ~(white0 if to_move else black0)
+    filled_theirs = opp & ~(black0 if to_move else white0)
+    hx_edge_connections(s.conn, &s.geo, opp, own, 1 - to_move, &theirs)
+    if theirs.has_vc:
+        proof[0] = theirs.vc_carrier | filled_theirs
+        return HX_LOSS
+    hx_edge_connections(s.conn, &s.geo, own, opp, to_move, &mine)
+    if mine.has_vc:
+        # with a full connection (or already joined in the filled position) every move wins
+        m = mine.vc_carrier & empty
+        best[0] = hx_lowest(m if m else real_empty)
+        proof[0] = mine.vc_carrier | filled_mine
+        return HX_WIN
+    if mine.num_sc:
+        best[0] = mine.sc_key
+        proof[0] = mine.sc_carrier | filled_mine
+        return HX_WIN
+    # a move outside some semi connection of the opponent loses while that one stands
+    proof[0] = theirs.sc_or | filled_theirs
+    m = empty & theirs.sc_and
+    if m == 0:
+        return HX_LOSS
+    moves[0] = m
+    return HX_UNKNOWN
+
+
+cdef HxEntry* hx_lookup(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint64_t key) noexcept nogil:
+    """The table entry of a position, evaluating and storing it when it is missing."""
+    cdef HxEntry* e = hx_find(s, key)
+    cdef uint64_t moves, proof
+    cdef int best, result
+    if e != NULL:
+        return e
+    result = hx_evaluate(s, black, white, to_move, &moves, &best, &proof)
+    e = hx_slot(s, key)
+    e.moves = moves
+    e.proof = proof
+    e.best = <int8_t> best
+    e.work = 1
+    e.decided = result != HX_UNKNOWN
+    if result == HX_WIN:
+        e.phi = 0
+        e.delta = HX_INF
+    elif result == HX_LOSS:
+        e.phi = HX_INF
+        e.delta = 0
+    else:
+        e.phi = 1
+        e.delta = <uint32_t> hx_popcount(moves)
+    return e
+
+
+cdef inline uint64_t hx_proof_of(HxSolver* s, uint64_t key) noexcept nogil:
+    """The proof set of a proven position in the table (every cell when it is no longer there)."""
+    cdef HxEntry* e = hx_find(s, key)
+    if e == NULL or (e.phi != 0 and e.delta != 0):
+        return s.geo.all_cells
+    return e.proof
+
+
+cdef inline uint32_t hx_sat(uint64_t x) noexcept nogil:
+    return <uint32_t> (x if x < HX_MAX_FINITE else HX_MAX_FINITE)
+
+
+cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint64_t key,
+                 uint32_t th_phi, uint32_t th_delta, uint32_t* out_phi, uint32_t* out_delta) noexcept nogil:
+    """Multiple iterative deepening at a position: searches until phi >= th_phi or delta >= th_delta.
+
+    A move whose position is proven lost (a win for the opponent, with proof set P) rules out every
+    other move outside P: a stone there leaves the opponent's proof standing (docs/hex.md).
+    """
+    cdef HxEntry* e = hx_lookup(s, black, white, to_move, key)
+    cdef uint64_t moves = e.moves, prune = e.proof, bit, proof, keep
+    cdef uint64_t child_key[HX_CELLS]
+    cdef uint32_t child_phi[HX_CELLS]
+    cdef uint32_t child_delta[HX_CELLS]
+    cdef int8_t child_move[HX_CELLS]
+    cdef bint child_cut[HX_CELLS]
+    cdef int n = 0, i, best, cell
+    cdef uint32_t phi, delta2, tp, td
+    cdef uint64_t delta, work0 = s.nodes
+    cdef HxEntry* c
+    out_phi[0] = e.phi
+    out_delta[0] = e.delta
+    if e.phi == 0 or e.delta == 0 or e.phi >= th_phi or e.delta >= th_delta or s.aborted:
+        return
+    s.expansions += 1
+    for i in range(s.geo.n * s.geo.n):
+        cell = s.geo.order[i]
+        if not (moves >> cell) & 1:
+            continue     # not a candidate, or ruled out by a sibling's proof set
+        bit = (<uint64_t> 1) << cell
+        child_key[n] = key ^ s.zobrist[to_move][cell] ^ s.zobrist_white
+        if to_move == 0:
+            c = hx_lookup(s, black | bit, white, 1, child_key[n])
+        else:
+            c = hx_lookup(s, black, white | bit, 0, child_key[n])
+        if s.aborted:
+            return
+        child_move[n] = <int8_t> cell
+        child_phi[n] = c.phi
+        child_delta[n] = c.delta
+        child_cut[n] = False
+        n += 1
+        if c.delta == 0:
+            break   # a move to a lost position: proven
+        if c.phi == 0:
+            moves &= c.proof | bit    # the other moves outside the opponent's proof set lose too
+    while True:
+        phi = HX_INF
+        delta2 = HX_INF
+        delta = 0
+        best = 0
+        for i in range(n):
+            if child_delta[i] < phi:
+                delta2 = phi
+                phi = child_delta[i]
+                best = i
+            elif child_delta[i] < delta2:
+                delta2 = child_delta[i]
+            delta += child_phi[i]
+        if phi == 0:
+            delta = HX_INF
+        elif delta > HX_MAX_FINITE:
+            delta = HX_MAX_FINITE
+        if phi == 0 or delta == 0 or phi >= th_phi or delta >= th_delta or s.aborted:
+            break
+        tp = hx_sat(<uint64_t> th_delta - delta + child_phi[best])
+        if th_delta >= HX_INF:
+            tp = HX_INF
+        td = hx_sat(<uint64_t> delta2 + 1 + delta2 // 4)
+        if delta2 >= HX_INF:
+            td = HX_INF
+        if td > th_phi:
+            td = th_phi
+        cell = child_move[best]
+        bit = (<uint64_t> 1) << cell
+        if to_move == 0:
+            hx_mid(s, black | bit, white, 1, child_key[best], tp, td, &child_phi[best], &child_delta[best])
+        else:
+            hx_mid(s, black, white | bit, 0, child_key[best], tp, td, &child_phi[best], &child_delta[best])
+        if child_phi[best] == 0 and not s.aborted:
+            # that move loses: so does every other one outside the opponent's proof set
+            keep = hx_proof_of(s, child_key[best]) | bit
+            moves &= keep
+            for i in range(n):
+                if not child_cut[i] and child_phi[i] != 0 and not (keep >> child_move[i]) & 1:
+                    child_cut[i] = True
+                    child_phi[i] = 0
+                    child_delta[i] = HX_INF
+    if n == 0:
+        phi = HX_INF
+        delta = 0
+    proof = prune
+    if phi == 0:
+        proof = ((<uint64_t> 1) << child_move[best]) | hx_proof_of(s, child_key[best])
+    elif delta == 0:
+        for i in range(n):
+            if not child_cut[i]:
+                proof |= hx_proof_of(s, child_key[i]) | ((<uint64_t> 1) << child_move[i])
+    e = hx_slot(s, key)
+    e.moves = moves
+    e.proof = proof
+    e.phi = phi
+    e.delta = <uint32_t> delta
+    e.work += <uint32_t> min(s.nodes - work0, 0x7FFFFFFF)
+    if phi == 0:
+        e.best = child_move[best]
+    out_phi[0] = e.phi
+    out_delta[0] = e.delta
+
+
+cdef bint hx_has_joined(const HxGeometry* g, uint64_t own, int player) noexcept nogil:
+    """Whether the player's stones already join its two edges."""
+    cdef uint64_t reach = own & g.edge_cells[player][0], grown
+    while True:
+        grown = reach | (hx_expand(g, reach) & own)
+        if grown == reach:
+            break
+        reach = grown
+    return (reach & g.edge_cells[player][1]) != 0
+
+
+cdef int hx_solve(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint64_t key) noexcept nogil:
+    """Proves the position: HX_WIN / HX_LOSS for the player to move, HX_UNKNOWN when a limit hit first."""
+    cdef uint32_t phi, delta
+    hx_mid(s, black, white, to_move, key, HX_INF, HX_INF, &phi, &delta)
+    if phi == 0:
+        return HX_WIN
+    if delta == 0:
+        return HX_LOSS
+    return HX_UNKNOWN
+
+
+cdef int hx_pv_move(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint64_t key, bint* decided) noexcept nogil:
+    """The principal-variation move of a proven position (-1 if unproven); `decided`: by knowledge alone."""
+    cdef HxEntry* e = hx_lookup(s, black, white, to_move, key)
+    cdef HxEntry* c
+    cdef uint64_t m, bit, empty = s.geo.all_cells & ~black & ~white
+    cdef int cell, best = -1
+    cdef long long most = -1
+    decided[0] = e.work <= 1
+    if e.phi == 0:
+        if e.best >= 0:
+            return e.best
+        m = e.moves
+    elif e.delta == 0:
+        m = e.moves if e.moves else empty
+        if not e.moves:
+            return hx_lowest(empty) if empty else -1
+    else:
+        return -1
+    # a won position without a stored move, or a lost one: look at the children in the table
+    while m:
+        cell = hx_lowest(m)
+        m &= m - 1
+        c = hx_find(s, key ^ s.zobrist[to_move][cell] ^ s.zobrist_white)
+        if c == NULL:
+            continue
+        if e.phi == 0 and c.delta == 0:
+            return cell
+        if e.delta == 0 and c.phi == 0 and <long long> c.work > most:
+            most = c.work
+            best = cell
+    if best < 0 and e.delta == 0 and e.moves:
+        best = hx_lowest(e.moves)
+    return best
+
+
+cdef class HexDfpn:
+    """Depth-first proof-number search for Hex boards up to 8 x 8 (the state of one board size).
+
+    The transposition table persists between calls (``reset`` clears it), so solving the positions
+    of one game in turn reuses earlier proofs. One search at a time per object (it releases the GIL).
+
+    Args:
+        board_size: N, from 3 to 8.
+        table_bits: log2 of the number of transposition-table buckets (4 entries of 48 bytes each: 48 MiB at 18).
+        empty_pair_max: largest carrier H-search keeps between two empty cells (more finds more
+            connections and costs more per position).
+
+    Raises:
+        ValueError: the board size or a table parameter is out of range.
+    """
+    cdef HxSolver* s
+    cdef readonly int board_size
+
+    def __cinit__(self, int board_size, *, int table_bits=18, int empty_pair_max=2):
+        cdef uint64_t seed = 0x4865784466706E
+        cdef int p, i
+        if not 3 <= board_size <= HX_MAX_SIZE:
+            raise ValueError(f"the Hex solver handles boards of 3 to {HX_MAX_SIZE} cells a side, got {board_size}")
+        if not 4 <= table_bits <= 26:
+            raise ValueError(f"table_bits must be in [4, 26], got {table_bits}")
+        if not 0 <= empty_pair_max <= 64:
+            raise ValueError(f"empty_pair_max must be in [0, 64], got {empty_pair_max}")
+        self.board_size = board_size
+        self.s = <HxSolver*> calloc(1, sizeof(HxSolver))
+        if self.s == NULL:
+            raise MemoryError("no memory for the Hex solver")
+        self.s.conn = <HxConnections*> calloc(1, sizeof(HxConnections))
+        self.s.table = <HxEntry*> calloc((<size_t> 1 << table_bits) * HX_BUCKET, sizeof(HxEntry))
+        if self.s.conn == NULL or self.s.table == NULL:
+            raise MemoryError(f"no memory for a Hex solver table of 2^{table_bits} buckets")
+        self.s.bucket_mask = ((<uint64_t> 1) << table_bits) - 1
+        self.s.conn.empty_pair_max = empty_pair_max
+        hx_geometry(&self.s.geo, board_size)
+        for p in range(2):
+            for i in range(HX_CELLS):
+                self.s.zobrist[p][i] = splitmix64(&seed)
+        self.s.zobrist_white = splitmix64(&seed)
+
+    def __dealloc__(self):
+        if self.s != NULL:
+            free(self.s.conn)
+            free(self.s.table)
+            free(self.s)
+            self.s = NULL
+
+    def reset(self) -> None:
+        """Forgets every stored position."""
+        memset(self.s.table, 0, (self.s.bucket_mask + 1) * HX_BUCKET * sizeof(HxEntry))
+
+    @property
+    def nodes(self) -> int:
+        """Positions evaluated by the last :meth:`solve_bits` (two H-searches each)."""
+        return self.s.nodes
+
+    @property
+    def expansions(self) -> int:
+        """Positions expanded by the last :meth:`solve_bits`."""
+        return self.s.expansions
+
+    cdef uint64_t _key(self, uint64_t black, uint64_t white, int to_move):
+        cdef uint64_t key = 0x9E3779B97F4A7C15 ^ (self.s.zobrist_white if to_move else 0)  # never the empty slot's 0
+        cdef int cell
+        for cell in range(HX_CELLS):
+            if (black >> cell) & 1:
+                key ^= self.s.zobrist[0][cell]
+            if (white >> cell) & 1:
+                key ^= self.s.zobrist[1][cell]
+        return key
+
+    def _check(self, black: int, white: int, to_move: int) -> None:
+        cdef object one = 1
+        cells = (one << (self.board_size * self.board_size)) - 1
+        if black & ~cells or white & ~cells or black & white or black < 0 or white < 0:
+            raise ValueError(f"stone sets {black:#x} / {white:#x} do not fit a {self.board_size}x{self.board_size} board")
+        if to_move not in (0, 1):
+            raise ValueError(f"to_move must be 0 or 1, got {to_move!r}")
+
+    def solve_bits(self, black: int, white: int, to_move: int, *, max_nodes: int | None = None,
+                   time_limit: float | None = None) -> int:
+        """Proves a position given as stone sets (bit ``r * N + c``).
+
+        Returns:
+            int: +1 when the player to move wins, -1 when it loses, 0 when a limit stopped the search.
+
+        Raises:
+            ValueError: the stone sets overlap or do not fit the board, or a player has already won.
+        """
+        self._check(black, white, to_move)
+        cdef uint64_t b = black, w = white
+        cdef int tm = to_move, result
+        cdef uint64_t key = self._key(b, w, tm)
+        if hx_has_joined(&self.s.geo, b, 0) or hx_has_joined(&self.s.geo, w, 1):
+            raise UnsolvableError("the game is already over")
+        self.s.nodes = 0
+        self.s.expansions = 0
+        self.s.aborted = False
+        self.s.max_nodes = -1 if max_nodes is None else int(max_nodes)
+        self.s.deadline = -1.0 if time_limit is None else hx_now() + float(time_limit)
+        with nogil:
+            result = hx_solve(self.s, b, w, tm, key)
+        return 1 if result == HX_WIN else (-1 if result == HX_LOSS else 0)
+
+    def principal_variation(self, black: int, white: int, to_move: int, max_length: int = 64) -> tuple[list[int], bool]:
+        """The proven line from a solved position: the winner's proving moves, the loser's most stubborn ones.
+
+        Returns:
+            (moves, decided): the cells played, and whether the line ends where the connection
+            knowledge alone decides the game (the rest is any play inside the winner's carrier).
+        """
+        self._check(black, white, to_move)
+        cdef uint64_t b = black, w = white
+        cdef int tm = to_move, move
+        cdef bint decided = False
+        cdef uint64_t key = self._key(b, w, tm)
+        line = []
+        self.s.aborted = False
+        self.s.max_nodes = -1
+        self.s.deadline = -1.0
+        while len(line) < max_length:
+            if hx_has_joined(&self.s.geo, b, 0) or hx_has_joined(&self.s.geo, w, 1):
+                return line, False
+            move = hx_pv_move(self.s, b, w, tm, key, &decided)
+            if move < 0:
+                return line, False
+            line.append(move)
+            key ^= self.s.zobrist[tm][move] ^ self.s.zobrist_white
+            if tm == 0:
+                b |= (<uint64_t> 1) << move
+            else:
+                w |= (<uint64_t> 1) << move
+            tm = 1 - tm
+            if decided:
+                return line, True
+        return line, False
+
+    def moves(self, black: int, white: int, to_move: int) -> tuple[int, list[int], int]:
+        """What the knowledge alone says of a position (no search): for tests and diagnostics.
+
+        Returns:
+            (verdict, moves, key): +1 won / -1 lost / 0 open for the player to move; the cells left
+            to search after must-play and dead-cell pruning; the winning move when one is known (else -1).
+        """
+        self._check(black, white, to_move)
+        cdef uint64_t m, proof
+        cdef int best, result
+        result = hx_evaluate(self.s, black, white, to_move, &m, &best, &proof)
+        cells = [c for c in range(HX_CELLS) if (m >> c) & 1]
+        return (1 if result == HX_WIN else (-1 if result == HX_LOSS else 0)), cells, best
+
+    def dead_cells(self, black: int, white: int) -> list[int]:
+        """The empty cells the dead-cell rule marks dead."""
+        self._check(black, white, 0)
+        cdef uint64_t empty = self.s.geo.all_cells & ~(<uint64_t> black) & ~(<uint64_t> white)
+        cdef uint64_t d = hx_dead_cells(&self.s.geo, black, white, empty)
+        return [c for c in range(HX_CELLS) if (d >> c) & 1]
+
+
+def state_stone_sets(state) -> tuple[int, int, int, int]:
+    """(board size, black's stones, white's stones, player to move) of a Hex state, checked."""
+    if getattr(getattr(state, "game", None), "name", "") != "hex" or not hasattr(state, "board_size"):
+        raise UnsolvableError(f"solve_hex needs a games.hex state, got {state!r}")
+    if state.is_terminal():
+        raise UnsolvableError(f"the game is already over in {state!r}")
+    n = int(state.board_size)
+    if n > HX_MAX_SIZE:
+        raise UnsolvableError(f"the Hex solver handles boards up to {HX_MAX_SIZE}x{HX_MAX_SIZE}, got {n}x{n}")
+    if getattr(state.game, "swap", False) and len(state.history()) < 2:
+        raise UnsolvableError("the swap move is still open in this position: the solver plays Hex without it")
+    obs = np.asarray(state.observation())
+    to_move = int(state.current_player())
+    bits = 1 << np.arange(n * n, dtype=object)
+    mine = int((obs[0].reshape(-1).astype(bool) * bits).sum())
+    theirs = int((obs[1].reshape(-1).astype(bool) * bits).sum())
+    return (n, mine, theirs, to_move) if to_move == 0 else (n, theirs, mine, to_move)
+
+
+_SOLVERS: dict[int, HexDfpn] = {}   # one solver (and table) per board size, shared by solve_hex calls
+_SOLVERS_LOCK = threading.Lock()     # a solver runs one search at a time (it releases the GIL)
+
+
+def solve_hex(state, *, max_nodes: int | None = None, time_limit: float | None = None) -> SearchResult:
+    """Solves a Hex position (boards up to 8 x 8, swap rule closed) by proof-number search.
+
+    Args:
+        state: a ``games.hex`` state, not finished.
+        max_nodes: stop after evaluating this many positions (None: no limit).
+        time_limit: stop after this many seconds (None: no limit).
+
+    Returns:
+        SearchResult: when proven, ``is_proven``, ``proven_value`` and ``value`` +1 / -1 for the
+        player to move, ``best_action`` a winning move (a lost position: the most stubborn
+        defence), ``pv`` the proof's main line, ``stop_reason`` "proven"; ``extra`` holds
+        ``expansions`` and ``pv_decided`` (the line ends where the connection knowledge decides).
+        Unproven within the limits: ``is_proven`` False, ``value`` 0, ``stop_reason`` "nodes" or "time".
+
+    Raises:
+        UnsolvableError: not a Hex state, a finished game, a board over 8 x 8, or the swap still open.
+        ValueError: a negative limit.
+    """
+    if max_nodes is not None and (isinstance(max_nodes, bool) or int(max_nodes) != max_nodes or max_nodes < 1):
+        raise ValueError(f"max_nodes must be a positive integer, got {max_nodes!r}")
+    if time_limit is not None and not time_limit > 0:
+        raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+    n, black, white, to_move = state_stone_sets(state)
+    with _SOLVERS_LOCK:
+        solver = _SOLVERS.get(n)
+        if solver is None:
+            solver = _SOLVERS[n] = HexDfpn(n)
+        start = time.monotonic()
+        value = solver.solve_bits(black, white, to_move, max_nodes=max_nodes, time_limit=time_limit)
+        seconds = time.monotonic() - start
+        nodes, expansions = solver.nodes, solver.expansions
+        if value != 0:
+            pv, decided = solver.principal_variation(black, white, to_move)
+    actions = tuple(state.legal_actions())
+    if value == 0:
+        reason = "nodes" if max_nodes is not None and nodes >= max_nodes else "time"
+        return SearchResult(best_action=actions[0], value=0.0, actions=actions, nodes=nodes,
+                            seconds=seconds, is_proven=False, stop_reason=reason,
+                            extra={"expansions": expansions})
+    return SearchResult(best_action=pv[0], value=float(value), actions=actions, pv=tuple(pv), score=value,
+                        depth=len(pv), seldepth=len(pv), nodes=nodes, seconds=seconds, is_proven=True,
+                        proven_value=value, stop_reason="proven",
+                        extra={"expansions": expansions, "pv_decided": decided})
+
+
+def is_solvable_hex(state) -> bool:
+    """Whether :func:`solve_hex` takes ``state``: an unfinished Hex position up to 8 x 8, swap closed."""
+    game = getattr(state, "game", None)
+    return (getattr(game, "name", "") == "hex" and getattr(game, "board_size", 99) <= HX_MAX_SIZE
+            and not (getattr(game, "swap", False) and len(state.history()) < 2) and not state.is_terminal())
+
+
+def proof_text(state, *, time_limit: float = 1.0) -> str | None:
+    """One line on the solver's verdict for the player to move, or None when it proves nothing in time.
+
+    The line names the result, the proof's main line up to where the connection knowledge decides the
+    game (its length is the distance given: plies until a virtual connection stands), and the cost.
+    """
+    if not is_solvable_hex(state):
+        return None
+    result = solve_hex(state, time_limit=time_limit)
+    if not result.is_proven:
+        return None
+    line = " ".join(state.action_to_string(a) for a in result.pv)
+    who = "win" if result.proven_value == 1 else "loss"
+    end = "a virtual connection decides" if result.extra.get("pv_decided") else "the game ends"
+    return (f"proven {who} for the side to move: main line {line} ({len(result.pv)} plies, after which {end}); "
+            f"{result.nodes} positions in {result.seconds:.2f} s")
