@@ -38,11 +38,16 @@ class SearchJob:
         out: prints one line.
         debug: print the budget after the search.
         started: ``time.monotonic()`` when ``go`` was read (the move's clock starts there).
+        latency: the session's learnt Move Overhead; fed with the whole ``go`` (read to ``bestmove``
+            written), not only the search.
+        state_of: ``(game, board) -> state``: the search state of the board (default:
+            ``state_from_board``; the engine passes its incremental ``PositionTracker.state``).
     """
 
     def __init__(self, board: chess.Board, go: GoCommand, search_moves: list[chess.Move], options: dict,
                  cache: SearchCache, out: Callable[[str], None], *, debug: bool = False,
-                 started: Optional[float] = None, latency: Optional[LatencyTracker] = None) -> None:
+                 started: Optional[float] = None, latency: Optional[LatencyTracker] = None,
+                 state_of: Optional[Callable[[Any, chess.Board], Any]] = None) -> None:
         self.board = board
         self.go = go
         self.search_moves = search_moves
@@ -52,6 +57,7 @@ class SearchJob:
         self.debug = debug
         self.started = time.monotonic() if started is None else started
         self.latency = latency  # the session's learnt Move Overhead, shared across moves
+        self._state_of = state_of or state_from_board
         self.search: Any = None  # the search object while it is in use
         self.thread = threading.Thread(target=self._run, name="plytree-uci-search", daemon=True)
         self._stop = threading.Event()
@@ -168,7 +174,7 @@ class SearchJob:
         self._best = (legal[0], None)
         options = self.options
         game, search, relay = self.cache.get(board.chess960, options)
-        state = state_from_board(game, board)
+        state = self._state_of(game, board)
         if state.is_terminal():
             # drawn by rule (insufficient material, repetition, move count) with moves left: any
             # legal move keeps the draw, so answer one instead of a null move a GUI would reject
