@@ -198,19 +198,26 @@ class SearchJob:
         t0 = time.monotonic()
         reported: list[Optional[SearchResult]] = [None]
 
+        quiet = controller.deadlines.panic  # no time to format info lines: the answer only
+
         def on_info(result: SearchResult) -> None:
             reported[0] = result
             self._remember(result, legal)
-            self._report(result, multipv, time.monotonic() - t0)
+            if not quiet:
+                self._report(result, multipv, time.monotonic() - t0)
 
         # a stop that came already is passed on a few ms into the run: a shallow but real answer
         result = controller.run(search, state, on_info=on_info, pondering=self.go.ponder,
-                                started_at=self.started, relay=relay)
+                                started_at=self.started, relay=relay, account=False)
+        self._best = self._choose(result, legal)
         if self.debug:
             self._debug_budget(controller, result)
-        if _differs(result, reported[0]):
+        if not quiet and _differs(result, reported[0]):
             self._report(result, multipv, time.monotonic() - t0)
-        self._best = self._choose(result, legal)
+        # the answer first (the GUI's clock runs until it reads it), the bookkeeping after
+        self._wait_for_release()
+        self._answer(self._bestmove_text(*self._best))
+        controller.account()  # the whole go, read to bestmove written: the learnt overhead covers it
 
     def _remember(self, result: SearchResult, legal: list[chess.Move]) -> None:
         try:

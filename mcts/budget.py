@@ -28,6 +28,8 @@ Losing on time is the worst result of all, so two safeguards sit on top of the p
   plans with the larger of the configured and the learnt overhead.
 * Emergency mode: with the clock below a few increments (or a few overheads), a move takes a small
   fixed share: a fraction of the increment plus a sliver of what is left.
+* Panic: with the clock below ``PANIC_CLOCK`` (50 ms) or one overhead, a move gets the least
+  thinking time (``MIN_SECONDS``: the first iteration), and the UCI engine skips its info lines.
 
 Stopping: every search honours a ``stop()`` that comes before its ``run`` and clears the request
 when ``run`` returns. The controller therefore calls ``stop()`` once, and only while ``run`` is
@@ -69,6 +71,9 @@ EMERGENCY_OVERHEADS = 8.0
 # in emergency a move takes this share of the increment plus this share of the usable clock
 EMERGENCY_INCREMENT_SHARE = 0.5
 EMERGENCY_CLOCK_SHARE = 0.02
+# panic: with less than this (or less than one overhead) on the clock, answer at once: the least
+# thinking time, i.e. the search's first iteration or its table's move
+PANIC_CLOCK = 0.05
 
 
 @dataclass(frozen=True)
@@ -80,11 +85,13 @@ class Deadlines:
         hard: the time the search must not pass.
         is_clock: the deadlines come from a game clock (early stops and extensions apply), not from
             a fixed move time.
+        panic: the clock is almost gone (``is_panic``): answer at once, skip anything optional.
     """
 
     soft: Optional[float]
     hard: Optional[float]
     is_clock: bool = False
+    panic: bool = False
 
 
 def compute_deadlines(limit: Limit, player: int = 0, *, overhead: float = DEFAULT_OVERHEAD,
@@ -112,6 +119,7 @@ def compute_deadlines(limit: Limit, player: int = 0, *, overhead: float = DEFAUL
     soft: Optional[float] = None
     hard: Optional[float] = None
     is_clock = False
+    panic = False
     if limit.has_clock:
         if player not in (0, 1):
             raise ValueError(f"player must be 0 or 1 for a clock limit, got {player!r}")
@@ -124,7 +132,10 @@ def compute_deadlines(limit: Limit, player: int = 0, *, overhead: float = DEFAUL
             moves = max(1, min(int(limit.movestogo), 50)) if limit.movestogo else expected_moves
             # keep a reserve so that an unlucky overhead never flags: a share of what is left
             usable = max(0.0, remaining - min(0.05 * remaining, 1.0) - overhead)
-            if is_emergency(remaining, increment, overhead):
+            if is_panic(remaining, overhead):
+                panic = True
+                soft = hard = MIN_SECONDS
+            elif is_emergency(remaining, increment, overhead):
                 # move fast: a fraction of the increment, and a sliver of what is left
                 hard = max(MIN_SECONDS, min(EMERGENCY_INCREMENT_SHARE * increment + EMERGENCY_CLOCK_SHARE * usable,
                                             0.25 * usable))
@@ -144,7 +155,13 @@ def compute_deadlines(limit: Limit, player: int = 0, *, overhead: float = DEFAUL
         fixed = max(MIN_SECONDS, limit.time - overhead)
         hard = fixed if hard is None else min(hard, fixed)
         soft = fixed if soft is None else min(soft, hard)
-    return Deadlines(soft, hard, is_clock)
+    return Deadlines(soft, hard, is_clock, panic)
+
+
+def is_panic(remaining: float, overhead: float) -> bool:
+    """Whether a clock of ``remaining`` seconds leaves no time to think: below ``PANIC_CLOCK`` or
+    below one move's overhead."""
+    return remaining < max(PANIC_CLOCK, overhead)
 
 
 def is_emergency(remaining: float, increment: float, overhead: float) -> bool:
@@ -329,6 +346,7 @@ class BudgetController:
         self._last_info_time = 0.0
         self._stop_requested = threading.Event()
         self._wake: Optional[threading.Event] = None
+        self._accounted = False
 
     # ----------------------------------------------------------------- time
     def start(self, *, pondering: bool = False, at: Optional[float] = None) -> None:
@@ -512,7 +530,8 @@ class BudgetController:
         return self._stop_requested.is_set()
 
     def run(self, search, state, *, on_info: Optional[InfoCallback] = None, pondering: bool = False,
-            started_at: Optional[float] = None, relay: Optional[InfoRelay] = None) -> SearchResult:
+            started_at: Optional[float] = None, relay: Optional[InfoRelay] = None,
+            account: bool = True) -> SearchResult:
         """Runs ``search`` on ``state`` under this controller and returns its result.
 
         A watchdog thread stops the search (``search.stop()``) when the time is up, right after an
@@ -529,6 +548,9 @@ class BudgetController:
             pondering: start in ponder mode (deadlines wait for ``ponderhit``).
             started_at: clock time the move began (default: now).
             relay: the ``InfoRelay`` the search was built with, when the caller knows it.
+            account: feed the latency tracker when the search returns; False when the caller
+                calls ``account`` itself once the move is really out (e.g. UCI, after ``bestmove``
+                is written), so that the learnt overhead covers the whole move, not only the search.
         """
         self.start(pondering=pondering, at=started_at)
         done = threading.Event()
@@ -564,13 +586,16 @@ class BudgetController:
                 wake.set()
                 thread.join()
                 self._wake = None
-        self._account()
+        if account:
+            self.account()
         return result
 
-    def _account(self) -> None:
-        """Feeds the latency tracker: the time this move took and how late past the hard deadline."""
-        if self.latency is None or self._pondering or self._start is None:
+    def account(self) -> None:
+        """Feeds the latency tracker, once per move: the time this move took until now and how
+        late that is past the hard deadline. ``run`` calls it unless told not to."""
+        if self.latency is None or self._pondering or self._start is None or self._accounted:
             return
+        self._accounted = True
         spent = self.elapsed()
         self.latency.observe_spent(self.player, spent)
         if self.deadlines.hard is not None:

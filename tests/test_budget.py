@@ -410,7 +410,7 @@ def test_emergency_mode_caps_at_a_fraction_of_the_increment():
     assert d.hard == pytest.approx(EMERGENCY_INCREMENT_SHARE * inc + EMERGENCY_CLOCK_SHARE * usable)
     assert d.soft == d.hard and d.is_clock
     # never more than a quarter of what is usable, never less than the minimum
-    assert compute_deadlines(Limit(wtime=0.04, winc=1.0), 0, overhead=0.0).hard == pytest.approx(0.25 * 0.038)
+    assert compute_deadlines(Limit(wtime=0.08, winc=1.0), 0, overhead=0.0).hard == pytest.approx(0.25 * 0.076)
     assert compute_deadlines(Limit(wtime=0.001), 0, overhead=0.03).hard == MIN_SECONDS
     # just above the emergency line the normal plan applies, and it is larger
     normal = compute_deadlines(Limit(wtime=0.3, winc=inc), 0, overhead=overhead)
@@ -467,6 +467,27 @@ def test_controller_plans_with_the_learnt_overhead_and_feeds_the_tracker():
     first = BudgetController(limit, 0, latency=tracker, clock=clock)
     first.start()
     clock.now += 1.0
-    first._account()
+    first.account()
+    clock.now += 5.0
+    first.account()  # once per move: a second call (e.g. after bestmove) changes nothing
     BudgetController(Limit(wtime=29.2, btime=30.0, winc=0.5, binc=0.5), 0, latency=tracker)
     assert tracker.round_trip == pytest.approx(30.0 - 29.2 + 0.5 - 1.0)
+
+
+def test_panic_when_the_clock_is_almost_gone():
+    from mcts.budget import MIN_SECONDS, PANIC_CLOCK, is_panic
+
+    # below 50 ms: the least thinking time, whatever the increment
+    d = compute_deadlines(Limit(wtime=0.04, btime=1.0, winc=0.01, binc=0.01), 0, overhead=0.01)
+    assert d.panic and d.is_clock and d.soft == d.hard == MIN_SECONDS
+    # below one overhead (a learnt 0.2 s on a loaded machine) also panics
+    d = compute_deadlines(Limit(btime=0.15, wtime=5.0), 1, overhead=0.2)
+    assert d.panic and d.hard == MIN_SECONDS
+    # just above both: emergency, not panic, and never more than a quarter of the usable clock
+    d = compute_deadlines(Limit(wtime=0.06, btime=0.06, winc=0.01, binc=0.01), 0, overhead=0.01)
+    assert not d.panic and d.hard == pytest.approx(0.5 * 0.01 + 0.02 * (0.06 - 0.003 - 0.01))
+    assert is_panic(PANIC_CLOCK - 1e-9, 0.0) and not is_panic(PANIC_CLOCK, 0.0)
+    assert is_panic(0.3, 0.31) and not is_panic(0.3, 0.29)
+    # a fixed move time or an infinite search never panics
+    assert not compute_deadlines(Limit(time=0.01)).panic
+    assert not compute_deadlines(Limit(infinite=True)).panic
