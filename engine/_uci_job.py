@@ -72,6 +72,11 @@ class SearchJob:
     def start(self) -> None:
         self.thread.start()
 
+    def run_inline(self) -> None:
+        """Runs the job on the calling thread (a quick move); returns after ``bestmove``."""
+        self.thread = threading.current_thread()
+        self._run()
+
     def is_alive(self) -> bool:
         return self.thread.is_alive()
 

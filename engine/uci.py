@@ -22,9 +22,10 @@ from typing import Any, Callable, Optional, Sequence, TextIO
 
 import chess
 
-from mcts import LatencyTracker
+from mcts import LatencyTracker, compute_deadlines
+from mcts.budget import QUICK_SECONDS
 from engine._uci_format import Printer, value_to_cp
-from engine._uci_go import parse_go
+from engine._uci_go import GoCommand, parse_go
 from engine._uci_job import SearchJob
 from engine._uci_multipv import RootSplitSearch
 from engine._uci_options import OPTION_BY_KEY, OPTIONS, UciOption, split_setoption
@@ -213,11 +214,28 @@ class UciEngine:
                 search_moves.append(parse_move(board, text))
             except ValueError as exc:
                 self._info_string(f"searchmoves: {exc}; ignored")
-        self._job = SearchJob(board, go, search_moves, dict(self.options), self._cache, self._print,
-                              debug=self.debug, started=started, latency=self._latency,
-                              state_of=self._position.state)
-        self._job.start()
+        job = SearchJob(board, go, search_moves, dict(self.options), self._cache, self._print,
+                        debug=self.debug, started=started, latency=self._latency, state_of=self._position.state)
+        if self._is_quick(go, board):
+            # a move of a few ms on the clock: searched here, with no thread to start (on a loaded
+            # machine each thread start waits for the CPU); its hard deadline is shorter than the
+            # 100 ms a stop may take, so the commands after it wait no longer than a stop would
+            job.run_inline()
+            return True
+        self._job = job
+        job.start()
         return True
+
+    def _is_quick(self, go: GoCommand, board: chess.Board) -> bool:
+        """Whether ``go`` is a quick move (``BudgetController.is_quick``), searched inline."""
+        if go.ponder or go.infinite or not self._cache.is_idle():
+            return False
+        limit = go.limit()
+        if limit.infinite:
+            return False
+        overhead = self._latency.overhead(self.options["move overhead"] / 1000.0)
+        hard = compute_deadlines(limit, 0 if board.turn == chess.WHITE else 1, overhead=overhead).hard
+        return hard is not None and hard <= QUICK_SECONDS
 
     def _cmd_stop(self, args: list[str]) -> bool:
         job = self._job

@@ -74,6 +74,11 @@ EMERGENCY_CLOCK_SHARE = 0.02
 # panic: with less than this (or less than one overhead) on the clock, answer at once: the least
 # thinking time, i.e. the search's first iteration or its table's move
 PANIC_CLOCK = 0.05
+# a quick move: a hard deadline this short needs no watchdog thread (see BudgetController.run)
+QUICK_SECONDS = 0.1
+# a quick move hands the search this multiple of the soft deadline (at most the hard one): where the
+# watchdog would stop an iteration that runs past the aim
+QUICK_AIM_FACTOR = 1.5
 
 
 @dataclass(frozen=True)
@@ -347,6 +352,8 @@ class BudgetController:
         self._stop_requested = threading.Event()
         self._wake: Optional[threading.Event] = None
         self._accounted = False
+        self._direct = False  # a quick move inside run: stops go to the search directly, no watchdog
+        self._gate: Optional[_StopGate] = None
 
     # ----------------------------------------------------------------- time
     def start(self, *, pondering: bool = False, at: Optional[float] = None) -> None:
@@ -363,6 +370,13 @@ class BudgetController:
         with self._lock:
             self._start = self._clock()
             self._pondering = False
+
+    @property
+    def is_quick(self) -> bool:
+        """A clock or move-time move whose hard deadline is at most ``QUICK_SECONDS`` (and not a
+        ponder or infinite search): ``run`` needs no watchdog thread for it."""
+        hard = self.deadlines.hard
+        return not self._pondering and not self.limit.infinite and hard is not None and hard <= QUICK_SECONDS
 
     @property
     def is_pondering(self) -> bool:
@@ -505,7 +519,11 @@ class BudgetController:
         if self._pondering or self.limit.infinite:
             return keep.replace(infinite=True)
         if self.deadlines.hard is not None:
-            return keep.replace(time=self.deadlines.hard)
+            hard = self.deadlines.hard
+            if self._direct and self.deadlines.is_clock and self.deadlines.soft is not None:
+                # no watchdog stops an iteration at the aim: the search's own time does
+                hard = min(hard, max(MIN_SECONDS, QUICK_AIM_FACTOR * self.deadlines.soft))
+            return keep.replace(time=hard)
         if keep.is_unbounded or (keep.simulations is None and keep.nodes is None and keep.time is None):
             # only depth or mate: a search that does not count depth (MCTS) runs until stopped
             return keep.replace(infinite=True)
@@ -521,6 +539,9 @@ class BudgetController:
         if not self.stop_reason:
             self.stop_reason = StopReason.of(reason)
         self._stop_requested.set()
+        gate = self._gate
+        if gate is not None:  # a quick move: no watchdog passes the stop on, so pass it on here
+            gate.poll()
         wake = self._wake
         if wake is not None:
             wake.set()
@@ -535,9 +556,13 @@ class BudgetController:
         """Runs ``search`` on ``state`` under this controller and returns its result.
 
         A watchdog thread stops the search (``search.stop()``) when the time is up, right after an
-        interim result that makes more search pointless, and on ``request_stop``. ``stop()`` is
-        called once, and only while ``search.run`` is running (see the module's note on stopping).
-        ``on_info`` receives every interim result (after the controller has seen it).
+        interim result that makes more search pointless, and on ``request_stop``. A quick move
+        (``is_quick``: a hard deadline of at most ``QUICK_SECONDS``) runs without one: the search
+        gets a time of its own (``QUICK_AIM_FACTOR`` times the soft deadline, at most the hard one),
+        and stops are passed to it directly (on a loaded machine, starting a thread costs a wait
+        for the CPU each time). ``stop()`` is called once, and only while ``search.run`` is running
+        (see the module's note on stopping). ``on_info`` receives every interim result (after the
+        controller has seen it).
 
         Args:
             search: any search with ``run(state, limit)`` and ``stop()``; its interim results reach
@@ -553,15 +578,12 @@ class BudgetController:
                 is written), so that the learnt overhead covers the whole move, not only the search.
         """
         self.start(pondering=pondering, at=started_at)
+        gate = _StopGate(search)
+        receive = self._receiver(on_info)
+        if self.is_quick:
+            return self._run_direct(search, state, gate, receive, relay, account)
         done = threading.Event()
         wake = self._wake = threading.Event()
-        gate = _StopGate(search)
-
-        def receive(result: SearchResult) -> None:
-            if self.observe(result) or self._depth_reached(result):
-                self.request_stop(self.stop_reason or StopReason.LIMIT)
-            if on_info is not None:
-                on_info(result)
 
         def watchdog() -> None:
             while not done.is_set():
@@ -586,6 +608,32 @@ class BudgetController:
                 wake.set()
                 thread.join()
                 self._wake = None
+        if account:
+            self.account()
+        return result
+
+    def _receiver(self, on_info: Optional[InfoCallback]) -> InfoCallback:
+        """What listens to the search during ``run``: the controller, then ``on_info``."""
+
+        def receive(result: SearchResult) -> None:
+            if self.observe(result) or self._depth_reached(result):
+                self.request_stop(self.stop_reason or StopReason.LIMIT)
+            if on_info is not None:
+                on_info(result)
+
+        return receive
+
+    def _run_direct(self, search, state, gate: _StopGate, receive: InfoCallback,
+                    relay: Optional[InfoRelay], account: bool) -> SearchResult:
+        """``run`` for a quick move: no watchdog thread (see ``run``)."""
+        self._direct = True
+        self._gate = gate
+        try:
+            with _listening(search, receive, relay):
+                result = gate.run(state, self.search_limit())
+        finally:
+            self._gate = None
+            self._direct = False
         if account:
             self.account()
         return result
