@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional, Sequence, TextIO
 import chess
 
 from mcts import LatencyTracker, compute_deadlines
-from mcts.budget import QUICK_SECONDS
+from mcts.budget import quick_seconds
 from engine._uci_format import Printer, value_to_cp
 from engine._uci_go import GoCommand, parse_go
 from engine._uci_job import SearchJob
@@ -218,8 +218,8 @@ class UciEngine:
                         debug=self.debug, started=started, latency=self._latency, state_of=self._position.state)
         if self._is_quick(go, board):
             # a move of a few ms on the clock: searched here, with no thread to start (on a loaded
-            # machine each thread start waits for the CPU); its hard deadline is shorter than the
-            # 100 ms a stop may take, so the commands after it wait no longer than a stop would
+            # machine each thread start waits for the CPU); it searches at most 100 ms, no longer
+            # than a stop may take, so the commands after it wait no longer than a stop would
             job.run_inline()
             return True
         self._job = job
@@ -234,8 +234,8 @@ class UciEngine:
         if limit.infinite:
             return False
         overhead = self._latency.overhead(self.options["move overhead"] / 1000.0)
-        hard = compute_deadlines(limit, 0 if board.turn == chess.WHITE else 1, overhead=overhead).hard
-        return hard is not None and hard <= QUICK_SECONDS
+        return quick_seconds(compute_deadlines(limit, 0 if board.turn == chess.WHITE else 1,
+                                               overhead=overhead)) is not None
 
     def _cmd_stop(self, args: list[str]) -> bool:
         job = self._job

@@ -163,6 +163,22 @@ def compute_deadlines(limit: Limit, player: int = 0, *, overhead: float = DEFAUL
     return Deadlines(soft, hard, is_clock, panic)
 
 
+def quick_seconds(deadlines: Deadlines) -> Optional[float]:
+    """The time a quick move searches, or None when the move is not quick.
+
+    A move is quick when the time its search would take without a watchdog is at most
+    ``QUICK_SECONDS``: ``QUICK_AIM_FACTOR`` times the soft deadline for a clock (where the watchdog
+    would stop an iteration that runs past the aim), at most the hard deadline; the fixed time for
+    a move time.
+    """
+    if deadlines.hard is None:
+        return None
+    seconds = deadlines.hard
+    if deadlines.is_clock and deadlines.soft is not None:
+        seconds = min(seconds, max(MIN_SECONDS, QUICK_AIM_FACTOR * deadlines.soft))
+    return seconds if seconds <= QUICK_SECONDS else None
+
+
 def is_panic(remaining: float, overhead: float) -> bool:
     """Whether a clock of ``remaining`` seconds leaves no time to think: below ``PANIC_CLOCK`` or
     below one move's overhead."""
@@ -373,10 +389,9 @@ class BudgetController:
 
     @property
     def is_quick(self) -> bool:
-        """A clock or move-time move whose hard deadline is at most ``QUICK_SECONDS`` (and not a
-        ponder or infinite search): ``run`` needs no watchdog thread for it."""
-        hard = self.deadlines.hard
-        return not self._pondering and not self.limit.infinite and hard is not None and hard <= QUICK_SECONDS
+        """A move of at most ``QUICK_SECONDS`` (``quick_seconds``), not a ponder or infinite
+        search: ``run`` needs no watchdog thread for it."""
+        return not self._pondering and not self.limit.infinite and quick_seconds(self.deadlines) is not None
 
     @property
     def is_pondering(self) -> bool:
@@ -519,11 +534,9 @@ class BudgetController:
         if self._pondering or self.limit.infinite:
             return keep.replace(infinite=True)
         if self.deadlines.hard is not None:
-            hard = self.deadlines.hard
-            if self._direct and self.deadlines.is_clock and self.deadlines.soft is not None:
-                # no watchdog stops an iteration at the aim: the search's own time does
-                hard = min(hard, max(MIN_SECONDS, QUICK_AIM_FACTOR * self.deadlines.soft))
-            return keep.replace(time=hard)
+            quick = quick_seconds(self.deadlines) if self._direct else None
+            # a quick move: no watchdog stops an iteration at the aim, the search's own time does
+            return keep.replace(time=self.deadlines.hard if quick is None else quick)
         if keep.is_unbounded or (keep.simulations is None and keep.nodes is None and keep.time is None):
             # only depth or mate: a search that does not count depth (MCTS) runs until stopped
             return keep.replace(infinite=True)

@@ -491,3 +491,56 @@ def test_panic_when_the_clock_is_almost_gone():
     # a fixed move time or an infinite search never panics
     assert not compute_deadlines(Limit(time=0.01)).panic
     assert not compute_deadlines(Limit(infinite=True)).panic
+
+
+class _Instant:
+    """A search that reports one proven result at once and records what it was given."""
+
+    def __init__(self) -> None:
+        self.on_info = None
+        self.limits: list[Limit] = []
+        self.threads_during_run = 0
+        self.stopped_in_run = False
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self, state, limit: Limit) -> SearchResult:
+        self.limits.append(limit)
+        self.threads_during_run = threading.active_count()
+        result = SearchResult(3, actions=(3, 4), pv=(3,), depth=1, is_proven=True)
+        try:
+            if self.on_info is not None:
+                self.on_info(result)
+            self.stopped_in_run = self._stop.is_set()
+            return result
+        finally:
+            self._stop.clear()
+
+
+def test_quick_move_runs_without_a_watchdog_and_passes_stops_directly():
+    from mcts.budget import QUICK_AIM_FACTOR, QUICK_SECONDS, quick_seconds
+
+    limit = Limit(wtime=1.0, btime=1.0, winc=0.01, binc=0.01)
+    controller = BudgetController(limit, 0, overhead=0.03)
+    d = controller.deadlines
+    assert controller.is_quick and d.hard > QUICK_SECONDS  # the soft deadline decides
+    assert quick_seconds(d) == pytest.approx(QUICK_AIM_FACTOR * d.soft)
+    search = _Instant()
+    before = threading.active_count()
+    controller.run(search, _State())
+    assert search.threads_during_run == before  # no watchdog thread
+    assert search.limits[0].time == pytest.approx(min(d.hard, QUICK_AIM_FACTOR * d.soft))
+    assert search.stopped_in_run and controller.stop_reason == "proven"
+    # a long clock, pondering or an infinite search keeps the watchdog
+    assert not BudgetController(Limit(wtime=60.0, btime=60.0), 0).is_quick
+    assert not BudgetController(Limit(infinite=True), 0).is_quick
+    pondering = BudgetController(limit, 0, overhead=0.03)
+    pondering.start(pondering=True)
+    assert not pondering.is_quick
+    # the hard deadline is not changed by the quick path: only the search's own time is capped
+    assert controller.search_limit().time == pytest.approx(d.hard)
+    assert quick_seconds(compute_deadlines(Limit(time=0.08))) == pytest.approx(0.08 - 0.03)
+    assert quick_seconds(compute_deadlines(Limit(time=0.5))) is None
+    assert quick_seconds(compute_deadlines(Limit(depth=3))) is None
