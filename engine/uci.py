@@ -126,6 +126,8 @@ class UciEngine:
             self._print(option.line())
         self._print("uciok")
         self._run_startup()
+        if self._job is None:  # imports and the table now, in the background, not in the first move
+            self._cache.prepare(self.options)
         return True
 
     def _cmd_isready(self, args: list[str]) -> bool:
