@@ -27,7 +27,8 @@ Losing on time is the worst result of all, so two safeguards sit on top of the p
   time each move cost than the engine measured (pipes, the GUI, process scheduling). The controller
   plans with the larger of the configured and the learnt overhead.
 * Emergency mode: with the clock below a few increments (or a few overheads), a move takes a small
-  fixed share: a fraction of the increment plus a sliver of what is left.
+  fixed share: a fraction of the increment plus a sliver of what is left, and never more than the
+  increment less the overhead (so that the clock stops sinking).
 * Panic: with the clock below ``PANIC_CLOCK`` (50 ms) or one overhead, a move gets the least
   thinking time (``MIN_SECONDS``: the first iteration), and the UCI engine skips its info lines.
 
@@ -141,9 +142,11 @@ def compute_deadlines(limit: Limit, player: int = 0, *, overhead: float = DEFAUL
                 panic = True
                 soft = hard = MIN_SECONDS
             elif is_emergency(remaining, increment, overhead):
-                # move fast: a fraction of the increment, and a sliver of what is left
-                hard = max(MIN_SECONDS, min(EMERGENCY_INCREMENT_SHARE * increment + EMERGENCY_CLOCK_SHARE * usable,
-                                            0.25 * usable))
+                # move fast: a fraction of the increment, and a sliver of what is left; never more
+                # than the increment leaves after the overhead, so that the clock does not sink
+                # further (each move then costs less than it gives back)
+                share = EMERGENCY_INCREMENT_SHARE * increment + EMERGENCY_CLOCK_SHARE * usable
+                hard = max(MIN_SECONDS, min(share, 0.25 * usable, increment - overhead if increment > 0 else share))
                 soft = hard
             elif moves == 1:
                 soft_raw = 0.6 * usable + increment * 0.5

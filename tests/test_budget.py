@@ -406,9 +406,15 @@ def test_emergency_mode_caps_at_a_fraction_of_the_increment():
     assert is_emergency(0.2, inc, overhead) and not is_emergency(0.5, inc, overhead)
     assert is_emergency(2.5, 1.0, 0.0) and not is_emergency(3.5, 1.0, 0.0)
     d = compute_deadlines(Limit(wtime=0.2, btime=5.0, winc=inc, binc=inc), 0, overhead=overhead)
-    usable = 0.2 - 0.05 * 0.2 - overhead
-    assert d.hard == pytest.approx(EMERGENCY_INCREMENT_SHARE * inc + EMERGENCY_CLOCK_SHARE * usable)
-    assert d.soft == d.hard and d.is_clock
+    # the increment does not cover the overhead: the least thinking time, so the clock can recover
+    assert d.hard == MIN_SECONDS and d.soft == d.hard and d.is_clock
+    big_inc, small_overhead = 0.1, 0.01
+    d2 = compute_deadlines(Limit(wtime=0.25, winc=big_inc), 0, overhead=small_overhead)
+    usable = 0.25 - 0.05 * 0.25 - small_overhead
+    assert d2.hard == pytest.approx(EMERGENCY_INCREMENT_SHARE * big_inc + EMERGENCY_CLOCK_SHARE * usable)
+    # capped at the increment less the overhead
+    d3 = compute_deadlines(Limit(wtime=0.25, winc=big_inc), 0, overhead=0.06)
+    assert d3.hard == pytest.approx(big_inc - 0.06) and d3.hard < EMERGENCY_INCREMENT_SHARE * big_inc
     # never more than a quarter of what is usable, never less than the minimum
     assert compute_deadlines(Limit(wtime=0.08, winc=1.0), 0, overhead=0.0).hard == pytest.approx(0.25 * 0.076)
     assert compute_deadlines(Limit(wtime=0.001), 0, overhead=0.03).hard == MIN_SECONDS
@@ -485,7 +491,9 @@ def test_panic_when_the_clock_is_almost_gone():
     assert d.panic and d.hard == MIN_SECONDS
     # just above both: emergency, not panic, and never more than a quarter of the usable clock
     d = compute_deadlines(Limit(wtime=0.06, btime=0.06, winc=0.01, binc=0.01), 0, overhead=0.01)
-    assert not d.panic and d.hard == pytest.approx(0.5 * 0.01 + 0.02 * (0.06 - 0.003 - 0.01))
+    assert not d.panic and d.hard == MIN_SECONDS  # the increment only covers the overhead
+    d = compute_deadlines(Limit(wtime=0.06, btime=0.06, winc=0.01, binc=0.01), 0, overhead=0.001)
+    assert not d.panic and d.hard == pytest.approx(0.5 * 0.01 + 0.02 * (0.06 - 0.003 - 0.001))
     assert is_panic(PANIC_CLOCK - 1e-9, 0.0) and not is_panic(PANIC_CLOCK, 0.0)
     assert is_panic(0.3, 0.31) and not is_panic(0.3, 0.29)
     # a fixed move time or an infinite search never panics
