@@ -492,8 +492,9 @@ def test_panic_when_the_clock_is_almost_gone():
     # just above both: emergency, not panic, and never more than a quarter of the usable clock
     d = compute_deadlines(Limit(wtime=0.06, btime=0.06, winc=0.01, binc=0.01), 0, overhead=0.01)
     assert not d.panic and d.hard == MIN_SECONDS  # the increment only covers the overhead
-    d = compute_deadlines(Limit(wtime=0.06, btime=0.06, winc=0.01, binc=0.01), 0, overhead=0.001)
-    assert not d.panic and d.hard == pytest.approx(0.5 * 0.01 + 0.02 * (0.06 - 0.003 - 0.001))
+    d = compute_deadlines(Limit(wtime=0.06, btime=0.06, winc=0.03, binc=0.03), 0, overhead=0.001)
+    usable = 0.06 - 0.003 - 0.001
+    assert not d.panic and d.hard == pytest.approx(min(0.5 * 0.03 + 0.02 * usable, 0.25 * usable))
     assert is_panic(PANIC_CLOCK - 1e-9, 0.0) and not is_panic(PANIC_CLOCK, 0.0)
     assert is_panic(0.3, 0.31) and not is_panic(0.3, 0.29)
     # a fixed move time or an infinite search never panics
