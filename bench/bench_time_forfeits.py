@@ -225,6 +225,43 @@ def run_match(games: int, concurrency: int, base: float, inc: float, elo: int,
     return records
 
 
+def probe_go_latency(plies: int, base: float = 0.8, inc: float = 0.01) -> dict:
+    """Where one ``go`` goes, from the GUI's side: plytree plays itself over a pipe (``debug on``),
+    clocks fixed at ``base`` + ``inc``; per move the wall time from ``go`` written to ``bestmove``
+    read, and the engine's own ``spent`` (``go`` read to the search's end, from its budget line).
+
+    Returns:
+        Means and maxima in milliseconds: ``wall``, ``engine`` and ``outside`` (wall - engine: pipes,
+        scheduling, and what the engine does after the search).
+    """
+    import statistics
+
+    import chess
+
+    env = dict(os.environ, PYTHONPATH=str(ENGINE_ROOT), PYTHONDONTWRITEBYTECODE="1")
+    engine = UciProcess(_plytree_command(), cwd=str(ENGINE_ROOT), env=env)
+    engine.send("debug on")
+    engine.send("ucinewgame")
+    engine.ping()
+    board, moves, walls, spents = chess.Board(), [], [], []
+    clock = int(base * 1000)
+    while len(walls) < plies and not board.is_game_over(claim_draw=True):
+        engine.send("position startpos" + (" moves " + " ".join(moves) if moves else ""))
+        t0 = time.monotonic()
+        engine.send(f"go wtime {clock} btime {clock} winc {int(inc * 1000)} binc {int(inc * 1000)}")
+        lines = engine.read_until("bestmove")
+        walls.append(time.monotonic() - t0)
+        spent = [float(line.split(" spent ")[1].split()[0]) for line in lines if " spent " in line]
+        spents.append(spent[-1] if spent else walls[-1])
+        moves.append(lines[-1].split()[1])
+        board.push_uci(moves[-1])
+    engine.quit()
+    outside = [w - e for w, e in zip(walls, spents, strict=True)]
+    return {"plies": len(walls), **{f"{name}_{stat.__name__}_ms": round(1000 * stat(values), 2)
+                                    for name, values in (("wall", walls), ("engine", spents), ("outside", outside))
+                                    for stat in (statistics.mean, max)}}
+
+
 def summary(records: list[GameRecord]) -> dict:
     """Counts of games, results and losses on time."""
     score = 0.0
@@ -255,11 +292,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--minutes", type=float, default=None, help="start no game after this much wall time")
     parser.add_argument("--log-slow", type=float, default=0.0, help="log plytree's moves slower than this (s)")
     parser.add_argument("--engine-root", type=Path, default=ROOT, help="checkout whose UCI engine plays")
+    parser.add_argument("--probe", type=int, default=0,
+                        help="instead of games: N moves of plytree against itself, go -> bestmove timing")
     args = parser.parse_args(argv)
     global SLOW_MOVE_LOG, ENGINE_ROOT
     SLOW_MOVE_LOG = args.log_slow
     ENGINE_ROOT = args.engine_root.resolve()
     base, inc = _parse_tc(args.tc)
+    if args.probe:
+        print(json.dumps({**probe_go_latency(args.probe, 0.8 * base, inc), "engine_root": str(ENGINE_ROOT),
+                          "loadavg": [round(x, 2) for x in os.getloadavg()]}))
+        return 0
     t0 = time.monotonic()
     load_start = os.getloadavg()
     records = run_match(args.games, args.concurrency, base, inc, args.elo, args.minutes)
