@@ -222,7 +222,8 @@ class UciEngine:
             # a move of a few ms on the clock: searched here, with no thread to start (on a loaded
             # machine each thread start waits for the CPU); it searches at most 100 ms, no longer
             # than a stop may take, so the commands after it wait no longer than a stop would
-            job.run_inline()
+            with self._print.batched():
+                job.run_inline()
             return True
         self._job = job
         job.start()

@@ -944,3 +944,46 @@ def test_repetition_is_seen_through_incremental_lines():
         state = tracker.state(game, tracker.board)
     assert tracker.incremental == len(line) - 1
     assert state.is_terminal() and tracker.board.can_claim_threefold_repetition()
+
+
+def test_quick_move_is_answered_on_the_protocol_thread():
+    """At 1 s + 10 ms the search runs inline: bestmove is out when ``go`` returns, no thread was
+    started for it, and the next commands are served as usual."""
+    s = Session()
+    s.send("uci", "isready")
+    s.wait_for("readyok")
+    s.engine._cache.get(False, s.engine.options)  # the background build is done
+    s.send("position startpos moves e2e4", "go wtime 1000 btime 1000 winc 10 binc 10")
+    assert any(line.startswith("bestmove ") for line in s.lines)
+    assert s.engine._job is None
+    s.send("go wtime 60000 btime 60000")  # a long clock: a worker thread, stoppable
+    assert s.engine._job is not None
+    s.send("stop")
+    s.bestmove()
+
+
+def test_batched_printer_flushes_once_per_bestmove():
+    from engine._uci_format import Printer
+
+    class Stream:
+        def __init__(self) -> None:
+            self.text, self.flushes = "", []
+
+        def write(self, text: str) -> None:
+            self.text += text
+
+        def flush(self) -> None:
+            self.flushes.append(self.text.count("\n"))
+
+    stream = Stream()
+    out = Printer(stream)
+    out("info string before")
+    with out.batched():
+        out("info depth 1")
+        out("info depth 2")
+        out("bestmove e2e4")
+        out("info string after")
+    out("readyok")
+    assert stream.text.splitlines() == ["info string before", "info depth 1", "info depth 2", "bestmove e2e4",
+                                        "info string after", "readyok"]
+    assert stream.flushes == [1, 4, 5, 6]
