@@ -1,9 +1,13 @@
 """Losses on time at a fast control: plytree (UCI, a subprocess) against Stockfish with real clocks.
 
 The harness keeps the clocks the way fastchess does: a side's clock runs from the moment ``go`` is
-sent until ``bestmove`` is read (python-chess ``SimpleEngine.play``), the increment is added after
-the move, and a clock below zero loses the game on time. Several games run at once (one thread and
-one pair of engine processes each), so the engines share a loaded machine, as in a tournament.
+written to the engine's pipe until the ``bestmove`` line is read from it, the increment is added
+after the move, and a clock below zero loses the game on time. The engines are driven over plain
+pipes with blocking reads (``UciProcess``), like fastchess's C++ driver: python-chess's
+``SimpleEngine`` (an asyncio loop on its own thread per engine) adds its own scheduling delays to
+every move on a loaded machine, and those were charged to the engines. Several games run at once
+(one thread and one pair of engine processes each), so the engines share a loaded machine, as in a
+tournament. The load average is reported at the start and the end.
 
 Run as a script (the result backs the figure in docs/uci.md):
     nice -n 5 python bench/bench_time_forfeits.py --games 200 --concurrency 2 --tc 1+0.01
@@ -17,6 +21,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -47,56 +52,113 @@ def _plytree_command() -> list[str]:
     return [sys.executable, "-m", "engine.cli", "uci"]
 
 
-def open_engines(elo: int):
+class UciProcess:
+    """A UCI engine over plain pipes: lines written and flushed, lines read with blocking reads.
+
+    Args:
+        command: the engine's command line.
+        cwd, env: its working directory and environment.
+    """
+
+    def __init__(self, command: list[str], *, cwd: Optional[str] = None, env: Optional[dict] = None) -> None:
+        self.proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, bufsize=0)
+        self.name = command[0]
+        self.send("uci")
+        self.read_until("uciok")
+
+    def send(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def read_until(self, prefix: str) -> list[str]:
+        """The lines up to and including the first that starts with ``prefix``.
+
+        Raises:
+            EngineDied: the engine closed its output first.
+        """
+        assert self.proc.stdout is not None
+        lines = []
+        while True:
+            raw = self.proc.stdout.readline()
+            if not raw:
+                raise EngineDied(f"{self.name} ended (rc {self.proc.poll()}) while {prefix!r} was awaited")
+            line = raw.decode(errors="replace").rstrip()
+            lines.append(line)
+            if line.startswith(prefix):
+                return lines
+
+    def ping(self) -> None:
+        self.send("isready")
+        self.read_until("readyok")
+
+    def configure(self, options: dict) -> None:
+        for name, value in options.items():
+            self.send(f"setoption name {name} value {value}")
+        self.ping()
+
+    def quit(self) -> None:
+        try:
+            self.send("quit")
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+
+
+class EngineDied(RuntimeError):
+    """An engine process ended in the middle of a game."""
+
+
+def open_engines(elo: int) -> tuple[UciProcess, UciProcess]:
     """plytree and Stockfish (limited to ``elo``) as UCI subprocesses, kept for many games as a
     GUI keeps them."""
-    import chess.engine
-
     env = dict(os.environ, PYTHONPATH=str(ENGINE_ROOT), PYTHONDONTWRITEBYTECODE="1")
-    ours = chess.engine.SimpleEngine.popen_uci(_plytree_command(), cwd=str(ENGINE_ROOT), env=env)
+    ours = UciProcess(_plytree_command(), cwd=str(ENGINE_ROOT), env=env)
     if SLOW_MOVE_LOG:
-        ours.protocol.send_line("debug on")
-    theirs = chess.engine.SimpleEngine.popen_uci(STOCKFISH)
-    theirs.configure({"UCI_LimitStrength": True, "UCI_Elo": elo, "Threads": 1, "Hash": 16})
+        ours.send("debug on")
+    theirs = UciProcess([STOCKFISH])
+    theirs.configure({"UCI_LimitStrength": "true", "UCI_Elo": elo, "Threads": 1, "Hash": 16})
     return ours, theirs
 
 
 def close_engines(engines) -> None:
     for engine in engines:
-        try:
-            engine.quit()
-        except Exception:  # an engine that died already: nothing to close
-            pass
+        engine.quit()
 
 
 def play_game(engines, plytree_white: bool, base: float, inc: float) -> GameRecord:
     """Plays one game with real clocks; returns its record."""
     import chess
-    import chess.engine
 
     ours, theirs = engines
     board = chess.Board()
     for engine in (ours, theirs):  # what a GUI does before each game, before any clock runs
-        engine.protocol.send_line("ucinewgame")
+        engine.send("ucinewgame")
         engine.ping()
     clocks = {chess.WHITE: base, chess.BLACK: base}
     names = {chess.WHITE: "plytree" if plytree_white else "stockfish",
              chess.BLACK: "stockfish" if plytree_white else "plytree"}
     min_clock = {"plytree": base, "stockfish": base}
     longest = {"plytree": 0.0, "stockfish": 0.0}
+    moves: list[str] = []
     time_loss = None
     while not board.is_game_over(claim_draw=True) and board.ply() < MAX_PLIES:
         side = board.turn
         engine = ours if names[side] == "plytree" else theirs
-        limit = chess.engine.Limit(white_clock=clocks[chess.WHITE], black_clock=clocks[chess.BLACK],
-                                   white_inc=inc, black_inc=inc)
         min_clock[names[side]] = min(min_clock[names[side]], clocks[side])
+        engine.send("position startpos" + (" moves " + " ".join(moves) if moves else ""))
+        go = (f"go wtime {max(0, int(clocks[chess.WHITE] * 1000))} btime {max(0, int(clocks[chess.BLACK] * 1000))} "
+              f"winc {int(inc * 1000)} binc {int(inc * 1000)}")
         t0 = time.monotonic()
-        played = engine.play(board, limit, info=chess.engine.INFO_ALL if SLOW_MOVE_LOG else chess.engine.INFO_NONE)
+        engine.send(go)
+        lines = engine.read_until("bestmove")
         spent = time.monotonic() - t0
         longest[names[side]] = max(longest[names[side]], spent)
         if SLOW_MOVE_LOG and engine is ours and spent > SLOW_MOVE_LOG:
-            print(f"slow move {spent:.3f} s with {clocks[side]:.3f} s left: {played.info.get('string', '')}",
+            budget = [line for line in lines if "budget" in line]
+            print(f"slow move {spent:.3f} s with {clocks[side]:.3f} s left: {budget[-1:] or ''}",
                   file=sys.stderr, flush=True)
         clocks[side] -= spent
         if clocks[side] < 0:
@@ -104,9 +166,15 @@ def play_game(engines, plytree_white: bool, base: float, inc: float) -> GameReco
             result = "0-1" if side == chess.WHITE else "1-0"
             break
         clocks[side] += inc
-        if played.move is None or played.move not in board.legal_moves:
-            raise RuntimeError(f"{names[side]} played {played.move} in {board.fen()}")
-        board.push(played.move)
+        text = lines[-1].split()[1] if len(lines[-1].split()) > 1 else ""
+        try:
+            move = chess.Move.from_uci(text)
+        except ValueError:
+            move = None
+        if move is None or move not in board.legal_moves:
+            raise RuntimeError(f"{names[side]} played {text!r} in {board.fen()}")
+        board.push(move)
+        moves.append(text)
     else:
         result = board.result(claim_draw=True) if board.is_game_over(claim_draw=True) else "1/2-1/2"
     return GameRecord(plytree_white, result, board.ply(), time_loss, min_clock, longest)
@@ -157,6 +225,43 @@ def run_match(games: int, concurrency: int, base: float, inc: float, elo: int,
     return records
 
 
+def probe_go_latency(plies: int, base: float = 0.8, inc: float = 0.01) -> dict:
+    """Where one ``go`` goes, from the GUI's side: plytree plays itself over a pipe (``debug on``),
+    clocks fixed at ``base`` + ``inc``; per move the wall time from ``go`` written to ``bestmove``
+    read, and the engine's own ``spent`` (``go`` read to the search's end, from its budget line).
+
+    Returns:
+        Means and maxima in milliseconds: ``wall``, ``engine`` and ``outside`` (wall - engine: pipes,
+        scheduling, and what the engine does after the search).
+    """
+    import statistics
+
+    import chess
+
+    env = dict(os.environ, PYTHONPATH=str(ENGINE_ROOT), PYTHONDONTWRITEBYTECODE="1")
+    engine = UciProcess(_plytree_command(), cwd=str(ENGINE_ROOT), env=env)
+    engine.send("debug on")
+    engine.send("ucinewgame")
+    engine.ping()
+    board, moves, walls, spents = chess.Board(), [], [], []
+    clock = int(base * 1000)
+    while len(walls) < plies and not board.is_game_over(claim_draw=True):
+        engine.send("position startpos" + (" moves " + " ".join(moves) if moves else ""))
+        t0 = time.monotonic()
+        engine.send(f"go wtime {clock} btime {clock} winc {int(inc * 1000)} binc {int(inc * 1000)}")
+        lines = engine.read_until("bestmove")
+        walls.append(time.monotonic() - t0)
+        spent = [float(line.split(" spent ")[1].split()[0]) for line in lines if " spent " in line]
+        spents.append(spent[-1] if spent else walls[-1])
+        moves.append(lines[-1].split()[1])
+        board.push_uci(moves[-1])
+    engine.quit()
+    outside = [w - e for w, e in zip(walls, spents, strict=True)]
+    return {"plies": len(walls), **{f"{name}_{stat.__name__}_ms": round(1000 * stat(values), 2)
+                                    for name, values in (("wall", walls), ("engine", spents), ("outside", outside))
+                                    for stat in (statistics.mean, max)}}
+
+
 def summary(records: list[GameRecord]) -> dict:
     """Counts of games, results and losses on time."""
     score = 0.0
@@ -187,15 +292,24 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--minutes", type=float, default=None, help="start no game after this much wall time")
     parser.add_argument("--log-slow", type=float, default=0.0, help="log plytree's moves slower than this (s)")
     parser.add_argument("--engine-root", type=Path, default=ROOT, help="checkout whose UCI engine plays")
+    parser.add_argument("--probe", type=int, default=0,
+                        help="instead of games: N moves of plytree against itself, go -> bestmove timing")
     args = parser.parse_args(argv)
     global SLOW_MOVE_LOG, ENGINE_ROOT
     SLOW_MOVE_LOG = args.log_slow
     ENGINE_ROOT = args.engine_root.resolve()
     base, inc = _parse_tc(args.tc)
+    if args.probe:
+        print(json.dumps({**probe_go_latency(args.probe, 0.8 * base, inc), "engine_root": str(ENGINE_ROOT),
+                          "loadavg": [round(x, 2) for x in os.getloadavg()]}))
+        return 0
     t0 = time.monotonic()
+    load_start = os.getloadavg()
     records = run_match(args.games, args.concurrency, base, inc, args.elo, args.minutes)
     out = summary(records)
     out["seconds"] = round(time.monotonic() - t0, 1)
+    out["loadavg_start"] = [round(x, 2) for x in load_start]
+    out["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     out["tc"] = args.tc
     out["concurrency"] = args.concurrency
     out["engine_root"] = str(ENGINE_ROOT)

@@ -6,9 +6,10 @@ score-to-value map of ``mcts`` (``mcts.value_to_score`` at ``mcts.CHESS_SCALE``)
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
-from typing import Any, Callable, Optional, Sequence, TextIO
+from typing import Any, Callable, Iterator, Optional, Sequence, TextIO
 
 import chess
 
@@ -29,6 +30,7 @@ class Printer:
     def __init__(self, out: TextIO | Callable[[str], None]) -> None:
         self._lock = threading.Lock()
         self._write: Callable[[str], None]
+        self._stream: Any = None if callable(out) and not hasattr(out, "write") else out
         if callable(out) and not hasattr(out, "write"):
             self._write = out  # type: ignore[assignment]
         else:
@@ -36,9 +38,28 @@ class Printer:
 
             def write(line: str) -> None:
                 stream.write(line + "\n")  # type: ignore[union-attr]
-                stream.flush()  # type: ignore[union-attr]
+                if not self._batched or line.startswith("bestmove"):
+                    stream.flush()  # type: ignore[union-attr]
 
             self._write = write
+        self._batched = False
+
+    @contextlib.contextmanager
+    def batched(self) -> Iterator[None]:
+        """Within: ``info`` lines are flushed together with the next ``bestmove`` (or at the end),
+        so that a quick move wakes the GUI once, not once per line. A stream only."""
+        self._batched = True
+        try:
+            yield
+        finally:
+            self._batched = False
+            with self._lock:
+                flush = getattr(self._stream, "flush", None)
+                if flush is not None:
+                    try:
+                        flush()
+                    except (BrokenPipeError, ValueError, OSError):
+                        pass
 
     def __call__(self, line: str) -> None:
         if not line.isascii() or not line.isprintable():

@@ -38,11 +38,16 @@ class SearchJob:
         out: prints one line.
         debug: print the budget after the search.
         started: ``time.monotonic()`` when ``go`` was read (the move's clock starts there).
+        latency: the session's learnt Move Overhead; fed with the whole ``go`` (read to ``bestmove``
+            written), not only the search.
+        state_of: ``(game, board) -> state``: the search state of the board (default:
+            ``state_from_board``; the engine passes its incremental ``PositionTracker.state``).
     """
 
     def __init__(self, board: chess.Board, go: GoCommand, search_moves: list[chess.Move], options: dict,
                  cache: SearchCache, out: Callable[[str], None], *, debug: bool = False,
-                 started: Optional[float] = None, latency: Optional[LatencyTracker] = None) -> None:
+                 started: Optional[float] = None, latency: Optional[LatencyTracker] = None,
+                 state_of: Optional[Callable[[Any, chess.Board], Any]] = None) -> None:
         self.board = board
         self.go = go
         self.search_moves = search_moves
@@ -52,6 +57,7 @@ class SearchJob:
         self.debug = debug
         self.started = time.monotonic() if started is None else started
         self.latency = latency  # the session's learnt Move Overhead, shared across moves
+        self._state_of = state_of or state_from_board
         self.search: Any = None  # the search object while it is in use
         self.thread = threading.Thread(target=self._run, name="plytree-uci-search", daemon=True)
         self._stop = threading.Event()
@@ -65,6 +71,11 @@ class SearchJob:
     # ------------------------------------------------------------------ from the protocol thread
     def start(self) -> None:
         self.thread.start()
+
+    def run_inline(self) -> None:
+        """Runs the job on the calling thread (a quick move); returns after ``bestmove``."""
+        self.thread = threading.current_thread()
+        self._run()
 
     def is_alive(self) -> bool:
         return self.thread.is_alive()
@@ -168,7 +179,7 @@ class SearchJob:
         self._best = (legal[0], None)
         options = self.options
         game, search, relay = self.cache.get(board.chess960, options)
-        state = state_from_board(game, board)
+        state = self._state_of(game, board)
         if state.is_terminal():
             # drawn by rule (insufficient material, repetition, move count) with moves left: any
             # legal move keeps the draw, so answer one instead of a null move a GUI would reject
@@ -192,19 +203,26 @@ class SearchJob:
         t0 = time.monotonic()
         reported: list[Optional[SearchResult]] = [None]
 
+        quiet = controller.deadlines.panic  # no time to format info lines: the answer only
+
         def on_info(result: SearchResult) -> None:
             reported[0] = result
             self._remember(result, legal)
-            self._report(result, multipv, time.monotonic() - t0)
+            if not quiet:
+                self._report(result, multipv, time.monotonic() - t0)
 
         # a stop that came already is passed on a few ms into the run: a shallow but real answer
         result = controller.run(search, state, on_info=on_info, pondering=self.go.ponder,
-                                started_at=self.started, relay=relay)
+                                started_at=self.started, relay=relay, account=False)
+        self._best = self._choose(result, legal)
         if self.debug:
             self._debug_budget(controller, result)
-        if _differs(result, reported[0]):
+        if not quiet and _differs(result, reported[0]):
             self._report(result, multipv, time.monotonic() - t0)
-        self._best = self._choose(result, legal)
+        # the answer first (the GUI's clock runs until it reads it), the bookkeeping after
+        self._wait_for_release()
+        self._answer(self._bestmove_text(*self._best))
+        controller.account()  # the whole go, read to bestmove written: the learnt overhead covers it
 
     def _remember(self, result: SearchResult, legal: list[chess.Move]) -> None:
         try:

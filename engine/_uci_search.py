@@ -120,6 +120,10 @@ class SearchCache:
             self._tainted = [(s, w) for s, w in self._tainted if w.is_alive()]
             return any(s is search for s, _ in self._tainted)
 
+    def is_idle(self) -> bool:
+        """True when no background work is pending and a search is built (a ``go`` would not wait)."""
+        return self.search is not None and not self.is_busy()
+
     def is_busy(self) -> bool:
         """True while background work is pending."""
         self._background = [t for t in self._background if t.is_alive()]

@@ -22,14 +22,16 @@ from typing import Any, Callable, Optional, Sequence, TextIO
 
 import chess
 
-from mcts import LatencyTracker
+from mcts import LatencyTracker, compute_deadlines
+from mcts.budget import quick_seconds
 from engine._uci_format import Printer, value_to_cp
-from engine._uci_go import parse_go
+from engine._uci_go import GoCommand, parse_go
 from engine._uci_job import SearchJob
 from engine._uci_multipv import RootSplitSearch
 from engine._uci_options import OPTION_BY_KEY, OPTIONS, UciOption, split_setoption
-from engine._uci_position import parse_move, parse_position
+from engine._uci_position import parse_move
 from engine._uci_search import SearchCache, SearchFactory, default_search_factory, load_game
+from engine._uci_track import PositionTracker
 
 ENGINE_NAME = "plytree"
 ENGINE_AUTHOR = "the plytree authors"
@@ -59,13 +61,18 @@ class UciEngine:
                  startup: Sequence[str] = ()) -> None:
         self._print = Printer(out)
         self.options: dict[str, Any] = {o.name.lower(): o.default for o in OPTIONS}
-        self.board: Optional[chess.Board] = None
+        self._position = PositionTracker()  # the board, kept incrementally across position lines
         self.debug = False
         self._cache = SearchCache(search_factory or default_search_factory, game_factory or load_game,
                                   self._info_string)
         self._job: Optional[SearchJob] = None
         self._startup = list(startup)
         self._latency = LatencyTracker()  # the session's learnt Move Overhead (mcts.budget)
+
+    @property
+    def board(self) -> Optional[chess.Board]:
+        """The current position (None before any ``position``)."""
+        return self._position.board
 
     # ------------------------------------------------------------ main loop
     def run(self, stdin: TextIO = sys.stdin) -> int:
@@ -119,6 +126,8 @@ class UciEngine:
             self._print(option.line())
         self._print("uciok")
         self._run_startup()
+        if self._job is None:  # imports and the table now, in the background, not in the first move
+            self._cache.prepare(self.options)
         return True
 
     def _cmd_isready(self, args: list[str]) -> bool:
@@ -177,17 +186,15 @@ class UciEngine:
     def _cmd_ucinewgame(self, args: list[str]) -> bool:
         self._wait_idle()
         self._latency.reset()
-        self.board = None
+        self._position.forget()
         self._cache.reset()
         return True
 
     def _cmd_position(self, args: list[str]) -> bool:
         self._wait_idle()
-        command = parse_position(args, bool(self.options["uci_chess960"]))
+        command = self._position.update(args, bool(self.options["uci_chess960"]))
         for note in command.notes:
             self._info_string(note)
-        if command.board is not None:
-            self.board = command.board
         return True
 
     def _cmd_go(self, args: list[str]) -> bool:
@@ -198,18 +205,40 @@ class UciEngine:
             self._info_string(note)
         if self.board is None:
             self._info_string("go before position: searching the start position")
-            self.board = chess.Board(chess960=bool(self.options["uci_chess960"]))
-        board = self.board.copy()
+            self._position.set_board(chess.Board(chess960=bool(self.options["uci_chess960"])))
+        # the job reads the tracker's board without a copy: nothing changes it until the job has
+        # ended (every state-changing command waits for it) or was abandoned (then it is forgotten)
+        board = self.board
+        assert board is not None
         search_moves: list[chess.Move] = []
         for text in go.searchmoves:
             try:
                 search_moves.append(parse_move(board, text))
             except ValueError as exc:
                 self._info_string(f"searchmoves: {exc}; ignored")
-        self._job = SearchJob(board, go, search_moves, dict(self.options), self._cache, self._print,
-                              debug=self.debug, started=started, latency=self._latency)
-        self._job.start()
+        job = SearchJob(board, go, search_moves, dict(self.options), self._cache, self._print,
+                        debug=self.debug, started=started, latency=self._latency, state_of=self._position.state)
+        if self._is_quick(go, board):
+            # a move of a few ms on the clock: searched here, with no thread to start (on a loaded
+            # machine each thread start waits for the CPU); it searches at most 100 ms, no longer
+            # than a stop may take, so the commands after it wait no longer than a stop would
+            with self._print.batched():
+                job.run_inline()
+            return True
+        self._job = job
+        job.start()
         return True
+
+    def _is_quick(self, go: GoCommand, board: chess.Board) -> bool:
+        """Whether ``go`` is a quick move (``BudgetController.is_quick``), searched inline."""
+        if go.ponder or go.infinite or not self._cache.is_idle():
+            return False
+        limit = go.limit()
+        if limit.infinite:
+            return False
+        overhead = self._latency.overhead(self.options["move overhead"] / 1000.0)
+        return quick_seconds(compute_deadlines(limit, 0 if board.turn == chess.WHITE else 1,
+                                               overhead=overhead)) is not None
 
     def _cmd_stop(self, args: list[str]) -> bool:
         job = self._job
@@ -250,6 +279,7 @@ class UciEngine:
         if not job.join(STOP_GRACE_SECONDS):
             job.abandon()
             self._cache.abandon(job.search, job.thread)
+            self._position.detach()  # the abandoned thread may still read the board
             self._info_string(f"the search did not stop within {STOP_GRACE_SECONDS} s; it was abandoned")
         if self._job is job:
             self._job = None

@@ -27,7 +27,10 @@ Losing on time is the worst result of all, so two safeguards sit on top of the p
   time each move cost than the engine measured (pipes, the GUI, process scheduling). The controller
   plans with the larger of the configured and the learnt overhead.
 * Emergency mode: with the clock below a few increments (or a few overheads), a move takes a small
-  fixed share: a fraction of the increment plus a sliver of what is left.
+  fixed share: a fraction of the increment plus a sliver of what is left, and never more than the
+  increment less the overhead (so that the clock stops sinking).
+* Panic: with the clock below ``PANIC_CLOCK`` (50 ms) or one overhead, a move gets the least
+  thinking time (``MIN_SECONDS``: the first iteration), and the UCI engine skips its info lines.
 
 Stopping: every search honours a ``stop()`` that comes before its ``run`` and clears the request
 when ``run`` returns. The controller therefore calls ``stop()`` once, and only while ``run`` is
@@ -69,6 +72,14 @@ EMERGENCY_OVERHEADS = 8.0
 # in emergency a move takes this share of the increment plus this share of the usable clock
 EMERGENCY_INCREMENT_SHARE = 0.5
 EMERGENCY_CLOCK_SHARE = 0.02
+# panic: with less than this (or less than one overhead) on the clock, answer at once: the least
+# thinking time, i.e. the search's first iteration or its table's move
+PANIC_CLOCK = 0.05
+# a quick move: a hard deadline this short needs no watchdog thread (see BudgetController.run)
+QUICK_SECONDS = 0.1
+# a quick move hands the search this multiple of the soft deadline (at most the hard one): where the
+# watchdog would stop an iteration that runs past the aim
+QUICK_AIM_FACTOR = 1.5
 
 
 @dataclass(frozen=True)
@@ -80,11 +91,13 @@ class Deadlines:
         hard: the time the search must not pass.
         is_clock: the deadlines come from a game clock (early stops and extensions apply), not from
             a fixed move time.
+        panic: the clock is almost gone (``is_panic``): answer at once, skip anything optional.
     """
 
     soft: Optional[float]
     hard: Optional[float]
     is_clock: bool = False
+    panic: bool = False
 
 
 def compute_deadlines(limit: Limit, player: int = 0, *, overhead: float = DEFAULT_OVERHEAD,
@@ -112,6 +125,7 @@ def compute_deadlines(limit: Limit, player: int = 0, *, overhead: float = DEFAUL
     soft: Optional[float] = None
     hard: Optional[float] = None
     is_clock = False
+    panic = False
     if limit.has_clock:
         if player not in (0, 1):
             raise ValueError(f"player must be 0 or 1 for a clock limit, got {player!r}")
@@ -124,10 +138,15 @@ def compute_deadlines(limit: Limit, player: int = 0, *, overhead: float = DEFAUL
             moves = max(1, min(int(limit.movestogo), 50)) if limit.movestogo else expected_moves
             # keep a reserve so that an unlucky overhead never flags: a share of what is left
             usable = max(0.0, remaining - min(0.05 * remaining, 1.0) - overhead)
-            if is_emergency(remaining, increment, overhead):
-                # move fast: a fraction of the increment, and a sliver of what is left
-                hard = max(MIN_SECONDS, min(EMERGENCY_INCREMENT_SHARE * increment + EMERGENCY_CLOCK_SHARE * usable,
-                                            0.25 * usable))
+            if is_panic(remaining, overhead):
+                panic = True
+                soft = hard = MIN_SECONDS
+            elif is_emergency(remaining, increment, overhead):
+                # move fast: a fraction of the increment, and a sliver of what is left; never more
+                # than the increment leaves after the overhead, so that the clock does not sink
+                # further (each move then costs less than it gives back)
+                share = EMERGENCY_INCREMENT_SHARE * increment + EMERGENCY_CLOCK_SHARE * usable
+                hard = max(MIN_SECONDS, min(share, 0.25 * usable, increment - overhead if increment > 0 else share))
                 soft = hard
             elif moves == 1:
                 soft_raw = 0.6 * usable + increment * 0.5
@@ -144,7 +163,29 @@ def compute_deadlines(limit: Limit, player: int = 0, *, overhead: float = DEFAUL
         fixed = max(MIN_SECONDS, limit.time - overhead)
         hard = fixed if hard is None else min(hard, fixed)
         soft = fixed if soft is None else min(soft, hard)
-    return Deadlines(soft, hard, is_clock)
+    return Deadlines(soft, hard, is_clock, panic)
+
+
+def quick_seconds(deadlines: Deadlines) -> Optional[float]:
+    """The time a quick move searches, or None when the move is not quick.
+
+    A move is quick when the time its search would take without a watchdog is at most
+    ``QUICK_SECONDS``: ``QUICK_AIM_FACTOR`` times the soft deadline for a clock (where the watchdog
+    would stop an iteration that runs past the aim), at most the hard deadline; the fixed time for
+    a move time.
+    """
+    if deadlines.hard is None:
+        return None
+    seconds = deadlines.hard
+    if deadlines.is_clock and deadlines.soft is not None:
+        seconds = min(seconds, max(MIN_SECONDS, QUICK_AIM_FACTOR * deadlines.soft))
+    return seconds if seconds <= QUICK_SECONDS else None
+
+
+def is_panic(remaining: float, overhead: float) -> bool:
+    """Whether a clock of ``remaining`` seconds leaves no time to think: below ``PANIC_CLOCK`` or
+    below one move's overhead."""
+    return remaining < max(PANIC_CLOCK, overhead)
 
 
 def is_emergency(remaining: float, increment: float, overhead: float) -> bool:
@@ -329,6 +370,9 @@ class BudgetController:
         self._last_info_time = 0.0
         self._stop_requested = threading.Event()
         self._wake: Optional[threading.Event] = None
+        self._accounted = False
+        self._direct = False  # a quick move inside run: stops go to the search directly, no watchdog
+        self._gate: Optional[_StopGate] = None
 
     # ----------------------------------------------------------------- time
     def start(self, *, pondering: bool = False, at: Optional[float] = None) -> None:
@@ -345,6 +389,12 @@ class BudgetController:
         with self._lock:
             self._start = self._clock()
             self._pondering = False
+
+    @property
+    def is_quick(self) -> bool:
+        """A move of at most ``QUICK_SECONDS`` (``quick_seconds``), not a ponder or infinite
+        search: ``run`` needs no watchdog thread for it."""
+        return not self._pondering and not self.limit.infinite and quick_seconds(self.deadlines) is not None
 
     @property
     def is_pondering(self) -> bool:
@@ -487,7 +537,9 @@ class BudgetController:
         if self._pondering or self.limit.infinite:
             return keep.replace(infinite=True)
         if self.deadlines.hard is not None:
-            return keep.replace(time=self.deadlines.hard)
+            quick = quick_seconds(self.deadlines) if self._direct else None
+            # a quick move: no watchdog stops an iteration at the aim, the search's own time does
+            return keep.replace(time=self.deadlines.hard if quick is None else quick)
         if keep.is_unbounded or (keep.simulations is None and keep.nodes is None and keep.time is None):
             # only depth or mate: a search that does not count depth (MCTS) runs until stopped
             return keep.replace(infinite=True)
@@ -503,6 +555,9 @@ class BudgetController:
         if not self.stop_reason:
             self.stop_reason = StopReason.of(reason)
         self._stop_requested.set()
+        gate = self._gate
+        if gate is not None:  # a quick move: no watchdog passes the stop on, so pass it on here
+            gate.poll()
         wake = self._wake
         if wake is not None:
             wake.set()
@@ -512,13 +567,18 @@ class BudgetController:
         return self._stop_requested.is_set()
 
     def run(self, search, state, *, on_info: Optional[InfoCallback] = None, pondering: bool = False,
-            started_at: Optional[float] = None, relay: Optional[InfoRelay] = None) -> SearchResult:
+            started_at: Optional[float] = None, relay: Optional[InfoRelay] = None,
+            account: bool = True) -> SearchResult:
         """Runs ``search`` on ``state`` under this controller and returns its result.
 
         A watchdog thread stops the search (``search.stop()``) when the time is up, right after an
-        interim result that makes more search pointless, and on ``request_stop``. ``stop()`` is
-        called once, and only while ``search.run`` is running (see the module's note on stopping).
-        ``on_info`` receives every interim result (after the controller has seen it).
+        interim result that makes more search pointless, and on ``request_stop``. A quick move
+        (``is_quick``: a hard deadline of at most ``QUICK_SECONDS``) runs without one: the search
+        gets a time of its own (``QUICK_AIM_FACTOR`` times the soft deadline, at most the hard one),
+        and stops are passed to it directly (on a loaded machine, starting a thread costs a wait
+        for the CPU each time). ``stop()`` is called once, and only while ``search.run`` is running
+        (see the module's note on stopping). ``on_info`` receives every interim result (after the
+        controller has seen it).
 
         Args:
             search: any search with ``run(state, limit)`` and ``stop()``; its interim results reach
@@ -529,17 +589,17 @@ class BudgetController:
             pondering: start in ponder mode (deadlines wait for ``ponderhit``).
             started_at: clock time the move began (default: now).
             relay: the ``InfoRelay`` the search was built with, when the caller knows it.
+            account: feed the latency tracker when the search returns; False when the caller
+                calls ``account`` itself once the move is really out (e.g. UCI, after ``bestmove``
+                is written), so that the learnt overhead covers the whole move, not only the search.
         """
         self.start(pondering=pondering, at=started_at)
+        gate = _StopGate(search)
+        receive = self._receiver(on_info)
+        if self.is_quick:
+            return self._run_direct(search, state, gate, receive, relay, account)
         done = threading.Event()
         wake = self._wake = threading.Event()
-        gate = _StopGate(search)
-
-        def receive(result: SearchResult) -> None:
-            if self.observe(result) or self._depth_reached(result):
-                self.request_stop(self.stop_reason or StopReason.LIMIT)
-            if on_info is not None:
-                on_info(result)
 
         def watchdog() -> None:
             while not done.is_set():
@@ -564,13 +624,42 @@ class BudgetController:
                 wake.set()
                 thread.join()
                 self._wake = None
-        self._account()
+        if account:
+            self.account()
         return result
 
-    def _account(self) -> None:
-        """Feeds the latency tracker: the time this move took and how late past the hard deadline."""
-        if self.latency is None or self._pondering or self._start is None:
+    def _receiver(self, on_info: Optional[InfoCallback]) -> InfoCallback:
+        """What listens to the search during ``run``: the controller, then ``on_info``."""
+
+        def receive(result: SearchResult) -> None:
+            if self.observe(result) or self._depth_reached(result):
+                self.request_stop(self.stop_reason or StopReason.LIMIT)
+            if on_info is not None:
+                on_info(result)
+
+        return receive
+
+    def _run_direct(self, search, state, gate: _StopGate, receive: InfoCallback,
+                    relay: Optional[InfoRelay], account: bool) -> SearchResult:
+        """``run`` for a quick move: no watchdog thread (see ``run``)."""
+        self._direct = True
+        self._gate = gate
+        try:
+            with _listening(search, receive, relay):
+                result = gate.run(state, self.search_limit())
+        finally:
+            self._gate = None
+            self._direct = False
+        if account:
+            self.account()
+        return result
+
+    def account(self) -> None:
+        """Feeds the latency tracker, once per move: the time this move took until now and how
+        late that is past the hard deadline. ``run`` calls it unless told not to."""
+        if self.latency is None or self._pondering or self._start is None or self._accounted:
             return
+        self._accounted = True
         spent = self.elapsed()
         self.latency.observe_spent(self.player, spent)
         if self.deadlines.hard is not None:

@@ -406,11 +406,17 @@ def test_emergency_mode_caps_at_a_fraction_of_the_increment():
     assert is_emergency(0.2, inc, overhead) and not is_emergency(0.5, inc, overhead)
     assert is_emergency(2.5, 1.0, 0.0) and not is_emergency(3.5, 1.0, 0.0)
     d = compute_deadlines(Limit(wtime=0.2, btime=5.0, winc=inc, binc=inc), 0, overhead=overhead)
-    usable = 0.2 - 0.05 * 0.2 - overhead
-    assert d.hard == pytest.approx(EMERGENCY_INCREMENT_SHARE * inc + EMERGENCY_CLOCK_SHARE * usable)
-    assert d.soft == d.hard and d.is_clock
+    # the increment does not cover the overhead: the least thinking time, so the clock can recover
+    assert d.hard == MIN_SECONDS and d.soft == d.hard and d.is_clock
+    big_inc, small_overhead = 0.1, 0.01
+    d2 = compute_deadlines(Limit(wtime=0.25, winc=big_inc), 0, overhead=small_overhead)
+    usable = 0.25 - 0.05 * 0.25 - small_overhead
+    assert d2.hard == pytest.approx(EMERGENCY_INCREMENT_SHARE * big_inc + EMERGENCY_CLOCK_SHARE * usable)
+    # capped at the increment less the overhead
+    d3 = compute_deadlines(Limit(wtime=0.25, winc=big_inc), 0, overhead=0.06)
+    assert d3.hard == pytest.approx(big_inc - 0.06) and d3.hard < EMERGENCY_INCREMENT_SHARE * big_inc
     # never more than a quarter of what is usable, never less than the minimum
-    assert compute_deadlines(Limit(wtime=0.04, winc=1.0), 0, overhead=0.0).hard == pytest.approx(0.25 * 0.038)
+    assert compute_deadlines(Limit(wtime=0.08, winc=1.0), 0, overhead=0.0).hard == pytest.approx(0.25 * 0.076)
     assert compute_deadlines(Limit(wtime=0.001), 0, overhead=0.03).hard == MIN_SECONDS
     # just above the emergency line the normal plan applies, and it is larger
     normal = compute_deadlines(Limit(wtime=0.3, winc=inc), 0, overhead=overhead)
@@ -467,6 +473,83 @@ def test_controller_plans_with_the_learnt_overhead_and_feeds_the_tracker():
     first = BudgetController(limit, 0, latency=tracker, clock=clock)
     first.start()
     clock.now += 1.0
-    first._account()
+    first.account()
+    clock.now += 5.0
+    first.account()  # once per move: a second call (e.g. after bestmove) changes nothing
     BudgetController(Limit(wtime=29.2, btime=30.0, winc=0.5, binc=0.5), 0, latency=tracker)
     assert tracker.round_trip == pytest.approx(30.0 - 29.2 + 0.5 - 1.0)
+
+
+def test_panic_when_the_clock_is_almost_gone():
+    from mcts.budget import MIN_SECONDS, PANIC_CLOCK, is_panic
+
+    # below 50 ms: the least thinking time, whatever the increment
+    d = compute_deadlines(Limit(wtime=0.04, btime=1.0, winc=0.01, binc=0.01), 0, overhead=0.01)
+    assert d.panic and d.is_clock and d.soft == d.hard == MIN_SECONDS
+    # below one overhead (a learnt 0.2 s on a loaded machine) also panics
+    d = compute_deadlines(Limit(btime=0.15, wtime=5.0), 1, overhead=0.2)
+    assert d.panic and d.hard == MIN_SECONDS
+    # just above both: emergency, not panic, and never more than a quarter of the usable clock
+    d = compute_deadlines(Limit(wtime=0.06, btime=0.06, winc=0.01, binc=0.01), 0, overhead=0.01)
+    assert not d.panic and d.hard == MIN_SECONDS  # the increment only covers the overhead
+    d = compute_deadlines(Limit(wtime=0.06, btime=0.06, winc=0.03, binc=0.03), 0, overhead=0.001)
+    usable = 0.06 - 0.003 - 0.001
+    assert not d.panic and d.hard == pytest.approx(min(0.5 * 0.03 + 0.02 * usable, 0.25 * usable))
+    assert is_panic(PANIC_CLOCK - 1e-9, 0.0) and not is_panic(PANIC_CLOCK, 0.0)
+    assert is_panic(0.3, 0.31) and not is_panic(0.3, 0.29)
+    # a fixed move time or an infinite search never panics
+    assert not compute_deadlines(Limit(time=0.01)).panic
+    assert not compute_deadlines(Limit(infinite=True)).panic
+
+
+class _Instant:
+    """A search that reports one proven result at once and records what it was given."""
+
+    def __init__(self) -> None:
+        self.on_info = None
+        self.limits: list[Limit] = []
+        self.threads_during_run = 0
+        self.stopped_in_run = False
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self, state, limit: Limit) -> SearchResult:
+        self.limits.append(limit)
+        self.threads_during_run = threading.active_count()
+        result = SearchResult(3, actions=(3, 4), pv=(3,), depth=1, is_proven=True)
+        try:
+            if self.on_info is not None:
+                self.on_info(result)
+            self.stopped_in_run = self._stop.is_set()
+            return result
+        finally:
+            self._stop.clear()
+
+
+def test_quick_move_runs_without_a_watchdog_and_passes_stops_directly():
+    from mcts.budget import QUICK_AIM_FACTOR, QUICK_SECONDS, quick_seconds
+
+    limit = Limit(wtime=1.0, btime=1.0, winc=0.01, binc=0.01)
+    controller = BudgetController(limit, 0, overhead=0.03)
+    d = controller.deadlines
+    assert controller.is_quick and d.hard > QUICK_SECONDS  # the soft deadline decides
+    assert quick_seconds(d) == pytest.approx(QUICK_AIM_FACTOR * d.soft)
+    search = _Instant()
+    before = threading.active_count()
+    controller.run(search, _State())
+    assert search.threads_during_run == before  # no watchdog thread
+    assert search.limits[0].time == pytest.approx(min(d.hard, QUICK_AIM_FACTOR * d.soft))
+    assert search.stopped_in_run and controller.stop_reason == "proven"
+    # a long clock, pondering or an infinite search keeps the watchdog
+    assert not BudgetController(Limit(wtime=60.0, btime=60.0), 0).is_quick
+    assert not BudgetController(Limit(infinite=True), 0).is_quick
+    pondering = BudgetController(limit, 0, overhead=0.03)
+    pondering.start(pondering=True)
+    assert not pondering.is_quick
+    # the hard deadline is not changed by the quick path: only the search's own time is capped
+    assert controller.search_limit().time == pytest.approx(d.hard)
+    assert quick_seconds(compute_deadlines(Limit(time=0.08))) == pytest.approx(0.08 - 0.03)
+    assert quick_seconds(compute_deadlines(Limit(time=0.5))) is None
+    assert quick_seconds(compute_deadlines(Limit(depth=3))) is None

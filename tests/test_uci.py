@@ -865,3 +865,124 @@ def test_null_move_through_python_chess(plytree):
     board.push(chess.Move.null())
     result = plytree.play(board, chess.engine.Limit(depth=3))
     assert result.move in board.legal_moves
+
+
+# --------------------------------------------------------------------------- incremental position lines
+def _full_replay(args: list[str], chess960: bool):
+    from engine._uci_position import parse_position
+
+    return parse_position(args, chess960)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_position_lines_extended_incrementally_equal_a_full_replay(seed):
+    """A GUI's growing ``position ... moves`` lines (1-2 new moves each, sometimes a changed line,
+    an illegal move, a null move, another start): the tracker's board and search state equal those
+    of a full replay after every line."""
+    import games
+    from engine._uci_position import state_from_board
+    from engine._uci_track import PositionTracker
+
+    rng = random.Random(seed)
+    game = games.load("chess")
+    tracker = PositionTracker()
+    heads = [["startpos"], ["fen", *"r3k2r/8/8/8/8/8/8/R3K2R w KQkq - 0 1".split()]]
+    head = heads[0]
+    line: list[str] = []
+    board = chess.Board()
+    checked = 0
+    for _ in range(160):
+        roll = rng.random()
+        if roll < 0.05:  # a new game, maybe from a FEN
+            head = rng.choice(heads)
+            board = chess.Board(" ".join(head[1:])) if head[0] == "fen" else chess.Board()
+            line = []
+        elif roll < 0.10 and len(line) > 3:  # a take-back: a line that does not extend the last one
+            cut = rng.randrange(1, len(line))
+            line = line[:cut]
+            board = chess.Board(" ".join(head[1:])) if head[0] == "fen" else chess.Board()
+            for text in line:
+                board.push(chess.Move.from_uci(text) if text != "0000" else chess.Move.null())
+        else:
+            for _ in range(rng.choice((1, 1, 2))):
+                moves = list(board.legal_moves)
+                if not moves or board.is_game_over(claim_draw=True):
+                    break
+                move = chess.Move.null() if rng.random() < 0.03 and not board.is_check() else rng.choice(moves)
+                board.push(move)
+                line.append(move.uci())
+        args = head + (["moves", *line] if line else [])
+        if rng.random() < 0.05:  # an illegal move at the end: the legal prefix is kept
+            args = args + (["moves"] if not line else []) + ["e1e8"]
+        got = tracker.update(args, False)
+        want = _full_replay(args, False)
+        assert got.notes == want.notes
+        assert tracker.board.fen() == want.board.fen()
+        assert tracker.board.move_stack == want.board.move_stack
+        if not want.board.is_valid() or want.board.is_game_over():
+            continue
+        state, expected = tracker.state(game, tracker.board), state_from_board(game, want.board)
+        assert state == expected and state.fen() == expected.fen()
+        assert state.is_terminal() == expected.is_terminal()
+        assert sorted(state.legal_actions()) == sorted(expected.legal_actions())
+        checked += 1
+    assert tracker.incremental > 50 and checked > 100
+
+
+def test_repetition_is_seen_through_incremental_lines():
+    """The third occurrence arrives one move at a time: the incremental state sees the draw."""
+    import games
+    from engine._uci_track import PositionTracker
+
+    game = games.load("chess")
+    tracker = PositionTracker()
+    line: list[str] = []
+    for move in ["g1f3", "g8f6", "f3g1", "f6g8"] * 2:
+        line.append(move)
+        tracker.update(["startpos", "moves", *line], False)
+        state = tracker.state(game, tracker.board)
+    assert tracker.incremental == len(line) - 1
+    assert state.is_terminal() and tracker.board.can_claim_threefold_repetition()
+
+
+def test_quick_move_is_answered_on_the_protocol_thread():
+    """At 1 s + 10 ms the search runs inline: bestmove is out when ``go`` returns, no thread was
+    started for it, and the next commands are served as usual."""
+    s = Session()
+    s.send("uci", "isready")
+    s.wait_for("readyok")
+    s.engine._cache.get(False, s.engine.options)  # the background build is done
+    s.send("position startpos moves e2e4", "go wtime 1000 btime 1000 winc 10 binc 10")
+    assert any(line.startswith("bestmove ") for line in s.lines)
+    assert s.engine._job is None
+    s.send("go wtime 60000 btime 60000")  # a long clock: a worker thread, stoppable
+    assert s.engine._job is not None
+    s.send("stop")
+    s.bestmove()
+
+
+def test_batched_printer_flushes_once_per_bestmove():
+    from engine._uci_format import Printer
+
+    class Stream:
+        def __init__(self) -> None:
+            self.text, self.flushes = "", []
+
+        def write(self, text: str) -> None:
+            self.text += text
+
+        def flush(self) -> None:
+            self.flushes.append(self.text.count("\n"))
+
+    stream = Stream()
+    out = Printer(stream)
+    out("info string before")
+    with out.batched():
+        out("info depth 1")
+        out("info depth 2")
+        out("bestmove e2e4")
+        out("info string after")
+    out("readyok")
+    assert stream.text.splitlines() == ["info string before", "info depth 1", "info depth 2", "bestmove e2e4",
+                                        "info string after", "readyok"]
+    assert stream.flushes == [1, 4, 5, 6]
