@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"value for the side to move: {value}")
     print(f"pv: {' '.join(actions_to_strings(state, result.pv)) or '-'}")
     if args.game == "hex":
-        from mcts._hex_dfpn import proof_text  # the Hex solver's verdict, when it proves one within a second
-        proof = proof_text(state, time_limit=1.0)
+        from mcts import hex_proof_text  # the Hex solver's verdict, when it proves one within a second
+        proof = hex_proof_text(state, time_limit=1.0)
         if proof:
             print(proof)
     print(f"depth {result.depth}  nodes {result.nodes}  simulations {result.simulations}  "

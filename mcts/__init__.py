@@ -7,6 +7,7 @@ from mcts._c4solver import solve_moves as solve_connect4_moves
 from mcts._errors import EvaluatorOutputError, SearchError, UnsolvableError, UnsupportedGameError
 from mcts._evaluator import Evaluator, uniform_priors
 from mcts._evaluators import RolloutEvaluator, UniformEvaluator, random_playout_returns
+from mcts._hex_dfpn import proof_text as hex_proof_text
 from mcts._hex_dfpn import solve_hex
 from mcts._limit import Limit, SearchResult, StopReason
 from mcts._llm_budget import LLMBudget
@@ -51,6 +52,7 @@ __all__ = [
     "UnsupportedGameError",
     "compute_deadlines",
     "heuristic_best",
+    "hex_proof_text",
     "move_time",
     "random_playout_returns",
     "run_with_budget",

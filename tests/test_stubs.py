@@ -21,6 +21,7 @@ STUBS = {
     "mcts._alphabeta": "mcts/_alphabeta.pyi",
     "mcts._chess_ab": "mcts/_chess_ab.pyi",
     "mcts._chess_evaluator": "mcts/_chess_evaluator.pyi",
+    "mcts._hex_dfpn": "mcts/_hex_dfpn.pyi",
     "mcts._nnue": "mcts/_nnue.pyi",
     "games._cgame": "games/_cgame.pyi",
     "games.tictactoe": "games/tictactoe.pyi",
