@@ -457,3 +457,18 @@ def test_llm_player_specs_are_checked():
     for bad in ("kind=llm,colour=red", "kind=llm,mode=dream", "kind=llm,price=cheap", "kind=llm,llm_calls=-1"):
         with pytest.raises(PlayerSpecError):
             parse_player(bad)
+
+
+@pytest.mark.parametrize("calls", [3, 5, 8])
+def test_agent_search_on_a_server_that_ignores_n_never_posts_past_its_budget(fake_llm, calls):
+    """Samples for an agent's proposals cost one POST each on llama.cpp (it ignores ``n``): the POSTs
+    the server saw equal what the search says it spent, and never pass the limit."""
+    from games.text import make_env
+    from mcts.agent_search import AgentSearch
+    from models.llm import LLMAgentOracle
+
+    url, server = fake_llm
+    server.style = "llamacpp"
+    b = HTTPBackend(url, "m", retries=0)
+    result = AgentSearch(LLMAgentOracle(b), samples=2).run(make_env("code_repair", 0), Limit(llm_calls=calls))
+    assert len(server.posts) == b.usage.snapshot().calls == result.spent["llm_calls"] <= calls

@@ -112,7 +112,7 @@ class LLMAgentOracle:
         pt = self.prompt_token_bound(prompt)
         ct = (max_tokens + 1) * n if max_tokens else 0
         # a server may answer n samples with n requests, and retry each; in process, n samples are one call
-        http = isinstance(getattr(self.backend, "requests_sent", None), int)
+        http = hasattr(self.backend, "base_url")  # HTTPBackend: usage.calls counts every POST
         requests = max(1, n) * (1 + int(getattr(self.backend, "retries", 0) or 0)) if http else 1
         res = budget.reserve(requests=requests, prompt_tokens=pt, completion_tokens=ct,
                              money=self.prices.cost(pt, ct))
