@@ -9,7 +9,6 @@ is left). ``Game24Search`` runs single-agent MCTS (UCT) whose expansions ask the
 """
 from __future__ import annotations
 
-import itertools
 import math
 import random
 import re
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Protocol
 
+import games.text.game24 as text_game24
 from mcts import LLMBudget, Limit
 from models.llm._backend import BudgetExceededError, LLMError
 from models.llm._oracle import parse_score
@@ -50,8 +50,7 @@ class OpenEnvironment(Protocol):
     def to_text(self, state) -> str: ...
 
 
-def _fmt(x: Fraction) -> str:
-    return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
+_fmt = text_game24.fmt  # a number as the game writes it: 12 or 3/4
 
 
 @dataclass(frozen=True)
@@ -120,22 +119,8 @@ class Game24:
 
 
 def is_solvable(numbers: Sequence[int], target: int = 24) -> bool:
-    """Whether the numbers can reach ``target`` (brute force; for making puzzle sets, not for search)."""
-    def rec(nums: tuple[Fraction, ...]) -> bool:
-        if len(nums) == 1:
-            return nums[0] == target
-        for i, j in itertools.combinations(range(len(nums)), 2):
-            rest = [nums[k] for k in range(len(nums)) if k not in (i, j)]
-            a, b = nums[i], nums[j]
-            outs = {a + b, a - b, b - a, a * b}
-            if b:
-                outs.add(a / b)
-            if a:
-                outs.add(b / a)
-            if any(rec(tuple(rest + [c])) for c in outs):
-                return True
-        return False
-    return rec(tuple(Fraction(n) for n in numbers))
+    """Whether the numbers can reach ``target`` (the brute-force solver of ``games.text.game24``)."""
+    return text_game24.is_solvable(numbers, target)
 
 
 def puzzles(count: int, seed: int = 0) -> list[tuple[int, ...]]:
