@@ -58,6 +58,8 @@ def make_backend(args):
 
 
 def c4(args) -> dict:
+    if args.simulations is None:
+        args.simulations = 16
     me: Any
     opp: Any
     game = games.load("connect4")
@@ -112,22 +114,38 @@ def c4(args) -> dict:
 
 
 def game24(args) -> dict:
-    from models.llm import Game24Search, puzzles
+    """Game of 24 puzzles through the agent search (``models.llm.Game24Search`` on ``AgentSearch``):
+    the model alone (one greedy episode; with ``--sample`` also sampled episodes at the search's budget)
+    and the search with the prompted value."""
+    from collections import Counter
+
+    from games.text import puzzles
+    from models.llm import Game24Search
 
     backend = make_backend(args)
-    examples = {(4, 4, 6, 8), (2, 9, 10, 12)}  # shown in the prompt: not in the test set
+    examples = {(4, 4, 6, 8), (2, 9, 10, 12)}  # left out, so the set is the issue-9 row's 20 puzzles
     todo = [p for p in puzzles(args.puzzles + 2, seed=args.seed) if p not in examples][: args.puzzles]
-    search = Game24Search(backend, samples=args.samples)
-    plain = sum(search.solve_greedy(p).solved for p in todo)
-    before = backend.usage.snapshot()
-    solved = 0
-    for p in todo:
-        r = search.solve(p, Limit(llm_calls=args.llm_calls, simulations=args.simulations or None))
-        solved += r.solved
-        print(p, r.solved, r.steps, r.llm_calls, file=sys.stderr, flush=True)
-    spent = backend.usage.snapshot() - before
-    return {"puzzles": len(todo), "solved_greedy": plain, "solved_search": solved, "llm_calls_search": spent.calls,
-            "llm_calls_limit_per_puzzle": args.llm_calls, "stats": dict(search.stats)}
+    solver = Game24Search(backend, samples=args.samples)
+    limit = Limit(llm_calls=args.llm_calls, simulations=args.simulations)
+    t0 = time.monotonic()
+    out: dict[str, Any] = {"puzzles": len(todo), "llm_calls_limit_per_puzzle": args.llm_calls}
+    runs = [("greedy", lambda p: solver.solve_greedy(p)), ("search", lambda p: solver.solve(p, limit))]
+    if args.sample:
+        runs.insert(1, ("sample", lambda p: solver.sample(p, limit)))
+    for name, run in runs:
+        solved, calls, stats, t1 = 0, 0, Counter(), time.monotonic()
+        for p in todo:
+            r = run(p)
+            solved += r.solved
+            calls += r.spent["llm_calls"]
+            stats.update(r.stats)
+            print(name, p, r.solved, repr(r.answer), r.spent["llm_calls"], r.stop_reason, file=sys.stderr, flush=True)
+        out[f"solved_{name}"] = solved
+        out[f"llm_calls_{name}"] = calls
+        out[f"stats_{name}"] = dict(stats)
+        out[f"seconds_{name}"] = round(time.monotonic() - t1, 1)
+    out["seconds"] = round(time.monotonic() - t0, 1)
+    return out
 
 
 def main(argv=None) -> int:
@@ -137,7 +155,8 @@ def main(argv=None) -> int:
     p.add_argument("--opponent", default="random", choices=["random", "mcts"])
     p.add_argument("--opponent-simulations", type=int, default=50)
     p.add_argument("--games", type=int, default=20)
-    p.add_argument("--simulations", type=int, default=16)
+    p.add_argument("--simulations", type=int, default=None,
+                   help="c4: MCTS simulations per move (default 16); game24: search iterations (default: no bound)")
     p.add_argument("--depth", type=int, default=2)
     p.add_argument("--candidates", type=int, default=3)
     p.add_argument("--prior-temperature", type=float, default=1.0, help="softmax temperature of LLM priors")
@@ -150,7 +169,8 @@ def main(argv=None) -> int:
     p.add_argument("--base-url", default=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--puzzles", type=int, default=20)
-    p.add_argument("--samples", type=int, default=3)
+    p.add_argument("--samples", type=int, default=3, help="game24: proposals per expansion")
+    p.add_argument("--sample", action="store_true", help="game24: also the model alone, sampled episodes at the budget")
     p.add_argument("--llm-calls", type=int, default=40)
     p.add_argument("--tag", default="", help="label of this run in --games-log and the result")
     p.add_argument("--games-log", default=None, help="append one JSON line per finished game here")

@@ -433,31 +433,31 @@ def test_http_backend_drives_a_player(fake_server):
 
 
 # ---------------------------------------------------------------------------------- Game of 24
-def test_game24_environment_rules():
-    from models.llm import Game24
-
-    env = Game24([4, 4, 6, 8])
-    s = env.initial()
-    assert not env.is_solved(s)
-    s = env.apply(s, "4 + 8 = 12")
-    s = env.apply(s, "6 - 4 = 2")
-    s = env.apply(s, "12 * 2 = 24")
-    assert env.is_solved(s)
-    with pytest.raises(ValueError):
-        env.apply(env.initial(), "5 + 5 = 10")  # 5 is not among the numbers
-    with pytest.raises(ValueError):
-        env.apply(env.initial(), "4 + 4 = 9")  # wrong arithmetic
-
-
-def test_game24_search_solves_with_scripted_proposals():
+def test_game24_search_is_the_agent_search_on_the_text_environment():
+    """``Game24Search`` is a thin entry point: its runs are ``AgentSearch`` / ``sample_episodes`` on
+    ``games.text.Game24`` with an ``LLMAgentOracle`` (the rules are tested in test_agents.py)."""
+    from mcts.agent_search import AgentResult
     from models.llm import Game24Search
 
-    steps = {"Input: 4 4 6 8\nStep:<": ["4 + 8 = 12 (left: 4 6 12)", "4 * 4 = 16"],
-             "Input: 4 6 12\nStep:<": ["6 - 4 = 2 (left: 2 12)", "nonsense"],
-             "Input: 2 12\nStep:<": ["12 * 2 = 24"]}
-    b = ScriptedBackend(completions=lambda p: next((v for k, v in steps.items() if k in p), "50") if "Step:" in p else "50")
-    result = Game24Search(b, samples=2).solve([4, 4, 6, 8], Limit(llm_calls=40))
-    assert result.solved and result.steps[-1].endswith("= 24")
+    steps = {"Numbers: 4 4 6 8\nNext": ["4 + 8 = 12", "4 * 4 = 16"],
+             "Numbers: 4 6 12\nNext": ["6 - 4 = 2", "nonsense"],
+             "Numbers: 2 12\nNext": ["12 * 2 = 24"],
+             "Score": "Score: 60. Reason: close."}
+    solver = Game24Search(ScriptedBackend(completions=steps), samples=2)
+    result = solver.solve([4, 4, 6, 8], Limit(llm_calls=40))
+    assert isinstance(result, AgentResult) and result.env == "game24" and result.task_id == "4-4-6-8"
+    assert result.solved and result.answer == "4 + 8 = 12; 6 - 4 = 2; 12 * 2 = 24" and result.stop_reason == "solved"
+    assert result.stats["invalid_proposals"] >= 1 and 0 < result.spent["llm_calls"] <= 40
+    greedy = solver.solve_greedy([4, 4, 6, 8])  # the first scripted answer at each step solves it
+    assert greedy.solved and greedy.iterations == 1 and greedy.spent["llm_calls"] == 3
+    stuck = Game24Search(ScriptedBackend(default_completion="no idea"), max_rounds=2)
+    assert not stuck.solve_greedy([4, 4, 6, 8]).solved
+    r = stuck.solve([4, 4, 6, 8], Limit(llm_calls=50))
+    assert r.stop_reason == "exhausted" and r.selection == "unfinished"
+    sampled = stuck.sample([4, 4, 6, 8], Limit(llm_calls=4))
+    assert not sampled.solved and sampled.spent["llm_calls"] == 4 and sampled.stop_reason == "llm_calls"
+    with pytest.raises(ValueError):
+        Game24Search(ScriptedBackend(), samples=0)
 
 
 # ---------------------------------------------------------------------------------- in-process model

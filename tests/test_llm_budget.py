@@ -301,9 +301,9 @@ def test_minimax_composite_and_game24_stay_within_limits(fake_llm):
         posts0, tokens0 = _served(server)
         result = solver.solve([4, 6, 8, 2], limit)
         posts, tokens = _served(server)
-        assert result.llm_calls == posts - posts0 and result.tokens == tokens - tokens0
-        assert (limit.llm_calls is None or result.llm_calls <= limit.llm_calls)
-        assert (limit.tokens is None or result.tokens <= limit.tokens)
+        assert result.spent["llm_calls"] == posts - posts0 and result.spent["tokens"] == tokens - tokens0
+        assert (limit.llm_calls is None or result.spent["llm_calls"] <= limit.llm_calls)
+        assert (limit.tokens is None or result.spent["tokens"] <= limit.tokens)
     assert b.usage.snapshot().calls == len(server.posts)
 
 

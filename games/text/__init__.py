@@ -10,7 +10,7 @@ from games.text._protocol import InvalidActionError, TaskError, TextEnvironment
 from games.text._tasks import DATA_DIR, ENVIRONMENTS, environment_names, load_tasks, make_env
 from games.text.code_repair import CodeRepair, CodeState
 from games.text.connect4 import C4State, Connect4Task, opponent_reply
-from games.text.game24 import Game24, Game24State, is_solvable, solve
+from games.text.game24 import Game24, Game24State, is_solvable, puzzles, solve
 from games.text.revision import RevisionState, TextRevision
 from games.text.sandbox import SandboxError, SandboxLimits, SandboxResult, run_python
 
@@ -36,6 +36,7 @@ __all__ = [
     "load_tasks",
     "make_env",
     "opponent_reply",
+    "puzzles",
     "run_python",
     "solve",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -74,6 +75,17 @@ def solve(numbers: Sequence[int | Fraction], target: int = 24) -> Optional[list[
 def is_solvable(numbers: Sequence[int | Fraction], target: int = 24) -> bool:
     """Whether ``numbers`` can reach ``target``."""
     return solve(numbers, target) is not None
+
+
+def puzzles(count: int, seed: int = 0) -> list[tuple[int, ...]]:
+    """``count`` distinct solvable puzzles of four numbers 1-13 (sorted), drawn with ``seed``."""
+    rng = random.Random(seed)
+    out: list[tuple[int, ...]] = []
+    while len(out) < count:
+        p = tuple(sorted(rng.randint(1, 13) for _ in range(4)))
+        if p not in out and is_solvable(p):
+            out.append(p)
+    return out
 
 
 class Game24:

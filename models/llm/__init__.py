@@ -20,16 +20,7 @@ from models.llm._backend import (
 )
 from models.llm._chat import chatml, chatml_to_messages
 from models.llm._evaluator import CompositeEvaluator, LLMEvaluator
-from models.llm._game24 import (
-                                 Game24,
-                                 Game24Result,
-                                 Game24Search,
-                                 Game24State,
-                                 InvalidStepError,
-                                 OpenEnvironment,
-                                 is_solvable,
-                                 puzzles,
-)
+from models.llm._game24 import Game24Search  # thin entry point: games.text.Game24 through AgentSearch
 from models.llm._http import SCORING_MODES, HTTPBackend
 from models.llm._oracle import (
                                  LLMOracle,
@@ -53,12 +44,8 @@ __all__ = [
                                  "BaseBackend",
                                  "BudgetExceededError",
                                  "CompositeEvaluator",
-                                 "Game24",
-                                 "Game24Result",
                                  "Game24Search",
-                                 "Game24State",
                                  "HTTPBackend",
-                                 "InvalidStepError",
                                  "LLMBackend",
                                  "LLMError",
                                  "LLMEvaluator",
@@ -67,7 +54,6 @@ __all__ = [
                                  "LLMTimeoutError",
                                  "LRUCache",
                                  "ModelNotFoundError",
-                                 "OpenEnvironment",
                                  "Prices",
                                  "PromptError",
                                  "Price",
@@ -82,10 +68,8 @@ __all__ = [
                                  "chatml",
                                  "chatml_to_messages",
                                  "find_smollm2_gguf",
-                                 "is_solvable",
                                  "parse_move",
                                  "parse_score",
-                                 "puzzles",
                                  "resolve_model_dir",
                                  "score_to_value",
                                  "softmax",
