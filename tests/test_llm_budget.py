@@ -1,7 +1,8 @@
 """Budgets are promises: fake OpenAI-style servers (llama-cpp-python, vLLM, llama.cpp's native API,
 Ollama) count the requests and tokens they serve, and every search shape (greedy player, MCTS with
 LLM priors and values, LLM minimax, Game of 24) must spend no more than its ``Limit`` and count
-exactly what the server counted. Also: the capability probe and each scoring request shape."""
+exactly what the server counted; so must the agent search (``mcts.agent_search``) with samples on
+servers that ignore ``n`` and with retries. Also: the capability probe and each scoring request shape."""
 from __future__ import annotations
 
 import json
@@ -50,10 +51,10 @@ class _FakeLLMServer(BaseHTTPRequestHandler):
         pass
 
     def _reply(self, reply: dict | None, status: int = 200, pt: int = 0, ct: int = 0) -> None:
-        cls = type(self)
-        with cls.lock:
-            cls.prompt_tokens += pt
-            cls.completion_tokens += ct
+        counts = _FakeLLMServer  # subclasses (flaky, /props) count into the same totals
+        with counts.lock:
+            counts.prompt_tokens += pt
+            counts.completion_tokens += ct
         if reply is None:
             self.send_response(status)
             self.send_header("Content-Length", "0")
@@ -113,6 +114,27 @@ class _FakeLLMServer(BaseHTTPRequestHandler):
                     choice = {"index": j, "message": {"role": "assistant", "content": text}}
                 choices.append(choice)
         self._reply({"choices": choices, "usage": {"prompt_tokens": pt, "completion_tokens": ct}}, pt=pt, ct=ct)
+
+
+class _FlakyServer(_FakeLLMServer):
+    """Answers HTTP 503 to the next ``failures`` POSTs, and to every ``fail_every``-th POST it receives
+    (the failed POSTs are counted too: a retry is a request)."""
+
+    failures = 0
+    fail_every = 0
+
+    def do_POST(self):
+        cls = type(self)
+        with _FakeLLMServer.lock:
+            seen = len(_FakeLLMServer.posts) + 1
+            fail = cls.failures > 0 or (cls.fail_every > 0 and seen % cls.fail_every == 0)
+            if fail:
+                cls.failures = max(0, cls.failures - 1)
+                _FakeLLMServer.posts.append((self.path, {}))
+        if fail:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            return self._reply(None, 503)
+        return super().do_POST()
 
 
 @pytest.fixture()
@@ -311,18 +333,8 @@ def test_retries_are_requests_and_need_budget(fake_llm):
     url, server = fake_llm
     server.style = "llamacpp"
 
-    class Flaky(_FakeLLMServer):
-        failures = 0
-
-        def do_POST(self):
-            if type(self).failures > 0:
-                type(self).failures -= 1
-                self.rfile.read(int(self.headers["Content-Length"]))
-                with _FakeLLMServer.lock:
-                    _FakeLLMServer.posts.append((self.path, {}))
-                return self._reply(None, 503)
-            return super().do_POST()
-
+    Flaky = _FlakyServer
+    Flaky.fail_every = 0
     for srv in _serving(Flaky):
         b = HTTPBackend(f"http://127.0.0.1:{srv.server_address[1]}/v1", "m", scoring="top_logprobs",
                         retries=3, backoff=0.001)
@@ -459,16 +471,41 @@ def test_llm_player_specs_are_checked():
             parse_player(bad)
 
 
-@pytest.mark.parametrize("calls", [3, 5, 8])
-def test_agent_search_on_a_server_that_ignores_n_never_posts_past_its_budget(fake_llm, calls):
-    """Samples for an agent's proposals cost one POST each on llama.cpp (it ignores ``n``): the POSTs
-    the server saw equal what the search says it spent, and never pass the limit."""
+@pytest.mark.parametrize("style,samples,retries,fail_every", [
+    ("llamacpp", 3, 0, 0),  # n > 1 on a server that ignores n: one POST per sample
+    ("vllm", 3, 0, 0),  # the same samples in one POST
+    ("llamacpp", 1, 1, 3),  # every third POST fails once and is retried
+    ("llamacpp", 2, 1, 4),  # both: samples asked again and failures retried
+])
+def test_agent_search_posts_and_tokens_match_the_server_and_never_pass_the_limit(fake_llm, style, samples,
+                                                                                   retries, fail_every):
+    """The server's own count of POSTs and tokens is what the agent search says it spent, and never
+    more than the ``Limit``, for every budget from 1 to 12 requests and for token budgets. (Before the
+    oracle reserved every POST an HTTP backend may send, it reserved one request per proposal and sent
+    ``samples`` POSTs on a server that ignores ``n``, or two on a retry: past the limit.)"""
     from games.text import make_env
     from mcts.agent_search import AgentSearch
     from models.llm import LLMAgentOracle
 
-    url, server = fake_llm
-    server.style = "llamacpp"
-    b = HTTPBackend(url, "m", retries=0)
-    result = AgentSearch(LLMAgentOracle(b), samples=2).run(make_env("code_repair", 0), Limit(llm_calls=calls))
-    assert len(server.posts) == b.usage.snapshot().calls == result.spent["llm_calls"] <= calls
+    _, server = fake_llm
+    server.style = style
+    _FlakyServer.fail_every = fail_every
+    _FlakyServer.failures = 0
+    limits = [Limit(llm_calls=c) for c in range(1, 13)] + [Limit(tokens=t) for t in (300, 900, 2500)]
+    ignored = False
+    for srv in _serving(_FlakyServer):
+        for limit in limits:  # a fresh backend each time: nothing is answered from an earlier run's cache
+            b = HTTPBackend(f"http://127.0.0.1:{srv.server_address[1]}/v1", "m", retries=retries, backoff=0.001)
+            posts0, tokens0 = _served(server)
+            result = AgentSearch(LLMAgentOracle(b), samples=samples).run(make_env("game24", "4 7 8 8"), limit)
+            posts, tokens = len(server.posts) - posts0, _served(server)[1] - tokens0
+            assert posts == result.spent["llm_calls"] == b.usage.snapshot().calls, limit
+            assert tokens == result.spent["tokens"], limit
+            assert posts <= (limit.llm_calls if limit.llm_calls is not None else 10 ** 9), limit
+            assert tokens <= (limit.tokens if limit.tokens is not None else 10 ** 9), limit
+            assert result.stop_reason in ("llm_calls", "tokens", "exhausted"), result.stop_reason
+            ignored = ignored or b.ignores_n
+            b.close()
+    assert ignored == (style == "llamacpp" and samples > 1)  # the server really ignored n: samples asked again
+    failed = sum(1 for _, body in server.posts if body == {})
+    assert (failed > 0) == (fail_every > 0)  # the failures really happened (and were retried)

@@ -7,7 +7,8 @@ its cost:
 - **requests**: over HTTP ``n`` for ``n`` samples (a server that ignores ``n`` is asked ``n`` times),
   times ``1 + retries`` (``HTTPBackend.retries``); in process one call, whatever ``n``;
 - **prompt tokens**: counted with the backend's tokenizer when it has one, else the prompt's UTF-8
-  bytes (a byte-level BPE token spells at least one byte);
+  bytes (a byte-level BPE token spells at least one byte); over HTTP times ``n`` (a server that
+  ignores ``n`` reports the prompt once per sample);
 - **completion tokens**: ``(max_tokens + 1) * n`` (the in-process backend counts an end token);
 - **money**: those tokens at the ``Prices`` (per million tokens).
 
@@ -109,11 +110,12 @@ class LLMAgentOracle:
         return int(sent) if isinstance(sent, int) else self.backend.usage.snapshot().calls
 
     def _charged(self, budget: AgentBudget, prompt: str, *, max_tokens: int, n: int, fn):
-        pt = self.prompt_token_bound(prompt)
         ct = (max_tokens + 1) * n if max_tokens else 0
         # a server may answer n samples with n requests, and retry each; in process, n samples are one call
         http = hasattr(self.backend, "base_url")  # HTTPBackend: usage.calls counts every POST
         requests = max(1, n) * (1 + int(getattr(self.backend, "retries", 0) or 0)) if http else 1
+        # each of those n answered requests reports the prompt's tokens again (failed ones report none)
+        pt = self.prompt_token_bound(prompt) * (max(1, n) if http else 1)
         res = budget.reserve(requests=requests, prompt_tokens=pt, completion_tokens=ct,
                              money=self.prices.cost(pt, ct))
         before, sent0 = self.backend.usage.snapshot(), self._requests_sent()
