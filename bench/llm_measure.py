@@ -133,7 +133,8 @@ def game24(args) -> dict:
     if args.sample:
         runs.insert(1, ("sample", lambda p: solver.sample(p, limit)))
     for name, run in runs:
-        solved, calls, stats, t1 = 0, 0, Counter(), time.monotonic()
+        solved, calls, t1 = 0, 0, time.monotonic()
+        stats: Counter[str] = Counter()
         for p in todo:
             r = run(p)
             solved += r.solved
