@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -156,7 +156,10 @@ class AgentOracle(Protocol):
     them with the environment) and ``evaluate`` falls back to a neutral value, counted in ``stats``.
     """
 
-    stats: dict
+    @property
+    def stats(self) -> Mapping[str, int]:
+        """The oracle's counters (read by reports)."""
+        ...
 
     def propose(self, env: Any, state: Any, k: int, feedback: str, budget: AgentBudget) -> list[str]:
         """``k`` candidate actions (raw model texts) for ``state``, given the value agent's feedback."""
