@@ -164,13 +164,14 @@ def test_learn_chess_eval_command(tmp_path):
     openings.write_text("rnbqkbnr/pppppppp/8/8/4P3/8/PPPP1PPP/RNBQKBNR b KQkq - 0 1\n"
                         "r1bqkbnr/pppp1ppp/2n5/4p3/4P3/5N2/PPPP1PPP/RNBQKB1R w KQkq - 2 3\n")
     cmd = [sys.executable, "-m", "engine.cli", "learn", "chess-eval", "--data", str(data), "--positions", "40",
-           "--shard-size", "20", "--label-nodes", "200", "--train-steps", "20", "--batch-size", "16",
+           "--shard-size", "20", "--label", "eval", "--positions-per-game", "5", "--train-steps", "20", "--batch-size", "16",
            "--target", "both", "--hidden", "32", "--run", str(run), "--no-progress", "--openings", str(openings)]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert sorted(p.name for p in data.glob("shard_*.npz")) == ["shard_00000.npz", "shard_00001.npz"]
     d = read_shards(data)
     assert len(d["board"]) == 40 and set(np.unique(d["result"])) <= {-1, 0, 1}
+    assert np.abs(d["score"]).max() > 0 and np.abs(d["score"]).max() < 4000   # static evaluations, no mates
     report = json.loads((run / "report.json").read_text())
     assert set(report["runs"]) == {"sigmoid", "hlgauss"} and report["chosen"] in report["runs"]
     for info in report["runs"].values():
@@ -182,6 +183,39 @@ def test_learn_chess_eval_command(tmp_path):
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads(again.stdout.splitlines()[-1])["new_positions"] == 0
+
+
+def test_labels_static_eval_and_search(tmp_path):
+    """Stockfish's static evaluation (``eval``) and a search (``nodes:N`` / ``depth:N``) as labels."""
+    from engine._chess_eval_data import DataConfig, Stockfish, find_stockfish, make_shard, parse_label
+
+    assert parse_label("eval") == ("eval", 0) and parse_label("nodes:300") == ("nodes", 300)
+    assert parse_label("depth:4") == ("depth", 4)
+    for bad in ("nodes", "depth:0", "eval:3", "movetime:5"):
+        with pytest.raises(ValueError, match="label"):
+            parse_label(bad)
+    with pytest.raises(ValueError):
+        DataConfig(label="nodes:-1")
+    sf = Stockfish(find_stockfish(), depth=3)
+    try:
+        start = sf.static_eval("rnbqkbnr/pppppppp/8/8/8/8/PPPPPPPP/RNBQKBNR w KQkq - 0 1")
+        assert start is not None and abs(start) < 100
+        # White a queen up: positive for White to move, negative for Black to move, on the search's scale
+        white = sf.static_eval("4k3/8/8/8/8/8/3Q4/4K3 w - - 0 1")
+        black = sf.static_eval("4k3/8/8/8/8/8/3Q4/4K3 b - - 0 1")
+        searched, _ = sf.score("4k3/8/8/8/8/8/3Q4/4K3 b - - 0 1")
+        assert white > 500 and black < -500 and searched < -500
+        assert sf.static_eval("4k3/8/8/8/8/8/4Q3/4K3 b - - 0 1") is None    # in check
+    finally:
+        sf.close()
+    openings = tmp_path / "openings.fen"
+    openings.write_text("r1bqkbnr/pppp1ppp/2n5/4p3/4P3/5N2/PPPP1PPP/RNBQKB1R w KQkq - 2 3\n")
+    cfg = DataConfig(positions_per_shard=12, label="nodes:150", positions_per_game=6, openings=str(openings))
+    per_game: list[int] = []
+    assert make_shard(3, tmp_path, cfg, progress=per_game.append) == 12
+    assert sum(per_game) >= 12 and max(per_game) <= 6 and len(per_game) >= 2   # a few positions from each game
+    d = read_shards(tmp_path)
+    assert len(d["board"]) == 12 and np.all(np.abs(d["score"]) <= 4000)
 
 
 def test_uci_use_nnue_option():
