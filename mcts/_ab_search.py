@@ -80,6 +80,13 @@ class AlphaBeta:
         self.threads = threads
 
     @property
+    def eval_file(self) -> Optional[str]:
+        """Path of the chess network the C searcher evaluates with; None: the hand-written evaluation
+        (or a game without one)."""
+        nnue = getattr(self._backend, "nnue", None)
+        return None if nnue is None else str(nnue.path)
+
+    @property
     def threads(self) -> int:
         """Searcher threads asked for (the back ends without threads search with one). Set it between
         searches (``setoption Threads``).
