@@ -93,7 +93,7 @@ def match(net: str, games_count: int, *, move_time: Optional[float], nodes: Opti
           max_plies: int = 200) -> dict:
     """The network (as White in even games) against the hand-written evaluation."""
     game = games.load("chess")
-    players = {"network": AlphaBeta(game, eval_file=net), "hand-written": AlphaBeta(game)}
+    players = {"network": AlphaBeta(game, eval_file=net), "hand-written": AlphaBeta(game, eval_file=None)}
     limit = Limit(time=move_time) if move_time else Limit(nodes=nodes)
     fens = [line.strip() for line in (data / "chessathome_openings.fen").read_text().splitlines() if line.strip()]
     scores, record = [], {"wins": 0, "draws": 0, "losses": 0}

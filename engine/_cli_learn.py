@@ -129,7 +129,8 @@ def _run_chess_eval(args: argparse.Namespace) -> int:
 
     if args.run is None:
         raise ValueError("chess-eval training needs --run DIR (or --no-train)")
-    settings = TrainSettings(steps=args.train_steps if args.train_steps is not None else 4000,
+    steps = args.train_steps if args.train_steps is not None else 4000
+    settings = TrainSettings(steps=steps, eval_every=max(250, steps // 40),
                              batch_size=args.batch_size if args.batch_size != 256 else 1024,
                              learning_rate=args.lr, hidden=args.hidden, result_weight=args.result_weight,
                              seed=args.seed, threads=args.threads, time_limit=args.train_time)
