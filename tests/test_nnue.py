@@ -218,6 +218,31 @@ def test_labels_static_eval_and_search(tmp_path):
     assert len(d["board"]) == 12 and np.all(np.abs(d["score"]) <= 4000)
 
 
+def test_network_is_the_default_chess_evaluation():
+    """``mcts.AlphaBeta`` on chess (bitboard and python-chess states) evaluates with the shipped network
+    unless told ``eval_file=None``; other games are untouched; ``plytree analyse chess`` says which."""
+    from games.chess import ChessGame
+    from mcts import AlphaBeta, Limit
+
+    for game in (games.load("chess"), ChessGame()):
+        search = AlphaBeta(game)
+        assert search.eval_file is not None and Path(search.eval_file) == ZOO_NET.resolve()
+        assert AlphaBeta(game, eval_file=None).eval_file is None
+        assert AlphaBeta(game, eval_file="none").eval_file is None        # a tournament spec's eval_file=none
+    connect4 = AlphaBeta(games.load("connect4"))
+    assert connect4.eval_file is None and connect4.run(connect4.game.new_initial_state(), Limit(depth=3)).best_action >= 0
+    with pytest.raises(ValueError, match="eval_file"):
+        AlphaBeta(games.load("connect4"), eval_file=str(ZOO_NET))
+    # the two evaluations differ on the same search
+    state = games.load("chess").deserialize("r1bqkbnr/pppp1ppp/2n5/4p3/4P3/5N2/PPPP1PPP/RNBQKB1R w KQkq - 2 3")
+    scores = {AlphaBeta(state.game, eval_file=f).run(state, Limit(depth=4)).score for f in ("default", None)}
+    assert len(scores) == 2
+    out = subprocess.run([sys.executable, "-m", "engine.cli", "analyse", "chess", "--depth", "4"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"evaluation: network {ZOO_NET.resolve()}" in out.stdout
+
+
 def test_uci_use_nnue_option():
     """``plytree uci`` offers UseNNUE / EvalFile, and its alpha-beta then evaluates with the network."""
     from engine._uci_options import OPTIONS
@@ -225,12 +250,12 @@ def test_uci_use_nnue_option():
     from mcts import InfoRelay
 
     options = {o.name.lower(): o.default for o in OPTIONS}
-    assert options["usennue"] is False and options["evalfile"] == ""
+    assert options["usennue"] is True and options["evalfile"] == ""     # the network is the default
     game = games.load("chess")
-    assert default_search_factory(game, options, InfoRelay())._backend.nnue is None
-    search = default_search_factory(game, {**options, "usennue": True}, InfoRelay())
-    assert search._backend.nnue is not None and Path(search._backend.nnue.path) == ZOO_NET.resolve()
-    script = "uci\nsetoption name UseNNUE value true\nisready\nposition startpos moves e2e4\ngo nodes 5000\n"
+    assert default_search_factory(game, {**options, "usennue": False}, InfoRelay()).eval_file is None
+    search = default_search_factory(game, options, InfoRelay())
+    assert search.eval_file is not None and Path(search.eval_file) == ZOO_NET.resolve()
+    script = "uci\nsetoption name UseNNUE value false\nsetoption name UseNNUE value true\nisready\nposition startpos moves e2e4\ngo nodes 5000\n"
     out = subprocess.run([sys.executable, "-m", "engine.cli", "uci"], input=script, cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert "option name EvalFile type string" in out.stdout
