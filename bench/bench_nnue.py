@@ -149,11 +149,9 @@ def wac(net: Optional[str], count: int, seconds: float, data: Path = DATA) -> di
 
 def heldout(nets: list[str], dirs: list[str], result_weight: float = 0.1) -> dict:
     """Held-out metrics of each network on the last 5% of each shard directory (see the docstring)."""
-    from models.chess_data import read_shards
-    from models.chess_nnue import split_holdout
-    from models.chess_nnue import evaluation_metrics
+    from models.chess_data import dense_features, read_shards
+    from models.chess_nnue import evaluation_metrics, split_holdout
     from models.chess_nnue_evaluator import ChessNNUEEvaluator
-    from models.chess_data import dense_features
 
     out: dict = {}
     for d in dirs:
