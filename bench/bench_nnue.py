@@ -13,6 +13,9 @@ the speed claim alone. The machine may be shared: compare the ratios and scores 
   the rules, by adjudication (both searchers agree a side is 1,000 cp up for 4 plies in a row), or
   as a draw after 200 plies. Score, Elo and its 95% interval (normal approximation over games).
 * Tactics: the first N positions of Win At Chess, a fixed time each, best move in the ``bm`` set.
+* Held-out (``--heldout DIR ...``): the networks' (``--net`` and ``--compare``) cross-entropy, squared
+  error and centipawn error on the held-out tail (the last 5%) of each shard directory, through
+  onnxruntime (``models.chess_nnue.evaluation_metrics``).
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Optional
 
 import chess
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -89,7 +93,7 @@ def match(net: str, games_count: int, *, move_time: Optional[float], nodes: Opti
           max_plies: int = 200) -> dict:
     """The network (as White in even games) against the hand-written evaluation."""
     game = games.load("chess")
-    players = {"network": AlphaBeta(game, eval_file=net), "hand-written": AlphaBeta(game)}
+    players = {"network": AlphaBeta(game, eval_file=net), "hand-written": AlphaBeta(game, eval_file=None)}
     limit = Limit(time=move_time) if move_time else Limit(nodes=nodes)
     fens = [line.strip() for line in (data / "chessathome_openings.fen").read_text().splitlines() if line.strip()]
     scores, record = [], {"wins": 0, "draws": 0, "losses": 0}
@@ -143,6 +147,26 @@ def wac(net: Optional[str], count: int, seconds: float, data: Path = DATA) -> di
     return {"solved": solved, "positions": len(positions), "seconds_each": seconds}
 
 
+def heldout(nets: list[str], dirs: list[str], result_weight: float = 0.1) -> dict:
+    """Held-out metrics of each network on the last 5% of each shard directory (see the docstring)."""
+    from models.chess_data import dense_features, read_shards
+    from models.chess_nnue import evaluation_metrics, split_holdout
+    from models.chess_nnue_evaluator import ChessNNUEEvaluator
+
+    out: dict = {}
+    for d in dirs:
+        _, held = split_holdout(read_shards(d))
+        own, other = dense_features(held["board"], held["stm"])
+        for net in nets:
+            session = ChessNNUEEvaluator(net, cache_size=0)._session
+            values = np.concatenate([session.run(["value"], {"features_own": own[i:i + 8192],
+                                                             "features_other": other[i:i + 8192]})[0]
+                                     for i in range(0, len(own), 8192)])
+            out[f"{Path(net).name} @ {d} ({len(own)})"] = evaluation_metrics((values + 1.0) / 2.0, held["score"],
+                                                                              held["result"], result_weight)
+    return out
+
+
 def test_nnue_speed_ratio():
     """The network's search keeps at least 0.5x the hand-written evaluation's nodes per second
     (asserted with a margin: 0.4x, the machine is shared)."""
@@ -164,8 +188,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--wac", type=int, default=60, help="WAC positions (the first N; default 60)")
     p.add_argument("--wac-time", type=float, default=1.0, help="WAC seconds per position (default 1)")
     p.add_argument("--skip", nargs="*", default=[], choices=("speed", "match", "wac"))
+    p.add_argument("--heldout", nargs="*", default=[], metavar="DIR",
+                   help="only the held-out metrics of --net (and --compare) on these shard directories")
+    p.add_argument("--compare", nargs="*", default=[], metavar="FILE", help="more networks for --heldout")
     args = p.parse_args(argv)
     data = Path(args.data)
+    if args.heldout:
+        for k, v in heldout([args.net, *args.compare], args.heldout).items():
+            print("heldout", k, v, flush=True)
+        return 0
     if "speed" not in args.skip:
         print("speed", speed(args.net, args.nodes, data), flush=True)
     if "match" not in args.skip:

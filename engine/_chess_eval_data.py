@@ -2,11 +2,18 @@
 
 Games: an opening from ``chessathome_openings.fen`` plus a few random plies, then plytree's C
 alpha-beta at a shallow random depth (2-4) plays both sides, with a few random moves early on for
-variety. Every position is scored by Stockfish (raw UCI pipe, one thread, a fixed node count); a
-position is kept when it is quiet: the side to move is not in check and Stockfish's best move is not a
-capture or promotion (so the static evaluation is asked what a quiescence search would see). The game
-result (WDL) comes from the played-out game, adjudicated on Stockfish's scores (a side 1,000 cp up
-for 8 plies wins; 400 plies or |score| < 20 for 40 plies after ply 160 is a draw).
+variety. A position is a candidate when it is quiet: the side to move is not in check and the
+searcher's best move is neither a capture nor a promotion (so the static evaluation is asked what a
+quiescence search would see). At the end of the game at most ``positions_per_game`` candidates are
+drawn at random (many games, few positions each: positions of one game are alike) and labelled by
+Stockfish (raw UCI pipe, one thread), as ``label`` says:
+
+* ``eval``: Stockfish's static evaluation (the UCI ``eval`` command, its NNUE; ~0.1 ms a position);
+* ``nodes:N`` / ``depth:N``: a search of N nodes / plies (then a position whose best move is a capture or
+  promotion is dropped too).
+
+The game result (WDL) comes from the played-out game, adjudicated on the searcher's scores (a side
+1,000 cp up for 8 plies wins; 400 plies, or |score| < 20 for 40 plies after ply 160, is a draw).
 
 Shards (``models.chess_data``) are numbered; shard ``i`` is generated from seed ``i`` by worker
 ``i % workers``; a shard that exists is skipped, so an interrupted run resumes where it stopped.
@@ -49,17 +56,35 @@ def find_stockfish(path: Optional[str] = None) -> str:
     raise FileNotFoundError(f"Stockfish not found ({path or ', '.join(STOCKFISH_PATHS)}); apt-get install -y stockfish")
 
 
+LABEL_KINDS = ("eval", "nodes", "depth")
+
+
+def parse_label(spec: str) -> tuple[str, int]:
+    """``"eval"``, ``"nodes:N"`` or ``"depth:N"`` as ``(kind, N)`` (N is 0 for ``eval``).
+
+    Raises:
+        ValueError: another form, or N < 1.
+    """
+    kind, _, count = spec.strip().lower().partition(":")
+    if kind == "eval" and not count:
+        return "eval", 0
+    if kind in ("nodes", "depth") and count.isdigit() and int(count) >= 1:
+        return kind, int(count)
+    raise ValueError(f"label must be 'eval', 'nodes:N' or 'depth:N' (N >= 1), got {spec!r}")
+
+
 class Stockfish:
     """Stockfish over raw UCI pipes (faster than python-chess's engine module for short searches).
 
     Args:
         path: the binary.
-        nodes: nodes per position (``go nodes``).
+        nodes: nodes per position of ``score`` (``go nodes``), unless ``depth`` is given.
+        depth: plies per position of ``score`` (``go depth``).
         hash_mb: its hash table.
     """
 
-    def __init__(self, path: str, *, nodes: int, hash_mb: int = 16) -> None:
-        self.nodes = nodes
+    def __init__(self, path: str, *, nodes: int = 2500, depth: Optional[int] = None, hash_mb: int = 16) -> None:
+        self.nodes, self.depth = nodes, depth
         try:
             self.proc = subprocess.Popen([path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         except OSError as exc:
@@ -87,9 +112,9 @@ class Stockfish:
                 return lines
 
     def score(self, fen: str) -> tuple[int, str]:
-        """Score (centipawns for the side to move, mates as +-``MATE_CP``) and best move (UCI)."""
+        """Score (centipawns for the side to move, mates as +-``MATE_CP``) and best move (UCI) of a search."""
         self._send(f"position fen {fen}")
-        self._send(f"go nodes {self.nodes}")
+        self._send(f"go depth {self.depth}" if self.depth else f"go nodes {self.nodes}")
         lines = self._wait("bestmove")
         best = lines[-1].split()[1]
         cp: Optional[int] = None
@@ -108,6 +133,22 @@ class Stockfish:
             raise LabellerError(f"no score from Stockfish for {fen!r}")
         return (exact if exact is not None else cp), best
 
+    def static_eval(self, fen: str) -> Optional[int]:
+        """Stockfish's static evaluation in centipawns for the side to move (the UCI ``eval`` command,
+        whose "Final evaluation" is in pawns from White's side, on the scale of its search scores);
+        None in check (Stockfish does not evaluate there)."""
+        self._send(f"position fen {fen}")
+        self._send("eval")
+        line = self._wait("Final evaluation")[-1]
+        words = line.split(":", 1)[-1].split() if ":" in line else line.split()[2:]
+        if not words or words[0] == "none":
+            return None
+        try:
+            white = round(float(words[0]) * 100)
+        except ValueError as exc:
+            raise LabellerError(f"unreadable evaluation from Stockfish: {line.strip()!r}") from exc
+        return white if fen.split()[1] == "w" else -white
+
     def close(self) -> None:
         try:
             self._send("quit")
@@ -121,12 +162,26 @@ class DataConfig:
     """How positions are made (see the module docstring)."""
 
     positions_per_shard: int = 4096
-    label_nodes: int = 2500
-    random_plies: int = 2          # random plies after the opening position (0..this)
+    label: str = "eval"             # "eval", "nodes:N" or "depth:N" (``parse_label``)
+    positions_per_game: int = 10    # candidates drawn from each game (0: every quiet position)
+    random_plies: int = 2           # random plies after the opening position (0..this)
     random_move_rate: float = 0.05  # chance of a random move in the first 30 plies
     max_plies: int = 400
     stockfish: Optional[str] = None
     openings: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        parse_label(self.label)
+        if self.positions_per_shard < 1 or self.positions_per_game < 0:
+            raise ValueError(f"positions_per_shard must be >= 1 and positions_per_game >= 0, got "
+                             f"{self.positions_per_shard}, {self.positions_per_game}")
+
+
+def open_labeller(cfg: DataConfig) -> Stockfish:
+    """A Stockfish process set up for ``cfg.label``."""
+    kind, count = parse_label(cfg.label)
+    return Stockfish(find_stockfish(cfg.stockfish), nodes=count if kind == "nodes" else 2500,
+                     depth=count if kind == "depth" else None)
 
 
 def _read_openings(path: Optional[str]) -> list[str]:
@@ -139,14 +194,28 @@ def _read_openings(path: Optional[str]) -> list[str]:
     return fens
 
 
+def _label(sf: Stockfish, kind: str, fen: str) -> Optional[int]:
+    """Stockfish's label of a candidate (None: drop it: in check, or a search's best move is not quiet)."""
+    import chess
+
+    if kind == "eval":
+        return sf.static_eval(fen)
+    score, best = sf.score(fen)
+    board = chess.Board(fen)
+    move = chess.Move.from_uci(best)
+    return None if board.is_capture(move) or move.promotion is not None else score
+
+
 def _play_game(rng: random.Random, fens: list[str], sf: Stockfish, searcher, game, cfg: DataConfig) -> dict[str, list]:
-    """One game; returns the kept positions (quiet ones) with their labels and the result."""
+    """One game; returns the labelled positions (quiet ones, at most ``cfg.positions_per_game``) and the result."""
     import chess
 
     from mcts import Limit
 
+    from games.chess_encoding import action_to_move
     from games.chessboard import from_fen
 
+    empty: dict[str, list] = {"board": [], "stm": [], "score": [], "ply": [], "result": []}
     board = chess.Board(rng.choice(fens))
     for _ in range(rng.randint(0, cfg.random_plies)):
         moves = list(board.legal_moves)
@@ -154,9 +223,9 @@ def _play_game(rng: random.Random, fens: list[str], sf: Stockfish, searcher, gam
             break
         board.push(rng.choice(moves))
     if board.is_game_over():
-        return {"board": [], "stm": [], "score": [], "ply": [], "result": []}
+        return empty
     state = from_fen(board.fen(), game)
-    rows: dict[str, list] = {"board": [], "stm": [], "score": [], "ply": []}
+    candidates: list[tuple[int, chess.Board]] = []
     winner: Optional[int] = None     # 0 white, 1 black, -1 draw
     big_run, quiet_run, last_sign = 0, 0, 0
     for ply in range(cfg.max_plies):
@@ -165,9 +234,11 @@ def _play_game(rng: random.Random, fens: list[str], sf: Stockfish, searcher, gam
             winner = -1 if r[0] == 0 else (0 if r[0] > 0 else 1)
             break
         b = state.to_board(with_history=False)
-        stm = 0 if b.turn == chess.WHITE else 1
-        score, best = sf.score(b.fen())
-        white_score = score if stm == 0 else -score
+        result = searcher.run(state, Limit(depth=rng.randint(2, 4), nodes=20_000))
+        legal = state.legal_actions()
+        action = result.best_action if result.best_action in legal else rng.choice(legal)
+        score = int(result.score)
+        white_score = score if b.turn == chess.WHITE else -score
         sign = 1 if white_score >= 1000 else (-1 if white_score <= -1000 else 0)
         big_run = big_run + 1 if sign != 0 and sign == last_sign else (1 if sign else 0)
         last_sign = sign
@@ -178,23 +249,28 @@ def _play_game(rng: random.Random, fens: list[str], sf: Stockfish, searcher, gam
         if ply >= 160 and quiet_run >= 40:
             winner = -1
             break
-        move = chess.Move.from_uci(best)
-        if not b.is_check() and not b.is_capture(move) and move.promotion is None:
-            rows["board"].append(board_codes(b)[0])
-            rows["stm"].append(stm)
-            rows["score"].append(score)
-            rows["ply"].append(ply)
-        legal = state.legal_actions()
+        move = action_to_move(action, b) if not b.is_check() else None
+        if move is not None and not b.is_capture(move) and move.promotion is None:
+            candidates.append((ply, b))
         if ply < 30 and rng.random() < cfg.random_move_rate:
             action = rng.choice(legal)
-        else:
-            action = searcher.run(state, Limit(depth=rng.randint(2, 4), nodes=20_000)).best_action
-            if action < 0 or action not in legal:
-                action = rng.choice(legal)
         state.apply_action(action)
     if winner is None:
         winner = -1
-    rows["result"] = [0 if winner == -1 else (1 if winner == s else -1) for s in rows["stm"]]
+    if cfg.positions_per_game and len(candidates) > cfg.positions_per_game:
+        candidates = sorted(rng.sample(candidates, cfg.positions_per_game), key=lambda c: c[0])
+    kind, _ = parse_label(cfg.label)
+    rows = {k: [] for k in empty}
+    for ply, b in candidates:
+        label = _label(sf, kind, b.fen())
+        if label is None:
+            continue
+        stm = 0 if b.turn == chess.WHITE else 1
+        rows["board"].append(board_codes(b)[0])
+        rows["stm"].append(stm)
+        rows["score"].append(label)
+        rows["ply"].append(ply)
+        rows["result"].append(0 if winner == -1 else (1 if winner == stm else -1))
     return rows
 
 
@@ -218,7 +294,7 @@ def make_shard(index: int, out: Path, cfg: DataConfig, progress=None, deadline: 
     fens = _read_openings(cfg.openings)
     game = games.load("chess")
     searcher = AlphaBeta(game, tt_bytes=1 << 20)
-    sf = Stockfish(find_stockfish(cfg.stockfish), nodes=cfg.label_nodes)
+    sf = open_labeller(cfg)
     cols: dict[str, list] = {"board": [], "stm": [], "score": [], "result": [], "ply": []}
     try:
         while len(cols["board"]) < cfg.positions_per_shard:

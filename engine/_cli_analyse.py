@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     if result.score is not None:
         value += f", score {result.score}"
     print(f"value for the side to move: {value}")
+    if isinstance(search, AlphaBeta) and game.name.startswith("chess"):
+        print(f"evaluation: {'network ' + search.eval_file if search.eval_file else 'hand-written'}")
     print(f"pv: {' '.join(actions_to_strings(state, result.pv)) or '-'}")
     if args.game == "hex":
         from mcts import hex_proof_text  # the Hex solver's verdict, when it proves one within a second

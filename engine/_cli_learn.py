@@ -54,8 +54,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sup.add_argument("--output", default=None, help="ONNX file to write (default RUN/onnx/supervised.onnx; "
                      "chess-eval: RUN/chess_nnue.onnx)")
     ce = p.add_argument_group("chess-eval (the learned chess evaluation)")
-    ce.add_argument("--data", default=None, help="shard directory of labelled positions (created; existing shards are kept)")
-    ce.add_argument("--label-nodes", type=int, default=2500, help="Stockfish nodes per position (default 2500)")
+    ce.add_argument("--data", default=None, help="shard directory of labelled positions (created; existing shards are "
+                    "kept); training reads also the directories of --extra-data")
+    ce.add_argument("--extra-data", nargs="*", default=[], metavar="DIR",
+                    help="more shard directories to train on (each with its own held-out tail)")
+    ce.add_argument("--label", default="eval", metavar="eval|nodes:N|depth:N",
+                    help="Stockfish's label: its static evaluation (eval, default: ~0.1 ms a position), "
+                    "or a search of N nodes or N plies")
+    ce.add_argument("--label-nodes", type=int, default=None, help="same as --label nodes:N")
+    ce.add_argument("--positions-per-game", type=int, default=10,
+                    help="quiet positions drawn from each game (default 10; 0: all)")
     ce.add_argument("--shard-size", type=int, default=4096, help="positions per shard (default 4096)")
     ce.add_argument("--openings", default=None, help="FEN file of openings (default ../shared/data/chess/epd/chessathome_openings.fen)")
     ce.add_argument("--stockfish", default=None, help="Stockfish binary (default: stockfish on PATH or /usr/games/stockfish)")
@@ -109,8 +117,9 @@ def _run_chess_eval(args: argparse.Namespace) -> int:
 
     if args.data is None:
         raise ValueError("chess-eval needs --data DIR (the shard directory)")
-    cfg = DataConfig(positions_per_shard=args.shard_size, label_nodes=args.label_nodes, openings=args.openings,
-                     stockfish=args.stockfish)
+    label = f"nodes:{args.label_nodes}" if args.label_nodes is not None else args.label
+    cfg = DataConfig(positions_per_shard=args.shard_size, label=label, positions_per_game=args.positions_per_game,
+                     openings=args.openings, stockfish=args.stockfish)
     report: dict = {"data": generate(args.data, args.positions, workers=args.workers, cfg=cfg,
                                      time_limit=args.label_time, progress_bar=not args.no_progress)}
     print(json.dumps(report["data"]), flush=True)
@@ -120,11 +129,12 @@ def _run_chess_eval(args: argparse.Namespace) -> int:
 
     if args.run is None:
         raise ValueError("chess-eval training needs --run DIR (or --no-train)")
-    settings = TrainSettings(steps=args.train_steps if args.train_steps is not None else 4000,
+    steps = args.train_steps if args.train_steps is not None else 4000
+    settings = TrainSettings(steps=steps, eval_every=max(250, steps // 40),
                              batch_size=args.batch_size if args.batch_size != 256 else 1024,
                              learning_rate=args.lr, hidden=args.hidden, result_weight=args.result_weight,
                              seed=args.seed, threads=args.threads, time_limit=args.train_time)
-    report["train"] = train_and_export(args.data, args.run, settings, target=args.target, output=args.output,
+    report["train"] = train_and_export([*args.extra_data, args.data], args.run, settings, target=args.target, output=args.output,
                                        progress_bar=not args.no_progress)
     print(json.dumps(report["train"]))
     return 0

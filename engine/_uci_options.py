@@ -79,8 +79,8 @@ OPTIONS: tuple[UciOption, ...] = (
     UciOption("ModelFile", "string", "", help="ONNX network for MCTS (empty: the static evaluation)"),
     UciOption("CPuct", "spin", 125, 1, 1000, help="MCTS exploration constant c_puct times 100"),
     UciOption("BatchSize", "spin", 16, 1, 1024, help="MCTS leaves per evaluator call"),
-    UciOption("UseNNUE", "check", False,
-              help="alpha-beta evaluates with the learned network (EvalFile), not the hand-written evaluation"),
+    UciOption("UseNNUE", "check", True,
+              help="alpha-beta evaluates with the learned network (EvalFile); false: the hand-written evaluation"),
     UciOption("EvalFile", "string", "", help="chess NNUE for UseNNUE (ONNX; empty: models/zoo/chess_nnue.onnx)"),
 )
 OPTION_BY_KEY: dict[str, UciOption] = {o.name.lower(): o for o in OPTIONS}

@@ -14,9 +14,28 @@ order above, searches them.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Optional, Protocol, Sequence
 
 from mcts._ab_python import PySearch
+
+DEFAULT_EVAL = "default"   # eval_file's default: the shipped chess network (chess), else nothing
+SHIPPED_CHESS_NNUE = Path(__file__).resolve().parents[1] / "models" / "zoo" / "chess_nnue.onnx"
+
+
+HAND_WRITTEN = ("none", "hand-written")   # eval_file text for the hand-written evaluation (command lines)
+
+
+def resolve_eval_file(eval_file: Any) -> Any:
+    """``eval_file`` for the C chess searcher: ``"default"`` is the shipped network
+    (``models/zoo/chess_nnue.onnx``; the hand-written evaluation when the file is absent), None (or
+    the text ``"none"`` / ``"hand-written"``, as a tournament spec ``eval_file=none`` gives it) the
+    hand-written evaluation, anything else as given (a path or a loaded ``ChessNNUE``)."""
+    if isinstance(eval_file, str) and eval_file == DEFAULT_EVAL:
+        return str(SHIPPED_CHESS_NNUE) if SHIPPED_CHESS_NNUE.is_file() else None
+    if isinstance(eval_file, str) and eval_file.lower() in HAND_WRITTEN:
+        return None
+    return eval_file
 
 
 class SearchBackend(Protocol):
@@ -95,7 +114,8 @@ def choose_backend(game: Any, evaluator: Any, *, tt_bytes: int,
                    eval_file: Any = None) -> SearchBackend:
     """The back end for ``game``'s states: the C searchers when no evaluator or Python hook is given
     and one accepts the game's initial state, else :class:`PySearch` (with the hooks). ``eval_file``
-    (a chess NNUE) is for the C chess searcher only.
+    (a chess NNUE; ``"default"``: the shipped one, see :func:`resolve_eval_file`) is for the C chess
+    searcher only (``"default"`` means nothing to the others).
 
     Raises:
         ValueError: eval_file given for a back end other than the C chess searcher.
@@ -104,10 +124,11 @@ def choose_backend(game: Any, evaluator: Any, *, tt_bytes: int,
         probe = game.new_initial_state()
         from mcts._chess_ab import ChessAlphaBeta
         if ChessAlphaBeta.accepts(probe):
-            return ChessAlphaBeta(game, tt_bytes=tt_bytes, eval_file=eval_file)
+            return ChessAlphaBeta(game, tt_bytes=tt_bytes, eval_file=resolve_eval_file(eval_file))
         if ConvertedChess.accepts(probe):
-            return ConvertedChess(bool(getattr(game, "chess960", False)), tt_bytes, eval_file)
-    if eval_file is not None:
+            return ConvertedChess(bool(getattr(game, "chess960", False)), tt_bytes, resolve_eval_file(eval_file))
+    if eval_file is not None and not (isinstance(eval_file, str) and
+                                      (eval_file == DEFAULT_EVAL or eval_file.lower() in HAND_WRITTEN)):
         raise ValueError(f"eval_file (a chess NNUE) needs a chess game and no evaluator, static_eval or "
                          f"quiescence hook; got {game!r}")
     if evaluator is None and static_eval is None and quiescence is None:

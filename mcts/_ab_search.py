@@ -40,7 +40,9 @@ class AlphaBeta:
         static_eval, quiescence: hooks of the Python search (see :class:`PySearch`).
         eval_file: chess only: the learned evaluation, an ONNX file of ``models.chess_nnue`` (or a
             loaded ``mcts._nnue.ChessNNUE``), evaluated by the C searcher with its accumulator updated
-            in make/unmake; None: the hand-written evaluation.
+            in make/unmake; ``"default"`` (the default): the shipped ``models/zoo/chess_nnue.onnx``
+            (the hand-written evaluation if the file is missing); None: the hand-written evaluation.
+            Other games ignore ``"default"``.
         threads: searcher threads. The C chess searcher runs Lazy SMP with them (helpers on C threads
             over the one shared table, the main searcher's result reported; see
             ``mcts._chess_ab.ChessAlphaBeta``); the other back ends search with one. With 1 (the
@@ -56,7 +58,7 @@ class AlphaBeta:
                  on_info: Optional[Callable[[SearchResult], None]] = None, aspiration: Optional[int] = None,
                  static_eval: Optional[Callable[[Any], float]] = None,
                  quiescence: Optional[Callable[[Any], Sequence[int]]] = None,
-                 max_solve_plies: int = 20, eval_file: Any = None, threads: int = 1) -> None:
+                 max_solve_plies: int = 20, eval_file: Any = "default", threads: int = 1) -> None:
         require_two_player_zero_sum(game, "alpha-beta")
         if not getattr(game, "is_deterministic", True) or not getattr(game, "is_perfect_information", True):
             raise UnsupportedGameError(f"alpha-beta cannot search {game!r}: it has chance, hidden information "
@@ -78,6 +80,13 @@ class AlphaBeta:
                                                       quiescence=quiescence, eval_file=eval_file)
         self._threads = 1
         self.threads = threads
+
+    @property
+    def eval_file(self) -> Optional[str]:
+        """Path of the chess network the C searcher evaluates with; None: the hand-written evaluation
+        (or a game without one)."""
+        nnue = getattr(self._backend, "nnue", None)
+        return None if nnue is None else str(nnue.path)
 
     @property
     def threads(self) -> int:

@@ -321,6 +321,7 @@ cdef void nnue_refresh(NNUEStack* s, const CBoard* b) noexcept nogil:
     cdef int h = net.hidden, p, sq, code
     cdef NNUEAccumulator* a = &s.acc[0]
     s.top = 0
+    a.pad[LAZY_STATE] = 1
     for p in range(2):
         memcpy(a.v[p], net.ft_bias, h * sizeof(int16_t))
         a.psqt[p] = 0
@@ -333,72 +334,104 @@ cdef void nnue_refresh(NNUEStack* s, const CBoard* b) noexcept nogil:
             a.psqt[p] += net.psqt_weight[feature(p, code, sq)]
 
 
+# Lazy updates: make records the move's feature changes in the new accumulator (its ``pad`` words:
+# LAZY_STATE 0 pending / 1 computed, the add and remove counts, then feature codes ``code * 64 + sq``),
+# and the sums are computed only when the position is evaluated (``nnue_materialise``): a node cut by
+# the transposition table or answered by the evaluation cache costs no update.
+cdef enum:
+    LAZY_STATE = 0
+    LAZY_NADD = 1
+    LAZY_NREM = 2
+    LAZY_ADD = 3
+    LAZY_REM = 5
+
+
 cdef void nnue_push(NNUEStack* s, const CBoard* b, uint16_t m) noexcept nogil:
-    cdef const NNUENet* net = s.net
     cdef int frm = m & 63, to = (m >> 6) & 63, flag = m >> 12
-    cdef int us = b.turn, code = b.board[frm], captured, rank0, kto, rto, p, cap_sq
-    cdef int n_add = 0, n_rem = 0
-    cdef int add_code[2]
-    cdef int add_sq[2]
-    cdef int rem_code[2]
-    cdef int rem_sq[2]
-    cdef const NNUEAccumulator* src = &s.acc[s.top]
+    cdef int us = b.turn, code = b.board[frm], captured, rank0, kto, rto, cap_sq
     cdef NNUEAccumulator* dst = &s.acc[s.top + 1]
-    cdef const int16_t* a0
-    cdef const int16_t* a1
-    cdef const int16_t* r0
-    cdef const int16_t* r1
+    cdef int32_t* d = dst.pad
     s.top += 1
+    d[LAZY_STATE] = 0
     if flag == CB_CASTLE:
         rank0 = frm & 56
         kto = rank0 + (6 if to > frm else 2)
         rto = rank0 + (5 if to > frm else 3)
-        rem_code[0] = code; rem_sq[0] = frm
-        rem_code[1] = CB_ROOK + 6 * us; rem_sq[1] = to
-        add_code[0] = code; add_sq[0] = kto
-        add_code[1] = CB_ROOK + 6 * us; add_sq[1] = rto
-        n_add = 2
-        n_rem = 2
+        d[LAZY_REM] = code * 64 + frm
+        d[LAZY_REM + 1] = (CB_ROOK + 6 * us) * 64 + to
+        d[LAZY_ADD] = code * 64 + kto
+        d[LAZY_ADD + 1] = (CB_ROOK + 6 * us) * 64 + rto
+        d[LAZY_NADD] = 2
+        d[LAZY_NREM] = 2
+        return
+    d[LAZY_REM] = code * 64 + frm
+    d[LAZY_NREM] = 1
+    d[LAZY_ADD] = (flag + 6 * us if 1 <= flag <= 4 else code) * 64 + to
+    d[LAZY_NADD] = 1
+    if flag == CB_EP:
+        cap_sq = to - 8 if us == CB_WHITE else to + 8
+        d[LAZY_REM + 1] = (CB_PAWN + 6 * (1 - us)) * 64 + cap_sq
+        d[LAZY_NREM] = 2
     else:
-        rem_code[0] = code; rem_sq[0] = frm
-        n_rem = 1
-        add_code[0] = flag + 6 * us if 1 <= flag <= 4 else code
-        add_sq[0] = to
-        n_add = 1
-        if flag == CB_EP:
-            cap_sq = to - 8 if us == CB_WHITE else to + 8
-            rem_code[1] = CB_PAWN + 6 * (1 - us); rem_sq[1] = cap_sq
-            n_rem = 2
-        else:
-            captured = b.board[to]
-            if captured != CB_EMPTY:
-                rem_code[1] = captured; rem_sq[1] = to
-                n_rem = 2
-    for p in range(2):
-        a0 = row(net, p, add_code[0], add_sq[0])
-        a1 = row(net, p, add_code[1], add_sq[1]) if n_add == 2 else nnue_zero_row
-        r0 = row(net, p, rem_code[0], rem_sq[0])
-        r1 = row(net, p, rem_code[1], rem_sq[1]) if n_rem == 2 else nnue_zero_row
-        nnue_update_impl(dst.v[p], src.v[p], a0, a1, r0, r1, net.hidden)
-        dst.psqt[p] = (src.psqt[p] + net.psqt_weight[feature(p, add_code[0], add_sq[0])]
-                       - net.psqt_weight[feature(p, rem_code[0], rem_sq[0])])
-        if n_add == 2:
-            dst.psqt[p] += net.psqt_weight[feature(p, add_code[1], add_sq[1])]
-        if n_rem == 2:
-            dst.psqt[p] -= net.psqt_weight[feature(p, rem_code[1], rem_sq[1])]
+        captured = b.board[to]
+        if captured != CB_EMPTY:
+            d[LAZY_REM + 1] = captured * 64 + to
+            d[LAZY_NREM] = 2
 
 
 cdef void nnue_push_null(NNUEStack* s) noexcept nogil:
-    memcpy(&s.acc[s.top + 1], &s.acc[s.top], sizeof(NNUEAccumulator))
+    cdef int32_t* d = s.acc[s.top + 1].pad
     s.top += 1
+    d[LAZY_STATE] = 0
+    d[LAZY_NADD] = 0
+    d[LAZY_NREM] = 0
 
 
 cdef void nnue_pop(NNUEStack* s) noexcept nogil:
     s.top -= 1
 
 
+cdef void nnue_apply(const NNUENet* net, const NNUEAccumulator* src, NNUEAccumulator* dst) noexcept nogil:
+    """dst's sums: src's plus the feature changes recorded in dst."""
+    cdef const int32_t* d = dst.pad
+    cdef int n_add = d[LAZY_NADD], n_rem = d[LAZY_NREM], p
+    cdef int add0 = d[LAZY_ADD], add1 = d[LAZY_ADD + 1], rem0 = d[LAZY_REM], rem1 = d[LAZY_REM + 1]
+    cdef const int16_t* a0
+    cdef const int16_t* a1
+    cdef const int16_t* r0
+    cdef const int16_t* r1
+    if n_add == 0 and n_rem == 0:
+        for p in range(2):
+            memcpy(dst.v[p], src.v[p], net.hidden * sizeof(int16_t))
+            dst.psqt[p] = src.psqt[p]
+        return
+    for p in range(2):
+        a0 = row(net, p, add0 >> 6, add0 & 63)
+        a1 = row(net, p, add1 >> 6, add1 & 63) if n_add == 2 else nnue_zero_row
+        r0 = row(net, p, rem0 >> 6, rem0 & 63)
+        r1 = row(net, p, rem1 >> 6, rem1 & 63) if n_rem == 2 else nnue_zero_row
+        nnue_update_impl(dst.v[p], src.v[p], a0, a1, r0, r1, net.hidden)
+        dst.psqt[p] = (src.psqt[p] + net.psqt_weight[feature(p, add0 >> 6, add0 & 63)]
+                       - net.psqt_weight[feature(p, rem0 >> 6, rem0 & 63)])
+        if n_add == 2:
+            dst.psqt[p] += net.psqt_weight[feature(p, add1 >> 6, add1 & 63)]
+        if n_rem == 2:
+            dst.psqt[p] -= net.psqt_weight[feature(p, rem1 >> 6, rem1 & 63)]
+
+
+cdef void nnue_materialise(NNUEStack* s) noexcept nogil:
+    """Computes the pending accumulators from the last computed one up to the top."""
+    cdef int j = s.top, k
+    while j > 0 and s.acc[j].pad[LAZY_STATE] == 0:
+        j -= 1
+    for k in range(j + 1, s.top + 1):
+        nnue_apply(s.net, &s.acc[k - 1], &s.acc[k])
+        s.acc[k].pad[LAZY_STATE] = 1
+
+
 cdef void nnue_logits(const NNUEStack* s, int turn, float* out) noexcept nogil:
     cdef const NNUENet* net = s.net
+    nnue_materialise(<NNUEStack*> s)   # the lazy sums are a cache: filling it leaves the position as it was
     cdef const NNUEAccumulator* a = &s.acc[s.top]
     cdef float ps = <float> ((<double> a.psqt[turn] - <double> a.psqt[1 - turn]) * (0.5 / (NNUE_QA << NNUE_QB_SHIFT)))
     nnue_forward_impl(a.v[turn], a.v[1 - turn], net.hidden, net.l1_weight, net.l1_bias, net.l2_weight,

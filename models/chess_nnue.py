@@ -473,14 +473,27 @@ def export_onnx(q: QuantisedNet, path: Union[str, os.PathLike], *, metadata: Opt
     return path
 
 
-def train_and_export(data_dir: Union[str, os.PathLike], run: Union[str, os.PathLike], settings: TrainSettings, *,
+def _split_dirs(data_dirs: list[str]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+    """Training, validation and per-directory held-out positions of several shard directories: the
+    last 5% of each directory held out (test), the 5% before them for early stopping."""
+    parts: list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = []
+    held: dict[str, dict[str, np.ndarray]] = {}
+    for d in data_dirs:
+        rest, held[str(d)] = split_holdout(read_shards(d))
+        parts.append(split_holdout(rest, 0.05))
+    train_data = {k: np.concatenate([p[0][k] for p in parts]) for k in parts[0][0]}
+    validation = {k: np.concatenate([p[1][k] for p in parts]) for k in parts[0][1]}
+    return train_data, validation, held
+
+
+def train_and_export(data_dir: Union[str, os.PathLike, list], run: Union[str, os.PathLike], settings: TrainSettings, *,
                      target: str = "both", output: Optional[str] = None, progress_bar: bool = True) -> dict[str, Any]:
-    """Trains on the shards of ``data_dir`` (the last 5% held out for the report, the 5% before them
-    for early stopping), measures float and quantised networks on the held-out positions, and exports
-    the chosen one.
+    """Trains on the shards of ``data_dir`` (of each directory the last 5% held out for the report, the
+    5% before them for early stopping), measures float and quantised networks on the held-out
+    positions, and exports the chosen one.
 
     Args:
-        data_dir: shard directory.
+        data_dir: shard directory, or a list of them (trained on together, held out one by one).
         run: output directory (``chess_nnue_<target>.onnx`` for each trained target, ``report.json``).
         settings: hyperparameters (the same for every target).
         target: ``"sigmoid"``, ``"hlgauss"`` or ``"both"`` (the lower held-out ``bce`` of the
@@ -489,17 +502,21 @@ def train_and_export(data_dir: Union[str, os.PathLike], run: Union[str, os.PathL
         progress_bar: tqdm bars.
 
     Returns:
-        The report (also in ``run/report.json``).
+        The report (also in ``run/report.json``): ``held_out_*`` over all held-out positions, and
+        ``held_out_by_data`` per directory.
     """
     if target not in TARGETS + ("both",):
         raise ValueError(f"target must be one of {TARGETS + ('both',)}, got {target!r}")
+    dirs = [str(d) for d in data_dir] if isinstance(data_dir, (list, tuple)) else [str(data_dir)]
+    if not dirs:
+        raise ValueError("no data directory")
     run_dir = Path(run)
     run_dir.mkdir(parents=True, exist_ok=True)
-    data = read_shards(data_dir)
-    rest, held = split_holdout(data)                       # the test positions: reported, never trained on
-    train_data, validation = split_holdout(rest, 0.05)     # early stopping
+    train_data, validation, held_by_dir = _split_dirs(dirs)
+    held = {k: np.concatenate([h[k] for h in held_by_dir.values()]) for k in train_data}
     own_h, other_h = feature_indices(held["board"], held["stm"])
-    report: dict[str, Any] = {"data": str(data_dir), "positions": len(data["board"]), "held_out": len(held["board"]),
+    report: dict[str, Any] = {"data": dirs, "positions": len(train_data["board"]) + len(validation["board"]) +
+                              len(held["board"]), "held_out": len(held["board"]),
                               "settings": asdict(settings), "runs": {}}
     for t in (TARGETS if target == "both" else (target,)):
         net, info = train(train_data, settings, t, validation=validation, progress_bar=progress_bar)
@@ -508,7 +525,10 @@ def train_and_export(data_dir: Union[str, os.PathLike], run: Union[str, os.PathL
                                                     held["result"], settings.result_weight)
         info["held_out_quantised"] = evaluation_metrics(q.probability(own_h, other_h), held["score"],
                                                         held["result"], settings.result_weight)
-        recipe = {"data": str(data_dir), "positions": info["positions"], "steps": info["steps"],
+        info["held_out_by_data"] = {d: evaluation_metrics(q.probability(*feature_indices(h["board"], h["stm"])),
+                                                          h["score"], h["result"], settings.result_weight)
+                                    for d, h in held_by_dir.items()}
+        recipe = {"data": dirs, "positions": info["positions"], "steps": info["steps"],
                   "batch_size": settings.batch_size, "learning_rate": settings.learning_rate,
                   "result_weight": settings.result_weight, "target": t, "seconds": info["seconds"]}
         export_onnx(q, run_dir / f"chess_nnue_{t}.onnx",

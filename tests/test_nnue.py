@@ -164,13 +164,14 @@ def test_learn_chess_eval_command(tmp_path):
     openings.write_text("rnbqkbnr/pppppppp/8/8/4P3/8/PPPP1PPP/RNBQKBNR b KQkq - 0 1\n"
                         "r1bqkbnr/pppp1ppp/2n5/4p3/4P3/5N2/PPPP1PPP/RNBQKB1R w KQkq - 2 3\n")
     cmd = [sys.executable, "-m", "engine.cli", "learn", "chess-eval", "--data", str(data), "--positions", "40",
-           "--shard-size", "20", "--label-nodes", "200", "--train-steps", "20", "--batch-size", "16",
+           "--shard-size", "20", "--label", "eval", "--positions-per-game", "5", "--train-steps", "20", "--batch-size", "16",
            "--target", "both", "--hidden", "32", "--run", str(run), "--no-progress", "--openings", str(openings)]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert sorted(p.name for p in data.glob("shard_*.npz")) == ["shard_00000.npz", "shard_00001.npz"]
     d = read_shards(data)
     assert len(d["board"]) == 40 and set(np.unique(d["result"])) <= {-1, 0, 1}
+    assert np.abs(d["score"]).max() > 0 and np.abs(d["score"]).max() < 4000   # static evaluations, no mates
     report = json.loads((run / "report.json").read_text())
     assert set(report["runs"]) == {"sigmoid", "hlgauss"} and report["chosen"] in report["runs"]
     for info in report["runs"].values():
@@ -184,6 +185,64 @@ def test_learn_chess_eval_command(tmp_path):
     assert json.loads(again.stdout.splitlines()[-1])["new_positions"] == 0
 
 
+def test_labels_static_eval_and_search(tmp_path):
+    """Stockfish's static evaluation (``eval``) and a search (``nodes:N`` / ``depth:N``) as labels."""
+    from engine._chess_eval_data import DataConfig, Stockfish, find_stockfish, make_shard, parse_label
+
+    assert parse_label("eval") == ("eval", 0) and parse_label("nodes:300") == ("nodes", 300)
+    assert parse_label("depth:4") == ("depth", 4)
+    for bad in ("nodes", "depth:0", "eval:3", "movetime:5"):
+        with pytest.raises(ValueError, match="label"):
+            parse_label(bad)
+    with pytest.raises(ValueError):
+        DataConfig(label="nodes:-1")
+    sf = Stockfish(find_stockfish(), depth=3)
+    try:
+        start = sf.static_eval("rnbqkbnr/pppppppp/8/8/8/8/PPPPPPPP/RNBQKBNR w KQkq - 0 1")
+        assert start is not None and abs(start) < 100
+        # White a queen up: positive for White to move, negative for Black to move, on the search's scale
+        white = sf.static_eval("4k3/8/8/8/8/8/3Q4/4K3 w - - 0 1")
+        black = sf.static_eval("4k3/8/8/8/8/8/3Q4/4K3 b - - 0 1")
+        searched, _ = sf.score("4k3/8/8/8/8/8/3Q4/4K3 b - - 0 1")
+        assert white > 500 and black < -500 and searched < -500
+        assert sf.static_eval("4k3/8/8/8/8/8/4Q3/4K3 b - - 0 1") is None    # in check
+    finally:
+        sf.close()
+    openings = tmp_path / "openings.fen"
+    openings.write_text("r1bqkbnr/pppp1ppp/2n5/4p3/4P3/5N2/PPPP1PPP/RNBQKB1R w KQkq - 2 3\n")
+    cfg = DataConfig(positions_per_shard=12, label="nodes:150", positions_per_game=6, openings=str(openings))
+    per_game: list[int] = []
+    assert make_shard(3, tmp_path, cfg, progress=per_game.append) == 12
+    assert sum(per_game) >= 12 and max(per_game) <= 6 and len(per_game) >= 2   # a few positions from each game
+    d = read_shards(tmp_path)
+    assert len(d["board"]) == 12 and np.all(np.abs(d["score"]) <= 4000)
+
+
+def test_network_is_the_default_chess_evaluation():
+    """``mcts.AlphaBeta`` on chess (bitboard and python-chess states) evaluates with the shipped network
+    unless told ``eval_file=None``; other games are untouched; ``plytree analyse chess`` says which."""
+    from games.chess import ChessGame
+    from mcts import AlphaBeta, Limit
+
+    for game in (games.load("chess"), ChessGame()):
+        search = AlphaBeta(game)
+        assert search.eval_file is not None and Path(search.eval_file) == ZOO_NET.resolve()
+        assert AlphaBeta(game, eval_file=None).eval_file is None
+        assert AlphaBeta(game, eval_file="none").eval_file is None        # a tournament spec's eval_file=none
+    connect4 = AlphaBeta(games.load("connect4"))
+    assert connect4.eval_file is None and connect4.run(connect4.game.new_initial_state(), Limit(depth=3)).best_action >= 0
+    with pytest.raises(ValueError, match="eval_file"):
+        AlphaBeta(games.load("connect4"), eval_file=str(ZOO_NET))
+    # the two evaluations differ on the same search
+    state = games.load("chess").deserialize("r1bqkbnr/pppp1ppp/2n5/4p3/4P3/5N2/PPPP1PPP/RNBQKB1R w KQkq - 2 3")
+    scores = {AlphaBeta(state.game, eval_file=f).run(state, Limit(depth=4)).score for f in ("default", None)}
+    assert len(scores) == 2
+    out = subprocess.run([sys.executable, "-m", "engine.cli", "analyse", "chess", "--depth", "4"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"evaluation: network {ZOO_NET.resolve()}" in out.stdout
+
+
 def test_uci_use_nnue_option():
     """``plytree uci`` offers UseNNUE / EvalFile, and its alpha-beta then evaluates with the network."""
     from engine._uci_options import OPTIONS
@@ -191,12 +250,12 @@ def test_uci_use_nnue_option():
     from mcts import InfoRelay
 
     options = {o.name.lower(): o.default for o in OPTIONS}
-    assert options["usennue"] is False and options["evalfile"] == ""
+    assert options["usennue"] is True and options["evalfile"] == ""     # the network is the default
     game = games.load("chess")
-    assert default_search_factory(game, options, InfoRelay())._backend.nnue is None
-    search = default_search_factory(game, {**options, "usennue": True}, InfoRelay())
-    assert search._backend.nnue is not None and Path(search._backend.nnue.path) == ZOO_NET.resolve()
-    script = "uci\nsetoption name UseNNUE value true\nisready\nposition startpos moves e2e4\ngo nodes 5000\n"
+    assert default_search_factory(game, {**options, "usennue": False}, InfoRelay()).eval_file is None
+    search = default_search_factory(game, options, InfoRelay())
+    assert search.eval_file is not None and Path(search.eval_file) == ZOO_NET.resolve()
+    script = "uci\nsetoption name UseNNUE value false\nsetoption name UseNNUE value true\nisready\nposition startpos moves e2e4\ngo nodes 5000\n"
     out = subprocess.run([sys.executable, "-m", "engine.cli", "uci"], input=script, cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert "option name EvalFile type string" in out.stdout
