@@ -427,10 +427,14 @@ cdef void hx_and_rule(HxConnections* h, int x, int z, uint64_t c1) noexcept nogi
     """Joins the full connection (x, z, c1) with every full connection (z, y) through the middle z."""
     cdef int y, k, i, n
     cdef uint64_t c2, xbit = hx_point_bit(h, x), zbit = hx_point_bit(h, z), ybit
-    cdef uint64_t snapshot[HX_KEEP_VC]
     cdef bint both_empty
     cdef uint64_t cells = h.partner_cells[z]
     cdef unsigned int edges = h.partner_edges[z]
+    if xbit != 0 and zbit != 0:
+        # three empty cells: only semi connections keyed by z with the carrier {z} (both full
+        # connections empty) could follow, and the OR rule makes from those only the bridges,
+        # which are stored from the start: only groups and edges are worth joining to here
+        cells &= h.group_cells
     while cells or edges:
         if cells:
             y = hx_lowest(cells)
@@ -446,12 +450,11 @@ cdef void hx_and_rule(HxConnections* h, int x, int z, uint64_t c1) noexcept nogi
         both_empty = zbit != 0 and xbit != 0 and ybit != 0
         if c1 & ybit or (both_empty and c1):
             continue
+        # the pair (z, y) is not the pair (x, y) the rules below add to: its list stays as it is
         i = hx_pair(z, y)
         n = h.num_vc[i]
         for k in range(n):
-            snapshot[k] = h.vc[i][k]
-        for k in range(n):
-            c2 = snapshot[k]
+            c2 = h.vc[i][k]
             if (c2 & c1) or (c2 & xbit) or (both_empty and c2):
                 continue
             if zbit == 0:
@@ -476,6 +479,7 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
     memset(h.partner_cells, 0, sizeof(h.partner_cells))
     memset(h.partner_edges, 0, sizeof(h.partner_edges))
     h.num_points = 0
+    h.group_cells = 0
     h.queue_head = 0
     h.queue_tail = 0
     h.adjacent[HX_EDGE_A] = edge_a & empty
@@ -506,6 +510,7 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
         else:
             p = hx_lowest(group)
             h.is_stone[p] = True
+            h.group_cells |= (<uint64_t> 1) << p
             h.adjacent[p] = 0
             h.points[h.num_points] = <int16_t> p
             h.num_points += 1
@@ -1009,6 +1014,42 @@ cdef class HexDfpn:
             if decided:
                 return line, True
         return line, False
+
+    def _proof_tree(self, black: int, white: int, to_move: int):
+        seen = {}
+        self._walk(black, white, to_move, self._key(black, white, to_move), seen, 0)
+        return len(seen), max(seen.values()) if seen else 0
+
+    cdef _walk(self, uint64_t black, uint64_t white, int to_move, uint64_t key, dict seen, int depth):
+        if key in seen:
+            return
+        cdef HxEntry* e = hx_find(self.s, key)
+        if e == NULL:
+            seen[key] = -1000
+            return
+        seen[key] = depth
+        if e.decided:
+            return
+        cdef uint64_t m, bit, ck
+        cdef int cell
+        if e.phi == 0:
+            cells = [e.best]
+        elif e.delta == 0:
+            m = e.moves
+            cells = []
+            while m:
+                cell = hx_lowest(m)
+                m &= m - 1
+                cells.append(cell)
+        else:
+            return
+        for cell in cells:
+            bit = (<uint64_t> 1) << cell
+            ck = key ^ self.s.zobrist[to_move][cell] ^ self.s.zobrist_white
+            if to_move == 0:
+                self._walk(black | bit, white, 1, ck, seen, depth + 1)
+            else:
+                self._walk(black, white | bit, 0, ck, seen, depth + 1)
 
     def moves(self, black: int, white: int, to_move: int) -> tuple[int, list[int], int]:
         """What the knowledge alone says of a position (no search): for tests and diagnostics.
