@@ -949,6 +949,27 @@ cdef class HexDfpn:
                 key ^= self.s.zobrist[1][cell]
         return key
 
+    cdef uint64_t _rotate(self, uint64_t cells):
+        """The cell set turned by 180 degrees: cell i becomes n * n - 1 - i (Hex's board symmetry)."""
+        cdef uint64_t out = 0
+        cdef int last = self.board_size * self.board_size - 1
+        while cells:
+            out |= (<uint64_t> 1) << (last - hx_lowest(cells))
+            cells &= cells - 1
+        return out
+
+    def _canonical(self, black: int, white: int) -> tuple[int, int, bool]:
+        """(black, white, turned): of a position and its 180-degree turn, the one searched.
+
+        The turn maps each player's edges to themselves, so both have the same value; searching one
+        of them (the one whose stone sets read smaller) makes a position and its turn cost the same
+        and share one table entry at the root. `turned`: cells of the result read turned.
+        """
+        rb, rw = self._rotate(black), self._rotate(white)
+        if (rb, rw) < (black, white):
+            return rb, rw, True
+        return black, white, False
+
     def _check(self, black: int, white: int, to_move: int) -> None:
         cdef object one = 1
         cells = (one << (self.board_size * self.board_size)) - 1
@@ -968,6 +989,7 @@ cdef class HexDfpn:
             ValueError: the stone sets overlap or do not fit the board, or a player has already won.
         """
         self._check(black, white, to_move)
+        black, white, _ = self._canonical(black, white)
         cdef uint64_t b = black, w = white
         cdef int tm = to_move, result
         cdef uint64_t key = self._key(b, w, tm)
@@ -990,6 +1012,8 @@ cdef class HexDfpn:
             knowledge alone decides the game (the rest is any play inside the winner's carrier).
         """
         self._check(black, white, to_move)
+        black, white, turned = self._canonical(black, white)
+        last = self.board_size * self.board_size - 1
         cdef uint64_t b = black, w = white
         cdef int tm = to_move, move
         cdef bint decided = False
@@ -1000,10 +1024,10 @@ cdef class HexDfpn:
         self.s.deadline = -1.0
         while len(line) < max_length:
             if hx_has_joined(&self.s.geo, b, 0) or hx_has_joined(&self.s.geo, w, 1):
-                return line, False
+                return [last - m if turned else m for m in line], False
             move = hx_pv_move(self.s, b, w, tm, key, &decided)
             if move < 0:
-                return line, False
+                return [last - m if turned else m for m in line], False
             line.append(move)
             key ^= self.s.zobrist[tm][move] ^ self.s.zobrist_white
             if tm == 0:
@@ -1012,10 +1036,18 @@ cdef class HexDfpn:
                 w |= (<uint64_t> 1) << move
             tm = 1 - tm
             if decided:
-                return line, True
-        return line, False
+                return [last - m if turned else m for m in line], True
+        return [last - m if turned else m for m in line], False
+
+    def _entry(self, black: int, white: int, to_move: int):
+        black, white, _ = self._canonical(black, white)
+        cdef HxEntry* e = hx_find(self.s, self._key(black, white, to_move))
+        if e == NULL:
+            return None
+        return e.phi, e.delta, e.work, e.moves, e.proof, e.best, e.decided
 
     def _proof_tree(self, black: int, white: int, to_move: int):
+        black, white, _ = self._canonical(black, white)
         seen = {}
         self._walk(black, white, to_move, self._key(black, white, to_move), seen, 0)
         return len(seen), max(seen.values()) if seen else 0
