@@ -81,6 +81,7 @@ ctypedef struct HxSolver:
     long long max_nodes          # stop after this many evaluations (< 0: no limit)
     double deadline              # stop at this monotonic time in seconds (< 0: no limit)
     bint aborted                 # a limit was hit: results are partial
+    uint32_t eval_work           # evaluation: work of the filled position's stored proof it reused (1: none)
 
 
 cdef void hx_geometry(HxGeometry* g, int n) noexcept nogil                 # fills the tables of an n x n board

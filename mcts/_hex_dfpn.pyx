@@ -621,7 +621,46 @@ cdef inline double hx_now() noexcept nogil:
     return ts.tv_sec + ts.tv_nsec * 1e-9
 
 
-cdef int hx_evaluate(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint64_t* moves,
+cdef inline uint64_t hx_key(const HxSolver* s, uint64_t black, uint64_t white, int to_move) noexcept nogil:
+    """Zobrist key of a position (never 0, the empty slot's key)."""
+    cdef uint64_t key = <uint64_t> 0x9E3779B97F4A7C15
+    if to_move:
+        key ^= s.zobrist_white
+    while black:
+        key ^= s.zobrist[0][hx_lowest(black)]
+        black &= black - 1
+    while white:
+        key ^= s.zobrist[1][hx_lowest(white)]
+        white &= white - 1
+    return key
+
+
+cdef void hx_store_filled(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint32_t phi, uint32_t delta,
+                          uint64_t moves, uint64_t proof, int best, uint32_t work) noexcept nogil:
+    """Stores a proof of a position under its filled position's key too (`black`, `white`: filled).
+
+    Both have the same value; the proof set gains every stone of the winner in the filled position,
+    so that it also covers any other position that fills to the same one (a cell the fill-in gives
+    the winner is one the loser may not take). Those stones are never empty cells of the position
+    itself or of its ancestors outside their own proof sets, so the pruning loses nothing by them.
+    """
+    cdef uint64_t winner
+    cdef HxEntry* e
+    if phi == 0:
+        winner = white if to_move else black
+    else:
+        winner = black if to_move else white
+    e = hx_slot(s, hx_key(s, black, white, to_move))
+    e.phi = phi
+    e.delta = delta
+    e.moves = moves & s.geo.all_cells & ~black & ~white
+    e.proof = proof | winner
+    e.best = <int8_t> best
+    e.work = work
+    e.decided = work <= 1
+
+
+cdef int hx_evaluate(HxSolver* s, uint64_t black, uint64_t white, int to_move, bint use_table, uint64_t* moves,
                      int* best, uint64_t* proof) noexcept nogil:
     """What the knowledge says of a position: HX_WIN / HX_LOSS / HX_UNKNOWN, the moves to search
     (HX_UNKNOWN), and a proof set (decided) or the set the move pruning relies on (HX_UNKNOWN).
@@ -631,18 +670,52 @@ cdef int hx_evaluate(HxSolver* s, uint64_t black, uint64_t white, int to_move, u
     moves to filled cells are never better than the best other one. A proof set: the winning
     connection's carrier with the cells the fill-in gave the winner; the win stands whatever the
     loser holds outside it (docs/hex.md).
+
+    With `use_table`, a proof already stored for the filled position (hx_store_filled) is reused
+    (`s.eval_work` then holds its work), and a decided filled position is stored for the others
+    that fill to it.
     """
-    cdef HxEdgeResult mine, theirs
-    cdef uint64_t own, opp, empty, m
-    cdef uint64_t real_empty = s.geo.all_cells & ~black & ~white
-    cdef uint64_t black0 = black, white0 = white, filled_mine, filled_theirs
+    cdef int result
+    cdef HxEntry* f
+    cdef uint64_t black0 = black, white0 = white
     s.nodes += 1
+    s.eval_work = 1
     if (s.max_nodes >= 0 and s.nodes >= s.max_nodes) or (
             s.deadline >= 0 and s.nodes % HX_TIME_CHECK == 0 and hx_now() > s.deadline):
         s.aborted = True
     moves[0] = 0
     best[0] = -1
     hx_fill(&s.geo, &black, &white)
+    if use_table and (black != black0 or white != white0):
+        f = hx_find(s, hx_key(s, black, white, to_move))
+        if f != NULL and (f.phi == 0 or f.delta == 0):
+            # f.best: a cell empty in the filled position, or (a full connection: any move wins) none
+            best[0] = f.best if f.best >= 0 and not ((black | white) >> f.best) & 1 else -1
+            if f.phi == 0 and best[0] < 0:
+                best[0] = hx_lowest(s.geo.all_cells & ~black0 & ~white0)
+            moves[0] = f.moves
+            # the winner's stones of the filled position join the proof set: the fill-in gave some of
+            # them, and this position's loser may not take those (f may be a position of its own)
+            if (f.phi == 0) == (to_move == 1):
+                proof[0] = f.proof | white
+            else:
+                proof[0] = f.proof | black
+            s.eval_work = f.work
+            return HX_WIN if f.phi == 0 else HX_LOSS
+    result = hx_knowledge(s, black0, white0, black, white, to_move, moves, best, proof)
+    if use_table and result != HX_UNKNOWN and (black != black0 or white != white0):
+        hx_store_filled(s, black, white, to_move, 0 if result == HX_WIN else HX_INF,
+                        HX_INF if result == HX_WIN else 0, 0, proof[0], best[0], 1)
+    return result
+
+
+cdef int hx_knowledge(HxSolver* s, uint64_t black0, uint64_t white0, uint64_t black, uint64_t white, int to_move,
+                      uint64_t* moves, int* best, uint64_t* proof) noexcept nogil:
+    """hx_evaluate's verdict from the connections of the filled position (`black`, `white`)."""
+    cdef HxEdgeResult mine, theirs
+    cdef uint64_t own, opp, empty, m
+    cdef uint64_t real_empty = s.geo.all_cells & ~black0 & ~white0
+    cdef uint64_t filled_mine, filled_theirs
     own = white if to_move else black
     opp = black if to_move else white
     empty = s.geo.all_cells & ~black & ~white
@@ -679,13 +752,13 @@ cdef HxEntry* hx_lookup(HxSolver* s, uint64_t black, uint64_t white, int to_move
     cdef int best, result
     if e != NULL:
         return e
-    result = hx_evaluate(s, black, white, to_move, &moves, &best, &proof)
+    result = hx_evaluate(s, black, white, to_move, True, &moves, &best, &proof)
     e = hx_slot(s, key)
     e.moves = moves
     e.proof = proof
     e.best = <int8_t> best
-    e.work = 1
-    e.decided = result != HX_UNKNOWN
+    e.work = s.eval_work
+    e.decided = result != HX_UNKNOWN and s.eval_work <= 1
     if result == HX_WIN:
         e.phi = 0
         e.delta = HX_INF
@@ -726,7 +799,7 @@ cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint6
     cdef bint child_cut[HX_CELLS]
     cdef int n = 0, i, best, cell
     cdef uint32_t phi, delta2, tp, td
-    cdef uint64_t delta, work0 = s.nodes
+    cdef uint64_t delta, work0 = s.nodes, filled_black, filled_white
     cdef HxEntry* c
     out_phi[0] = e.phi
     out_delta[0] = e.delta
@@ -816,6 +889,12 @@ cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint6
         e.best = child_move[best]
     out_phi[0] = e.phi
     out_delta[0] = e.delta
+    if (phi == 0 or delta == 0) and not s.aborted:
+        filled_black = black
+        filled_white = white
+        hx_fill(&s.geo, &filled_black, &filled_white)
+        if filled_black != black or filled_white != white:
+            hx_store_filled(s, filled_black, filled_white, to_move, e.phi, e.delta, e.moves, e.proof, e.best, e.work)
 
 
 cdef bint hx_has_joined(const HxGeometry* g, uint64_t own, int player) noexcept nogil:
@@ -1093,7 +1172,7 @@ cdef class HexDfpn:
         self._check(black, white, to_move)
         cdef uint64_t m, proof
         cdef int best, result
-        result = hx_evaluate(self.s, black, white, to_move, &m, &best, &proof)
+        result = hx_evaluate(self.s, black, white, to_move, False, &m, &best, &proof)
         cells = [c for c in range(HX_CELLS) if (m >> c) & 1]
         return (1 if result == HX_WIN else (-1 if result == HX_LOSS else 0)), cells, best
 
