@@ -134,6 +134,25 @@ def test_dead_cell_rule_and_connection_knowledge():
     assert verdict == -1
 
 
+def test_a_position_and_its_turn_are_solved_alike():
+    # the 180-degree turn keeps each player's edges: same value, same search, turned lines
+    game = games.load("hex", board_size=5)
+    last = 5 * 5 - 1
+    for moves in (["a1", "c2"], ["b4", "d1", "e3"]):
+        state = game.deserialize(" ".join(moves))
+        turned = game.new_initial_state()
+        for action in state.history():
+            turned.apply_action(last - action)
+        black, white, to_move = _stones(state)
+        turned_black, turned_white, _ = _stones(turned)
+        a, b = HexDfpn(5), HexDfpn(5)
+        assert a.solve_bits(black, white, to_move) == b.solve_bits(turned_black, turned_white, to_move) != 0
+        assert a.nodes == b.nodes
+        line, decided = a.principal_variation(black, white, to_move)
+        assert line and b.principal_variation(turned_black, turned_white, to_move) == ([last - m for m in line], decided)
+        assert set(line).isdisjoint(state.history())
+
+
 def test_alphabeta_solve_dispatches_hex():
     game = games.load("hex", board_size=5)
     result = AlphaBeta(game).solve(game.deserialize("a1"))
