@@ -1138,49 +1138,40 @@ cdef class HexDfpn:
                 return [last - m if turned else m for m in line], True
         return [last - m if turned else m for m in line], False
 
-    def _entry(self, black: int, white: int, to_move: int):
-        black, white, _ = self._canonical(black, white)
-        cdef HxEntry* e = hx_find(self.s, self._key(black, white, to_move))
-        if e == NULL:
-            return None
-        return e.phi, e.delta, e.work, e.moves, e.proof, e.best, e.decided
+    def proof_tree(self, black: int, white: int, to_move: int) -> tuple[int, int]:
+        """Size of the proof the table holds for a solved position: for diagnostics.
 
-    def _proof_tree(self, black: int, white: int, to_move: int):
+        Walks the stored proof: the winning move of each won position, every searched move of each
+        lost one, down to the positions the knowledge decided (transpositions counted once).
+
+        Returns:
+            (positions, depth): the distinct positions of the proof (0 if the position is not
+            proven) and its longest line in plies.
+        """
+        self._check(black, white, to_move)
         black, white, _ = self._canonical(black, white)
-        seen = {}
+        seen: dict[int, int] = {}
         self._walk(black, white, to_move, self._key(black, white, to_move), seen, 0)
-        return len(seen), max(seen.values()) if seen else 0
+        return len(seen), max(seen.values(), default=0)
 
     cdef _walk(self, uint64_t black, uint64_t white, int to_move, uint64_t key, dict seen, int depth):
-        if key in seen:
-            return
         cdef HxEntry* e = hx_find(self.s, key)
-        if e == NULL:
-            seen[key] = -1000
+        cdef uint64_t m, bit
+        cdef int cell
+        if key in seen or e == NULL or (e.phi != 0 and e.delta != 0):
             return
         seen[key] = depth
         if e.decided:
             return
-        cdef uint64_t m, bit, ck
-        cdef int cell
-        if e.phi == 0:
-            cells = [e.best]
-        elif e.delta == 0:
-            m = e.moves
-            cells = []
-            while m:
-                cell = hx_lowest(m)
-                m &= m - 1
-                cells.append(cell)
-        else:
-            return
-        for cell in cells:
+        m = ((<uint64_t> 1) << e.best) if e.phi == 0 and e.best >= 0 else (e.moves if e.delta == 0 else 0)
+        while m:
+            cell = hx_lowest(m)
+            m &= m - 1
             bit = (<uint64_t> 1) << cell
-            ck = key ^ self.s.zobrist[to_move][cell] ^ self.s.zobrist_white
             if to_move == 0:
-                self._walk(black | bit, white, 1, ck, seen, depth + 1)
+                self._walk(black | bit, white, 1, key ^ self.s.zobrist[0][cell] ^ self.s.zobrist_white, seen, depth + 1)
             else:
-                self._walk(black, white | bit, 0, ck, seen, depth + 1)
+                self._walk(black, white | bit, 0, key ^ self.s.zobrist[1][cell] ^ self.s.zobrist_white, seen, depth + 1)
 
     def moves(self, black: int, white: int, to_move: int) -> tuple[int, list[int], int]:
         """What the knowledge alone says of a position (no search): for tests and diagnostics.

@@ -151,6 +151,9 @@ def test_a_position_and_its_turn_are_solved_alike():
         line, decided = a.principal_variation(black, white, to_move)
         assert line and b.principal_variation(turned_black, turned_white, to_move) == ([last - m for m in line], decided)
         assert set(line).isdisjoint(state.history())
+        positions, depth = a.proof_tree(black, white, to_move)
+        assert positions >= 1 and depth >= 0 and b.proof_tree(turned_black, turned_white, to_move) == (positions, depth)
+    assert HexDfpn(5).proof_tree(0, 0, 0) == (0, 0)   # nothing proven yet
 
 
 def test_alphabeta_solve_dispatches_hex():
