@@ -11,8 +11,8 @@ cdef enum:
     HX_EDGE_B = 65           # H-search point of the player's second edge
     HX_POINTS = 66           # cells + the two edges
     HX_PAIRS = 4356          # HX_POINTS ** 2
-    HX_KEEP_VC = 6           # full connections kept per pair of points (the smallest carriers win)
-    HX_KEEP_SC = 12          # semi connections kept per pair
+    HX_KEEP_VC = 8           # full connections kept per pair of points (the smallest carriers win)
+    HX_KEEP_SC = 16          # semi connections kept per pair
     HX_OR_DEPTH = 4          # most semi connections the OR rule combines
     HX_QUEUE = 32768         # pending new full connections in one H-search
     HX_BUCKET = 4            # transposition-table entries per bucket
@@ -38,6 +38,7 @@ ctypedef struct HxConnections:
     uint64_t partner_cells[HX_POINTS]   # the cell points (groups included) each point has a full connection with
     uint8_t partner_edges[HX_POINTS]    # the same for the edges: bit 0 first edge, bit 1 second edge
     bint is_stone[HX_POINTS]            # whether the point is a group (or an edge) rather than an empty cell
+    uint64_t group_cells                # the cell naming each group point (its lowest stone)
     int16_t points[HX_POINTS]           # the points of this position
     int num_points                      # how many
     int empty_pair_max                  # largest carrier kept between two empty cells (bounds the work)
@@ -66,6 +67,7 @@ ctypedef struct HxEntry:
     uint32_t delta         # disproof number: cost to prove a loss for the player to move
     uint32_t work          # positions evaluated below this entry (replacement priority)
     int8_t best            # a winning move once proven a win, else -1
+    bint opp_sc            # evaluation: the opponent had semi connections between its edges
     bint decided           # proven by the connection knowledge alone, without search
 
 ctypedef struct HxSolver:
@@ -80,6 +82,7 @@ ctypedef struct HxSolver:
     long long max_nodes          # stop after this many evaluations (< 0: no limit)
     double deadline              # stop at this monotonic time in seconds (< 0: no limit)
     bint aborted                 # a limit was hit: results are partial
+    uint32_t eval_work           # evaluation: work of the filled position's stored proof it reused (1: none)
 
 
 cdef void hx_geometry(HxGeometry* g, int n) noexcept nogil                 # fills the tables of an n x n board
