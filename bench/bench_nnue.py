@@ -132,19 +132,23 @@ def match(net: str, games_count: int, *, move_time: Optional[float], nodes: Opti
             "elo_95": [round(lo), round(hi)], "limit": f"{move_time} s/move" if move_time else f"{nodes} nodes/move"}
 
 
-def wac(net: Optional[str], count: int, seconds: float, data: Path = DATA) -> dict:
-    """Win At Chess positions solved (the first ``count``), ``seconds`` each."""
+def wac(net: Optional[str], count: int, seconds: float, data: Path = DATA, suite: str = "wac.epd") -> dict:
+    """Positions of an EPD test suite solved (the first ``count``), ``seconds`` each.
+
+    A position is solved when the best move is one of its ``bm`` moves and none of its ``am`` moves.
+    """
     game = games.load("chess")
     ab = AlphaBeta(game, eval_file=net)
     solved = 0
-    positions = epd_positions("wac.epd", data)[:count]
+    positions = epd_positions(suite, data)[:count]
     for board, ops in positions:
         ab.reset()
         state = game.deserialize(board.fen())
         r = ab.run(state, Limit(time=seconds))
-        if chess.Move.from_uci(state.action_to_string(r.best_action)) in ops["bm"]:
+        move = chess.Move.from_uci(state.action_to_string(r.best_action))
+        if ("bm" not in ops or move in ops["bm"]) and move not in ops.get("am", ()):
             solved += 1
-    return {"solved": solved, "positions": len(positions), "seconds_each": seconds}
+    return {"suite": suite, "solved": solved, "positions": len(positions), "seconds_each": seconds}
 
 
 def heldout(nets: list[str], dirs: list[str], result_weight: float = 0.1) -> dict:
@@ -185,7 +189,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     p.add_argument("--games", type=int, default=40, help="match games (default 40)")
     p.add_argument("--move-time", type=float, default=0.1, help="match: seconds per move (default 0.1; 0: --match-nodes)")
     p.add_argument("--match-nodes", type=int, default=20_000, help="match: nodes per move when --move-time is 0")
-    p.add_argument("--wac", type=int, default=60, help="WAC positions (the first N; default 60)")
+    p.add_argument("--wac", type=int, default=60, help="WAC positions (the first N; default 60); the whole Bratko-Kopec set runs too")
     p.add_argument("--wac-time", type=float, default=1.0, help="WAC seconds per position (default 1)")
     p.add_argument("--skip", nargs="*", default=[], choices=("speed", "match", "wac"))
     p.add_argument("--heldout", nargs="*", default=[], metavar="DIR",
@@ -205,6 +209,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     if "wac" not in args.skip:
         print("wac hand-written", wac(None, args.wac, args.wac_time, data), flush=True)
         print("wac network", wac(args.net, args.wac, args.wac_time, data), flush=True)
+        for name, net in (("hand-written", None), ("network", args.net)):
+            print("bratko-kopec", name, wac(net, 10**6, args.wac_time, data, suite="bratko-kopec.epd"), flush=True)
     return 0
 
 
