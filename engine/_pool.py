@@ -22,6 +22,7 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Optional
 
@@ -34,8 +35,6 @@ class PoolError(RuntimeError):
 
 def is_worker_loss(exc: BaseException) -> bool:
     """True when ``exc`` says a worker process or Ray actor died (not an error inside a task)."""
-    from concurrent.futures.process import BrokenProcessPool
-
     names = ("RayActorError", "ActorDiedError", "WorkerCrashedError")
     return isinstance(exc, BrokenProcessPool) or any(c.__name__ in names for c in type(exc).__mro__)
 
@@ -128,6 +127,9 @@ class WorkerPool:
     def submit(self, method: str, *args: Any) -> cf.Future:
         """Queues ``worker.method(*args)``; its future is done once a ``wait`` has seen it finish.
 
+        A task given to a process pool whose worker has died fails through its future with
+        ``BrokenProcessPool`` (``is_worker_loss``), as the running tasks do.
+
         Raises:
             PoolError: the pool is closed.
         """
@@ -136,7 +138,13 @@ class WorkerPool:
         future: cf.Future = cf.Future()
         if self.kind == "process":
             assert self._executor is not None
-            inner = self._executor.submit(_call_in_process, method, args)
+            try:
+                inner = self._executor.submit(_call_in_process, method, args)
+            except BrokenProcessPool as exc:
+                # a worker died since the last wait: this task fails through its future like the
+                # tasks that were running, so the caller sees every worker loss in one place
+                future.set_exception(exc)
+                return future
             inner.add_done_callback(lambda f: _copy_outcome(f, future))
         else:
             self._backlog.append((future, method, args))

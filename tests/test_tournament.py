@@ -740,6 +740,9 @@ class _Counter:
         self.calls.append(x)
         return list(self.calls)
 
+    def die(self) -> None:
+        os._exit(3)  # a crash in native code, as far as the pool can tell
+
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_worker_pool_keeps_its_workers_and_runs_tasks_as_waited_for(workers):
@@ -762,3 +765,22 @@ def test_worker_pool_keeps_its_workers_and_runs_tasks_as_waited_for(workers):
     pool.close()
     with pytest.raises(PoolError):
         pool.submit("add", 1)
+
+
+def test_a_task_given_to_a_pool_whose_worker_died_fails_through_its_future():
+    """Regression: a game submitted after a worker died (before the runner saw the loss) raised
+    BrokenProcessPool from ``submit`` and ended the tournament (test_a_dead_worker_process_costs_no_game
+    failed that way under load)."""
+    from engine._pool import WorkerPool, is_worker_loss
+
+    pool = WorkerPool(_Counter, (7,), workers=2)
+    try:
+        dead = pool.submit("die")
+        pending = {dead}
+        while pending:
+            _, pending = pool.wait(pending)
+        assert is_worker_loss(dead.exception())
+        late = pool.submit("add", 1)  # the executor is broken now: no exception here
+        assert late.done() and is_worker_loss(late.exception())
+    finally:
+        pool.close()
