@@ -636,6 +636,13 @@ cdef inline uint64_t hx_key(const HxSolver* s, uint64_t black, uint64_t white, i
     return key
 
 
+cdef inline uint64_t hx_winner_stones(uint32_t phi, int to_move, uint64_t black, uint64_t white) noexcept nogil:
+    """The stones of the winner of a proven position (phi 0: the player to move wins)."""
+    if (phi == 0) == (to_move == 1):
+        return white
+    return black
+
+
 cdef void hx_store_filled(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint32_t phi, uint32_t delta,
                           uint64_t moves, uint64_t proof, int best, uint32_t work) noexcept nogil:
     """Stores a proof of a position under its filled position's key too (`black`, `white`: filled).
@@ -645,17 +652,11 @@ cdef void hx_store_filled(HxSolver* s, uint64_t black, uint64_t white, int to_mo
     the winner is one the loser may not take). Those stones are never empty cells of the position
     itself or of its ancestors outside their own proof sets, so the pruning loses nothing by them.
     """
-    cdef uint64_t winner
-    cdef HxEntry* e
-    if phi == 0:
-        winner = white if to_move else black
-    else:
-        winner = black if to_move else white
-    e = hx_slot(s, hx_key(s, black, white, to_move))
+    cdef HxEntry* e = hx_slot(s, hx_key(s, black, white, to_move))
     e.phi = phi
     e.delta = delta
     e.moves = moves & s.geo.all_cells & ~black & ~white
-    e.proof = proof | winner
+    e.proof = proof | hx_winner_stones(phi, to_move, black, white)
     e.best = <int8_t> best
     e.work = work
     e.decided = work <= 1
@@ -701,10 +702,7 @@ cdef int hx_evaluate(HxSolver* s, uint64_t black, uint64_t white, int to_move, b
             moves[0] = f.moves
             # the winner's stones of the filled position join the proof set: the fill-in gave some of
             # them, and this position's loser may not take those (f may be a position of its own)
-            if (f.phi == 0) == (to_move == 1):
-                proof[0] = f.proof | white
-            else:
-                proof[0] = f.proof | black
+            proof[0] = f.proof | hx_winner_stones(f.phi, to_move, black, white)
             s.eval_work = f.work
             return HX_WIN if f.phi == 0 else HX_LOSS
     result = hx_knowledge(s, black0, white0, black, white, to_move, own_search, moves, best, proof, opp_sc)
@@ -1039,14 +1037,7 @@ cdef class HexDfpn:
         return self.s.expansions
 
     cdef uint64_t _key(self, uint64_t black, uint64_t white, int to_move):
-        cdef uint64_t key = 0x9E3779B97F4A7C15 ^ (self.s.zobrist_white if to_move else 0)  # never the empty slot's 0
-        cdef int cell
-        for cell in range(HX_CELLS):
-            if (black >> cell) & 1:
-                key ^= self.s.zobrist[0][cell]
-            if (white >> cell) & 1:
-                key ^= self.s.zobrist[1][cell]
-        return key
+        return hx_key(self.s, black, white, to_move)
 
     cdef uint64_t _rotate(self, uint64_t cells):
         """The cell set turned by 180 degrees: cell i becomes n * n - 1 - i (Hex's board symmetry)."""
@@ -1056,6 +1047,11 @@ cdef class HexDfpn:
             out |= (<uint64_t> 1) << (last - hx_lowest(cells))
             cells &= cells - 1
         return out
+
+    def _unturn(self, cells: list, turned: bool) -> list:
+        """Cells of the searched position as cells of the position asked about (see _canonical)."""
+        last = self.board_size * self.board_size - 1
+        return [last - c for c in cells] if turned else cells
 
     def _canonical(self, black: int, white: int) -> tuple[int, int, bool]:
         """(black, white, turned): of a position and its 180-degree turn, the one searched.
@@ -1112,7 +1108,6 @@ cdef class HexDfpn:
         """
         self._check(black, white, to_move)
         black, white, turned = self._canonical(black, white)
-        last = self.board_size * self.board_size - 1
         cdef uint64_t b = black, w = white
         cdef int tm = to_move, move
         cdef bint decided = False
@@ -1123,10 +1118,10 @@ cdef class HexDfpn:
         self.s.deadline = -1.0
         while len(line) < max_length:
             if hx_has_joined(&self.s.geo, b, 0) or hx_has_joined(&self.s.geo, w, 1):
-                return [last - m if turned else m for m in line], False
+                return self._unturn(line, turned), False
             move = hx_pv_move(self.s, b, w, tm, key, &decided)
             if move < 0:
-                return [last - m if turned else m for m in line], False
+                return self._unturn(line, turned), False
             line.append(move)
             key ^= self.s.zobrist[tm][move] ^ self.s.zobrist_white
             if tm == 0:
@@ -1135,8 +1130,8 @@ cdef class HexDfpn:
                 w |= (<uint64_t> 1) << move
             tm = 1 - tm
             if decided:
-                return [last - m if turned else m for m in line], True
-        return [last - m if turned else m for m in line], False
+                return self._unturn(line, turned), True
+        return self._unturn(line, turned), False
 
     def proof_tree(self, black: int, white: int, to_move: int) -> tuple[int, int]:
         """Size of the proof the table holds for a solved position: for diagnostics.
