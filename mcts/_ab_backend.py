@@ -127,8 +127,7 @@ def choose_backend(game: Any, evaluator: Any, *, tt_bytes: int,
             return ChessAlphaBeta(game, tt_bytes=tt_bytes, eval_file=resolve_eval_file(eval_file))
         if ConvertedChess.accepts(probe):
             return ConvertedChess(bool(getattr(game, "chess960", False)), tt_bytes, resolve_eval_file(eval_file))
-    if eval_file is not None and not (isinstance(eval_file, str) and
-                                      (eval_file == DEFAULT_EVAL or eval_file.lower() in HAND_WRITTEN)):
+    if eval_file != DEFAULT_EVAL and resolve_eval_file(eval_file) is not None:
         raise ValueError(f"eval_file (a chess NNUE) needs a chess game and no evaluator, static_eval or "
                          f"quiescence hook; got {game!r}")
     if evaluator is None and static_eval is None and quiescence is None:

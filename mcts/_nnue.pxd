@@ -34,7 +34,7 @@ ctypedef struct NNUENet:
 ctypedef struct NNUEAccumulator:
     int16_t v[2][512]          # sums of the active features' weights, from White's and Black's view
     int32_t psqt[2]            # sums of their piece-square weights, from each view
-    int32_t pad[14]            # keeps every accumulator of an array 64-byte aligned
+    int32_t pad[14]            # 64-byte alignment; _nnue.pyx keeps the lazy update record in it (LAZY_*)
 
 ctypedef struct NNUEStack:
     const NNUENet* net         # the network (owned by a ChessNNUE object)

@@ -19,6 +19,7 @@ import numpy as np
 from models._errors import ModelFileError, ModelMismatchError, ModelRuntimeError
 from models.chess_data import FEATURE_SET, NUM_FEATURES, dense_features
 from models.chess_nnue import OTHER_INPUT, OWN_INPUT, VALUE_OUTPUT
+from models.onnx_evaluator import _open_session
 
 SHIPPED_NET = Path(__file__).resolve().parent / "zoo" / "chess_nnue.onnx"
 CHESS_GAMES = ("chess", "chess960")
@@ -69,22 +70,10 @@ class ChessNNUEEvaluator:
 
     def __init__(self, path: Union[str, os.PathLike, None] = None, *, game: Any = None, batch_size: int = 256,
                  cache_size: int = 100_000, intra_op_threads: Optional[int] = 1) -> None:
-        import onnxruntime as ort
-
         if batch_size < 1 or cache_size < 0:
             raise ValueError(f"batch_size must be >= 1 and cache_size >= 0, got {batch_size}, {cache_size}")
         self.path = Path(path) if path is not None else SHIPPED_NET
-        if not self.path.is_file():
-            raise ModelFileError(f"chess NNUE {str(self.path)!r} does not exist")
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if intra_op_threads is not None:
-            options.intra_op_num_threads = int(intra_op_threads)
-        try:
-            self._session = ort.InferenceSession(str(self.path), sess_options=options,
-                                                 providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own pybind classes
-            raise ModelFileError(f"chess NNUE {str(self.path)!r} is not a loadable ONNX model: {exc}") from exc
+        self._session = _open_session(self.path, ["CPUExecutionProvider"], intra_op_threads, False)
         self.info = dict(self._session.get_modelmeta().custom_metadata_map)
         if self.info.get("plytree_kind") != "nnue" or self.info.get("feature_set") != FEATURE_SET:
             raise ModelFileError(f"{str(self.path)!r} is not a plytree chess NNUE ({FEATURE_SET}): metadata "

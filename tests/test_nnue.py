@@ -260,3 +260,15 @@ def test_uci_use_nnue_option():
                          text=True, timeout=120)
     assert "option name EvalFile type string" in out.stdout
     assert "bestmove " in out.stdout, out.stdout[-2000:] + out.stderr[-2000:]
+
+
+def test_eval_file_words_mean_nothing_to_other_games_but_a_path_is_refused():
+    """``"default"`` and the hand-written words pass for any game; a network file needs chess."""
+    import games
+    from mcts import AlphaBeta
+
+    c4 = games.load("connect4")
+    for word in ("default", "none", "Hand-Written", None):
+        assert AlphaBeta(c4, eval_file=word).eval_file is None
+    with pytest.raises(ValueError, match="needs a chess game"):
+        AlphaBeta(c4, eval_file="net.onnx")
