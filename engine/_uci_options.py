@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional
 
 __all__ = ["OPTIONS", "OPTION_BY_KEY", "REBUILD_OPTIONS", "UciOption", "split_setoption"]
@@ -19,6 +20,7 @@ class UciOption:
     max: Optional[int] = None
     choices: tuple[str, ...] = ()
     help: str = ""
+    is_file: bool = False   # a string naming a file: refused at setoption when there is no such file
 
     def line(self) -> str:
         """The ``option name ... type ...`` line announced after ``uci``."""
@@ -61,8 +63,20 @@ class UciOption:
                     return choice
             raise ValueError(f"{self.name} takes one of {', '.join(self.choices)}, got {value[:80]!r}")
         if self.type == "string":
-            return "" if value.strip() in ("", "<empty>") else value.strip()
+            text = "" if value.strip() in ("", "<empty>") else value.strip()
+            if self.is_file and text and not _names_a_file(text):
+                raise ValueError(f"{self.name}: file {text[:200]!r} does not exist")
+            return text
         return True  # button
+
+
+def _names_a_file(text: str) -> bool:
+    """Whether ``text`` is the path of a regular file (a name too long for the system, or with a NUL
+    character, names none)."""
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 OPTIONS: tuple[UciOption, ...] = (
@@ -76,12 +90,12 @@ OPTIONS: tuple[UciOption, ...] = (
     UciOption("Move Overhead", "spin", 30, 0, 5000, help="milliseconds per move lost outside the engine"),
     UciOption("SearchKind", "combo", "alphabeta", choices=("alphabeta", "mcts"),
               help="alpha-beta with the engine's own evaluation, or MCTS (PUCT)"),
-    UciOption("ModelFile", "string", "", help="ONNX network for MCTS (empty: the static evaluation)"),
+    UciOption("ModelFile", "string", "", is_file=True, help="ONNX network for MCTS (empty: the static evaluation)"),
     UciOption("CPuct", "spin", 125, 1, 1000, help="MCTS exploration constant c_puct times 100"),
     UciOption("BatchSize", "spin", 16, 1, 1024, help="MCTS leaves per evaluator call"),
     UciOption("UseNNUE", "check", True,
               help="alpha-beta evaluates with the learned network (EvalFile); false: the hand-written evaluation"),
-    UciOption("EvalFile", "string", "", help="chess NNUE for UseNNUE (ONNX; empty: models/zoo/chess_nnue.onnx)"),
+    UciOption("EvalFile", "string", "", is_file=True, help="chess NNUE for UseNNUE (ONNX; empty: models/zoo/chess_nnue.onnx)"),
 )
 OPTION_BY_KEY: dict[str, UciOption] = {o.name.lower(): o for o in OPTIONS}
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 import threading
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 import mcts
@@ -61,11 +60,7 @@ def default_search_factory(game: Any, options: dict, relay: InfoRelay) -> Any:
                           threads=int(options.get("threads", 1)))
     # on the bitboard board mcts.AlphaBeta runs the C searcher, else python-chess's; UseNNUE: the learned
     # evaluation (EvalFile, by default the shipped network) in the C searcher
-    eval_file = None
-    if options.get("usennue"):
-        import models
-
-        eval_file = options.get("evalfile") or str(Path(models.__file__).resolve().parent / "zoo" / "chess_nnue.onnx")
+    eval_file = (options.get("evalfile") or "default") if options.get("usennue") else None
     return _construct(mcts.AlphaBeta, game, on_info=relay, tt_bytes=memory, eval_file=eval_file,
                       threads=int(options.get("threads", 1)))
 

@@ -220,6 +220,7 @@ def test_bad_input_is_answered_and_engine_stays_ready():
     s.send("xyzzy", "position fen not/a/fen w - - 0 1", "position startpos moves e2e4 e7e6 e4e5 d7d5 e5d6 a1a8",
            "position", "position banana", "setoption name NoSuch value 3", "setoption name Hash value lots",
            "setoption name MultiPV value 0", "setoption name ModelFile value /no/such/file.onnx",
+           "setoption name EvalFile value /no/such/net.onnx",
            "setoption nonsense", "debug maybe", "go depth x", "stop")
     infos = [l for l in s.lines if l.startswith("info string")]
     text = "\n".join(infos)
@@ -227,6 +228,10 @@ def test_bad_input_is_answered_and_engine_stays_ready():
     assert "illegal move 'a1a8'" in text and "position set up to move 5" in text
     assert "unknown option 'NoSuch'" in text and "Hash takes an integer" in text
     assert "MultiPV must be in [1, 64]" in text and "does not exist" in text
+    # a file option naming no file is refused at setoption (the value stays), not at the next go
+    assert "bad value: EvalFile: file '/no/such/net.onnx' does not exist" in text
+    assert "bad value: ModelFile: file '/no/such/file.onnx' does not exist" in text
+    assert "search error" not in text and "preparation failed" not in text
     best = s.wait_for("bestmove").split()[1]
     # the position kept the legal prefix, including en passant e5d6
     board = chess.Board()
