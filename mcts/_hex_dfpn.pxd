@@ -67,8 +67,9 @@ ctypedef struct HxEntry:
     uint32_t delta         # disproof number: cost to prove a loss for the player to move
     uint32_t work          # positions evaluated below this entry (replacement priority)
     int8_t best            # a winning move once proven a win, else -1
-    bint opp_sc            # evaluation: the opponent had semi connections between its edges
-    bint decided           # proven by the connection knowledge alone, without search
+    uint8_t opp_sc         # evaluation: the opponent had semi connections between its edges
+    uint8_t decided        # proven by the connection knowledge alone, without search
+    uint8_t dominated      # the moves have been pruned by domination (hx_dominated) already
 
 ctypedef struct HxSolver:
     HxGeometry geo               # board geometry

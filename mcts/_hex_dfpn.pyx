@@ -303,6 +303,89 @@ cdef void hx_fill(const HxGeometry* g, uint64_t* black, uint64_t* white) noexcep
     white[0] = w
 
 
+cdef uint64_t hx_own_fill(const HxGeometry* g, uint64_t black, uint64_t white, int player,
+                          uint64_t seed) noexcept nogil:
+    """The cells `player` may fill for itself once its stones `seed` stand (they are in `black` /
+    `white` already): dead cells and the player's captured pairs, repeated near each new stone.
+
+    Only the player's colour is added, so each step's test (the ring's stones) stays true whatever
+    further stones that player gets: the set is monotone in the player's stones. A cell's verdict
+    reads its ring and, for a pair, its partner's ring, so only cells within two steps of a new
+    stone can change.
+    """
+    cdef int colour = HX_BLACK if player == 0 else HX_WHITE
+    cdef uint64_t empty = g.all_cells & ~black & ~white, added = 0, todo, bit, ybit, new
+    cdef int cell, j, y, k, code, ycode
+    todo = hx_expand(g, hx_expand(g, seed) | seed) & empty
+    while todo:
+        cell = hx_lowest(todo)
+        todo &= todo - 1
+        bit = (<uint64_t> 1) << cell
+        if not (empty & bit):
+            continue
+        code = hx_ring_code(g, black, white, cell)
+        new = 0
+        if HX_DEAD[code]:
+            new = bit
+        else:
+            for j in range(6):
+                y = g.ring[cell][j]
+                if y < 0:
+                    continue
+                ybit = (<uint64_t> 1) << y
+                if not (empty & ybit):
+                    continue
+                k = hx_ring_index(g, y, cell)
+                ycode = hx_ring_code(g, black, white, y)
+                if HX_DEAD[hx_with(code, j, colour)] and HX_DEAD[hx_with(ycode, k, colour)]:
+                    new = bit | ybit
+                    break
+        if new:
+            if player == 0:
+                black |= new
+            else:
+                white |= new
+            empty &= ~new
+            added |= new
+            todo |= hx_expand(g, hx_expand(g, new) | new) & empty
+    return added
+
+
+cdef uint64_t hx_dominated(const HxGeometry* g, uint64_t black, uint64_t white, int to_move, uint64_t moves,
+                           uint64_t* dominators) noexcept nogil:
+    """The moves left after dropping dominated ones (`black`, `white`: a filled position).
+
+    A move y of the player to move dominates a move x when, with the player's stone on y, x
+    becomes a cell the player may fill for itself (hx_own_fill: dead, or one of its captured
+    pairs): the position after y then has the value of the one with both stones, which is at
+    least as good for the player as the one after x alone (an extra stone never hurts in Hex). So
+    x can be dropped while y stays. Cells are taken from the centre out; a dropped cell never
+    drops others, so every dropped move has a chain of dominators ending at a kept one. The
+    relation reads only rings and is monotone in the player's stones, so it still holds when the
+    player (the loser, when the position is lost) holds more stones outside the proof set;
+    `dominators` gains the kept moves that dropped something, for the proof set.
+    """
+    cdef uint64_t kept = moves, bit, added
+    cdef int i, cell
+    dominators[0] = 0
+    if hx_popcount(moves) < 2:
+        return moves
+    for i in range(g.n * g.n):
+        cell = g.order[i]
+        bit = (<uint64_t> 1) << cell
+        if not (kept & bit):
+            continue
+        if to_move == 0:
+            added = hx_own_fill(g, black | bit, white, 0, bit)
+        else:
+            added = hx_own_fill(g, black, white | bit, 1, bit)
+        added &= kept & ~bit
+        if added:
+            kept &= ~added
+            dominators[0] |= bit
+    return kept
+
+
 # --- H-search -------------------------------------------------------------------------------------
 
 cdef inline int hx_pair(int a, int b) noexcept nogil:
@@ -613,6 +696,7 @@ cdef inline HxEntry* hx_slot(HxSolver* s, uint64_t key) noexcept nogil:
     b[victim].best = -1
     b[victim].decided = False
     b[victim].opp_sc = True
+    b[victim].dominated = False
     return &b[victim]
 
 
@@ -810,7 +894,7 @@ cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint6
     cdef bint child_cut[HX_CELLS]
     cdef int n = 0, i, best, cell
     cdef uint32_t phi, delta2, tp, td
-    cdef uint64_t delta, work0 = s.nodes, filled_black, filled_white
+    cdef uint64_t delta, work0 = s.nodes, filled_black, filled_white, dominators
     cdef bint own_search
     cdef HxEntry* c
     out_phi[0] = e.phi
@@ -818,6 +902,16 @@ cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint6
     if e.phi == 0 or e.delta == 0 or e.phi >= th_phi or e.delta >= th_delta or s.aborted:
         return
     s.expansions += 1
+    if not e.dominated:
+        # moves dominated by another move are dropped once, on the filled position (hx_dominated)
+        filled_black = black
+        filled_white = white
+        hx_fill(&s.geo, &filled_black, &filled_white)
+        moves = hx_dominated(&s.geo, filled_black, filled_white, to_move, moves, &dominators)
+        prune |= dominators
+        e.moves = moves
+        e.proof = prune
+        e.dominated = True
     # The children's player to move is this position's opponent. Had it no semi connection here,
     # it has none after a move of ours either (a stone of ours never helps it) - except through a
     # fill-in the move triggers or connections H-search misses here and finds there: measured, 0.1%
@@ -899,6 +993,7 @@ cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint6
                 proof |= hx_proof_of(s, child_key[i]) | ((<uint64_t> 1) << child_move[i])
     e = hx_slot(s, key)
     e.moves = moves
+    e.dominated = True
     e.proof = proof
     e.phi = phi
     e.delta = <uint32_t> delta
@@ -1173,13 +1268,17 @@ cdef class HexDfpn:
 
         Returns:
             (verdict, moves, key): +1 won / -1 lost / 0 open for the player to move; the cells left
-            to search after must-play and dead-cell pruning; the winning move when one is known (else -1).
+            to search after must-play, dead-cell and domination pruning; the winning move when one is known (else -1).
         """
         self._check(black, white, to_move)
         cdef uint64_t m, proof
         cdef int best, result
         cdef bint opp_sc
+        cdef uint64_t fb = black, fw = white, dominators
         result = hx_evaluate(self.s, black, white, to_move, False, True, &m, &best, &proof, &opp_sc)
+        if result == HX_UNKNOWN:
+            hx_fill(&self.s.geo, &fb, &fw)
+            m = hx_dominated(&self.s.geo, fb, fw, to_move, m, &dominators)
         cells = [c for c in range(HX_CELLS) if (m >> c) & 1]
         return (1 if result == HX_WIN else (-1 if result == HX_LOSS else 0)), cells, best
 
