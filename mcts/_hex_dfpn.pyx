@@ -365,8 +365,8 @@ cdef uint64_t hx_dominated(const HxGeometry* g, uint64_t black, uint64_t white, 
     player (the loser, when the position is lost) holds more stones outside the proof set;
     `dominators` gains the kept moves that dropped something, for the proof set.
     """
-    cdef uint64_t kept = moves, bit, added
-    cdef int i, cell
+    cdef uint64_t kept = moves, bit, added, m, empty = g.all_cells & ~black & ~white
+    cdef int i, j, y, cell, code, their = HX_WHITE if to_move == 0 else HX_BLACK
     dominators[0] = 0
     if hx_popcount(moves) < 2:
         return moves
@@ -383,6 +383,23 @@ cdef uint64_t hx_dominated(const HxGeometry* g, uint64_t black, uint64_t white, 
         if added:
             kept &= ~added
             dominators[0] |= bit
+    # Vulnerable moves: x such that an opponent's stone on an empty neighbour y (the killer) makes
+    # x dead. Whenever the position is won, some winning move is not vulnerable (each vulnerable
+    # winning move x, answered by y, leaves x dead and a winning move in a position with more
+    # opponent stones, so such a chain ends at a move that is not vulnerable; docs/hex.md). The
+    # dominators stay (the dominated moves lean on them), and the killers join the proof set (a
+    # loser's stone there would spoil the kill).
+    m = kept & ~dominators[0]
+    while m:
+        cell = hx_lowest(m)
+        m &= m - 1
+        code = hx_ring_code(g, black, white, cell)
+        for j in range(6):
+            y = g.ring[cell][j]
+            if y >= 0 and (empty >> y) & 1 and HX_DEAD[hx_with(code, j, their)]:
+                kept &= ~((<uint64_t> 1) << cell)
+                dominators[0] |= (<uint64_t> 1) << y
+                break
     return kept
 
 
