@@ -713,7 +713,6 @@ cdef inline HxEntry* hx_slot(HxSolver* s, uint64_t key) noexcept nogil:
     b[victim].best = -1
     b[victim].decided = False
     b[victim].opp_sc = True
-    b[victim].dominated = False
     return &b[victim]
 
 
@@ -819,7 +818,7 @@ cdef int hx_knowledge(HxSolver* s, uint64_t black0, uint64_t white0, uint64_t bl
     cdef HxEdgeResult mine, theirs
     cdef uint64_t own, opp, empty, m
     cdef uint64_t real_empty = s.geo.all_cells & ~black0 & ~white0
-    cdef uint64_t filled_mine, filled_theirs
+    cdef uint64_t filled_mine, filled_theirs, inferior
     own = white if to_move else black
     opp = black if to_move else white
     empty = s.geo.all_cells & ~black & ~white
@@ -850,7 +849,9 @@ cdef int hx_knowledge(HxSolver* s, uint64_t black0, uint64_t white0, uint64_t bl
     m = empty & theirs.sc_and
     if m == 0:
         return HX_LOSS
-    moves[0] = m
+    # inferior moves (dominated, vulnerable) go too; the cells that relies on join the set
+    moves[0] = hx_dominated(&s.geo, black, white, to_move, m, &inferior)
+    proof[0] |= inferior
     return HX_UNKNOWN
 
 
@@ -911,7 +912,7 @@ cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint6
     cdef bint child_cut[HX_CELLS]
     cdef int n = 0, i, best, cell
     cdef uint32_t phi, delta2, tp, td
-    cdef uint64_t delta, work0 = s.nodes, filled_black, filled_white, dominators
+    cdef uint64_t delta, work0 = s.nodes, filled_black, filled_white
     cdef bint own_search
     cdef HxEntry* c
     out_phi[0] = e.phi
@@ -919,16 +920,6 @@ cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint6
     if e.phi == 0 or e.delta == 0 or e.phi >= th_phi or e.delta >= th_delta or s.aborted:
         return
     s.expansions += 1
-    if not e.dominated:
-        # moves dominated by another move are dropped once, on the filled position (hx_dominated)
-        filled_black = black
-        filled_white = white
-        hx_fill(&s.geo, &filled_black, &filled_white)
-        moves = hx_dominated(&s.geo, filled_black, filled_white, to_move, moves, &dominators)
-        prune |= dominators
-        e.moves = moves
-        e.proof = prune
-        e.dominated = True
     # The children's player to move is this position's opponent. Had it no semi connection here,
     # it has none after a move of ours either (a stone of ours never helps it) - except through a
     # fill-in the move triggers or connections H-search misses here and finds there: measured, 0.1%
@@ -1010,7 +1001,6 @@ cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint6
                 proof |= hx_proof_of(s, child_key[i]) | ((<uint64_t> 1) << child_move[i])
     e = hx_slot(s, key)
     e.moves = moves
-    e.dominated = True
     e.proof = proof
     e.phi = phi
     e.delta = <uint32_t> delta
@@ -1291,11 +1281,7 @@ cdef class HexDfpn:
         cdef uint64_t m, proof
         cdef int best, result
         cdef bint opp_sc
-        cdef uint64_t fb = black, fw = white, dominators
         result = hx_evaluate(self.s, black, white, to_move, False, True, &m, &best, &proof, &opp_sc)
-        if result == HX_UNKNOWN:
-            hx_fill(&self.s.geo, &fb, &fw)
-            m = hx_dominated(&self.s.geo, fb, fw, to_move, m, &dominators)
         cells = [c for c in range(HX_CELLS) if (m >> c) & 1]
         return (1 if result == HX_WIN else (-1 if result == HX_LOSS else 0)), cells, best
 
