@@ -45,8 +45,11 @@ ctypedef struct HxConnections:
     int16_t queue_a[HX_QUEUE]           # pending full connections: endpoints and carrier
     int16_t queue_b[HX_QUEUE]
     uint64_t queue_c[HX_QUEUE]
-    int queue_head                      # next pending entry
-    int queue_tail                      # one past the last pending entry
+    int queue_next[HX_QUEUE]            # the next pending entry with a carrier of the same size (-1: none)
+    int bucket_head[HX_CELLS + 1]       # per carrier size: the first pending entry (-1: none)
+    int bucket_tail[HX_CELLS + 1]       # per carrier size: the last pending entry
+    int min_bucket                      # no pending entry has a smaller carrier
+    int queue_tail                      # entries used
 
 ctypedef struct HxEdgeResult:
     bint joined            # a group of the player already touches both edges

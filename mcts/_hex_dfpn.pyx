@@ -425,6 +425,39 @@ cdef inline void hx_mark_partner(HxConnections* h, int a, int b) noexcept nogil:
         h.partner_cells[a] |= (<uint64_t> 1) << b
 
 
+cdef inline void hx_queue_push(HxConnections* h, int a, int b, uint64_t carrier) noexcept nogil:
+    """Queues a new full connection for the AND rule, in the bucket of its carrier's size."""
+    cdef int idx = h.queue_tail, size = hx_popcount(carrier)
+    if idx >= HX_QUEUE:
+        return
+    h.queue_tail += 1
+    h.queue_a[idx] = <int16_t> a
+    h.queue_b[idx] = <int16_t> b
+    h.queue_c[idx] = carrier
+    h.queue_next[idx] = -1
+    if h.bucket_tail[size] >= 0:
+        h.queue_next[h.bucket_tail[size]] = idx
+    else:
+        h.bucket_head[size] = idx
+    h.bucket_tail[size] = idx
+    if size < h.min_bucket:
+        h.min_bucket = size
+
+
+cdef inline int hx_queue_pop(HxConnections* h) noexcept nogil:
+    """The pending full connection with the smallest carrier (first in, first out among equals); -1: none."""
+    cdef int idx
+    while h.min_bucket <= HX_CELLS and h.bucket_head[h.min_bucket] < 0:
+        h.min_bucket += 1
+    if h.min_bucket > HX_CELLS:
+        return -1
+    idx = h.bucket_head[h.min_bucket]
+    h.bucket_head[h.min_bucket] = h.queue_next[idx]
+    if h.queue_next[idx] < 0:
+        h.bucket_tail[h.min_bucket] = -1
+    return idx
+
+
 cdef bint hx_add_vc(HxConnections* h, int a, int b, uint64_t carrier) noexcept nogil:
     """Stores a full connection unless a stored one has a subset carrier; queues it for the AND rule."""
     cdef int i = hx_pair(a, b), k, j, n, worst
@@ -457,12 +490,17 @@ cdef bint hx_add_vc(HxConnections* h, int a, int b, uint64_t carrier) noexcept n
     h.num_vc[i] = <uint8_t> n
     hx_mark_partner(h, a, b)
     hx_mark_partner(h, b, a)
-    if h.queue_tail < HX_QUEUE:
-        h.queue_a[h.queue_tail] = <int16_t> a
-        h.queue_b[h.queue_tail] = <int16_t> b
-        h.queue_c[h.queue_tail] = carrier
-        h.queue_tail += 1
+    hx_queue_push(h, a, b, carrier)
     return True
+
+
+cdef inline bint hx_has_vc(const HxConnections* h, int a, int b, uint64_t carrier) noexcept nogil:
+    """Whether the full connection (a, b) with this carrier is still stored."""
+    cdef int i = hx_pair(a, b), k
+    for k in range(h.num_vc[i]):
+        if h.vc[i][k] == carrier:
+            return True
+    return False
 
 
 cdef bint hx_or_search(const uint64_t* carriers, int n, int start, uint64_t inter, uint64_t union,
@@ -580,8 +618,10 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
     memset(h.partner_edges, 0, sizeof(h.partner_edges))
     h.num_points = 0
     h.group_cells = 0
-    h.queue_head = 0
     h.queue_tail = 0
+    memset(h.bucket_head, 0xFF, sizeof(h.bucket_head))
+    memset(h.bucket_tail, 0xFF, sizeof(h.bucket_tail))
+    h.min_bucket = HX_CELLS + 1
     h.adjacent[HX_EDGE_A] = edge_a & empty
     h.adjacent[HX_EDGE_B] = edge_b & empty
     h.is_stone[HX_EDGE_A] = True
@@ -643,11 +683,16 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
                 grown = ((<uint64_t> 1) << g.ring[p][k]) | ((<uint64_t> 1) << g.ring[p][(k + 1) % 6])
                 if (grown & empty) == grown:
                     hx_add_vc(h, p, q, grown)
-    while h.queue_head < h.queue_tail:
-        p = h.queue_a[h.queue_head]
-        q = h.queue_b[h.queue_head]
-        m = h.queue_c[h.queue_head]
-        h.queue_head += 1
+    while True:
+        # smallest carriers first (Anshelevich's order): the sets they make supersede larger ones early
+        t = hx_queue_pop(h)
+        if t < 0:
+            break
+        p = h.queue_a[t]
+        q = h.queue_b[t]
+        m = h.queue_c[t]
+        if not hx_has_vc(h, p, q, m):
+            continue     # replaced by a connection with a smaller carrier: its joins would be supersets
         hx_and_rule(h, p, q, m)
         hx_and_rule(h, q, p, m)
         i = hx_pair(HX_EDGE_A, HX_EDGE_B)
