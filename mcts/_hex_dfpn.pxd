@@ -50,6 +50,7 @@ ctypedef struct HxConnections:
     int bucket_tail[HX_CELLS + 1]       # per carrier size: the last pending entry
     int min_bucket                      # no pending entry has a smaller carrier
     int queue_tail                      # entries used
+    long long searches                  # H-searches run (a measure of work that load does not disturb)
 
 ctypedef struct HxEdgeResult:
     bint joined            # a group of the player already touches both edges

@@ -608,6 +608,7 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
     cdef uint64_t rest = own, group, grown, m
     cdef int p, q, t, i, k, cell
     cdef int16_t a
+    h.searches += 1
     memset(out, 0, sizeof(HxEdgeResult))
     out.sc_key = -1
     out.sc_and = g.all_cells
@@ -1179,6 +1180,11 @@ cdef class HexDfpn:
         return self.s.nodes
 
     @property
+    def searches(self) -> int:
+        """H-searches (one player's connections in one position) run by the last :meth:`solve_bits`."""
+        return self.s.conn.searches
+
+    @property
     def expansions(self) -> int:
         """Positions expanded by the last :meth:`solve_bits`."""
         return self.s.expansions
@@ -1239,6 +1245,7 @@ cdef class HexDfpn:
             raise UnsolvableError("the game is already over")
         self.s.nodes = 0
         self.s.expansions = 0
+        self.s.conn.searches = 0
         self.s.aborted = False
         self.s.max_nodes = -1 if max_nodes is None else int(max_nodes)
         self.s.deadline = -1.0 if time_limit is None else hx_now() + float(time_limit)
