@@ -117,6 +117,28 @@ def test_pruned_move_set_keeps_a_winning_move():
             assert any(wins), state.serialize()
 
 
+@pytest.mark.parametrize("moves, x, y, killer", [
+    # black to move; in both, must-play and fill-in alone keep x (checked on the solver before the rules)
+    # white on b3 (y) would kill b2 (x): b2 is vulnerable for black
+    ("c5 a3 b1 c2", 6, 11, True),
+    # black on c3 (y) makes c4 (x) dead: c4 is dominated by c3 for black, and c3 stays
+    ("d3 e4 a1 e2 b1 c5 d5 b5", 17, 12, False),
+])
+def test_inferior_moves_are_dropped(moves, x, y, killer):
+    game = games.load("hex", board_size=5)
+    solver = HexDfpn(5)
+    black, white, to_move = _stones(game.deserialize(moves))
+    assert to_move == 0 and x not in solver.dead_cells(black, white)
+    if killer:
+        assert x in solver.dead_cells(black, white | 1 << y)       # the premise: y kills x
+    else:
+        assert x in solver.dead_cells(black | 1 << y, white)       # the premise: black on y makes x dead
+    verdict, kept, _ = solver.moves(black, white, to_move)
+    assert verdict == 0 and kept and x not in kept
+    if not killer:
+        assert y in kept
+
+
 def test_dead_cell_rule_and_connection_knowledge():
     game = games.load("hex", board_size=5)
     solver = HexDfpn(5)
