@@ -242,6 +242,27 @@ cdef inline int hx_ring_index(const HxGeometry* g, int cell, int other) noexcept
     return -1
 
 
+cdef inline int hx_captured_partner(const HxGeometry* g, uint64_t black, uint64_t white, uint64_t empty, int cell,
+                                    int code, int colour, int* got) noexcept nogil:
+    """The empty neighbour y with which the empty `cell` (ring `code`) forms a captured pair: each of
+    the two is dead once the other holds the colour. `colour` 0 tries black then white at each
+    neighbour (`got`: the colour that captures); -1 when there is none."""
+    cdef int j, y, k, ycode
+    for j in range(6):
+        y = g.ring[cell][j]
+        if y < 0 or not (empty >> y) & 1:
+            continue
+        k = hx_ring_index(g, y, cell)
+        ycode = hx_ring_code(g, black, white, y)
+        if colour != HX_WHITE and HX_DEAD[hx_with(code, j, HX_BLACK)] and HX_DEAD[hx_with(ycode, k, HX_BLACK)]:
+            got[0] = HX_BLACK
+            return y
+        if colour != HX_BLACK and HX_DEAD[hx_with(code, j, HX_WHITE)] and HX_DEAD[hx_with(ycode, k, HX_WHITE)]:
+            got[0] = HX_WHITE
+            return y
+    return -1
+
+
 cdef void hx_fill(const HxGeometry* g, uint64_t* black, uint64_t* white) noexcept nogil:
     """Fills dead and captured cells (value-preserving), one at a time, until none is left.
 
@@ -251,7 +272,7 @@ cdef void hx_fill(const HxGeometry* g, uint64_t* black, uint64_t* white) noexcep
     other, leaving the intruder dead, so both can be filled with the player's colour.
     """
     cdef uint64_t b = black[0], w = white[0], empty, m, bit, ybit
-    cdef int cell, j, y, k, code, ycode, colour, nb, nw
+    cdef int cell, j, y, code, colour, nb, nw
     cdef bint changed = True
     while changed:
         changed = False
@@ -277,28 +298,15 @@ cdef void hx_fill(const HxGeometry* g, uint64_t* black, uint64_t* white) noexcep
                 empty &= ~bit
                 changed = True
                 continue
-            for j in range(6):
-                y = g.ring[cell][j]
-                if y < 0:
-                    continue
+            y = hx_captured_partner(g, b, w, empty, cell, code, 0, &colour)
+            if y >= 0:
                 ybit = (<uint64_t> 1) << y
-                if not (empty & ybit):
-                    continue
-                k = hx_ring_index(g, y, cell)
-                ycode = hx_ring_code(g, b, w, y)
-                colour = 0
-                if HX_DEAD[hx_with(code, j, HX_BLACK)] and HX_DEAD[hx_with(ycode, k, HX_BLACK)]:
-                    colour = HX_BLACK
-                elif HX_DEAD[hx_with(code, j, HX_WHITE)] and HX_DEAD[hx_with(ycode, k, HX_WHITE)]:
-                    colour = HX_WHITE
-                if colour:
-                    if colour == HX_BLACK:
-                        b |= bit | ybit
-                    else:
-                        w |= bit | ybit
-                    empty &= ~(bit | ybit)
-                    changed = True
-                    break
+                if colour == HX_BLACK:
+                    b |= bit | ybit
+                else:
+                    w |= bit | ybit
+                empty &= ~(bit | ybit)
+                changed = True
     black[0] = b
     white[0] = w
 
@@ -314,8 +322,8 @@ cdef uint64_t hx_own_fill(const HxGeometry* g, uint64_t black, uint64_t white, i
     stone can change.
     """
     cdef int colour = HX_BLACK if player == 0 else HX_WHITE
-    cdef uint64_t empty = g.all_cells & ~black & ~white, added = 0, todo, bit, ybit, new
-    cdef int cell, j, y, k, code, ycode
+    cdef uint64_t empty = g.all_cells & ~black & ~white, added = 0, todo, bit, new
+    cdef int cell, y, code, got
     todo = hx_expand(g, hx_expand(g, seed) | seed) & empty
     while todo:
         cell = hx_lowest(todo)
@@ -328,18 +336,9 @@ cdef uint64_t hx_own_fill(const HxGeometry* g, uint64_t black, uint64_t white, i
         if HX_DEAD[code]:
             new = bit
         else:
-            for j in range(6):
-                y = g.ring[cell][j]
-                if y < 0:
-                    continue
-                ybit = (<uint64_t> 1) << y
-                if not (empty & ybit):
-                    continue
-                k = hx_ring_index(g, y, cell)
-                ycode = hx_ring_code(g, black, white, y)
-                if HX_DEAD[hx_with(code, j, colour)] and HX_DEAD[hx_with(ycode, k, colour)]:
-                    new = bit | ybit
-                    break
+            y = hx_captured_partner(g, black, white, empty, cell, code, colour, &got)
+            if y >= 0:
+                new = bit | ((<uint64_t> 1) << y)
         if new:
             if player == 0:
                 black |= new
