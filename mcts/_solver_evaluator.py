@@ -49,9 +49,7 @@ class SolverEvaluator:
                 if not is_solvable_hex(state):
                     continue
                 size, black, white, to_move = state_stone_sets(state)
-                solver = self._solvers.get(size)
-                if solver is None:
-                    solver = self._solvers[size] = HexDfpn(size)
+                solver = self.solver_for(size)
                 self.tried += 1
                 verdict = solver.solve_bits(black, white, to_move, max_nodes=self.max_nodes)
                 if verdict == 0:
@@ -63,6 +61,19 @@ class SolverEvaluator:
                     priors[i] = 0.0
                     priors[i, line[0]] = 1.0
         return priors, values
+
+    @property
+    def lock(self) -> threading.Lock:
+        """Held while a solver of this evaluator searches (a solver runs one search at a time)."""
+        return self._lock
+
+    def solver_for(self, size: int) -> HexDfpn:
+        """The solver (and transposition table) this evaluator uses on ``size`` x ``size`` boards;
+        a root search that shares it (``engine.ProofFirstPlayer``) must hold ``lock``."""
+        solver = self._solvers.get(size)
+        if solver is None:
+            solver = self._solvers[size] = HexDfpn(size)
+        return solver
 
     def __repr__(self) -> str:
         return f"SolverEvaluator({self.inner!r}, max_nodes={self.max_nodes})"
