@@ -1,7 +1,7 @@
 """Hex positions labelled by the proof-number solver: the ``--proofs`` recipe of ``plytree learn hex``.
 
-Games come from MCTS on a network (``engine.selfplay.play_games``: Dirichlet noise, the first plies
-sampled from the visits). Each game's positions are then given to the solver from the last to the
+Games come from MCTS on a network after a first move that cycles through every cell (Dirichlet
+noise, the first plies sampled from the visits). Each game's positions are then given to the solver from the last to the
 first (``HexDfpn``, one table for the whole run, so a position reuses the proofs of the positions
 after it) with a budget of ``max_nodes`` positions; the walk back stops after ``misses`` positions
 in a row stay unproven. A proven position is a record: value target its exact value for the player
@@ -40,7 +40,8 @@ class ProofLabelConfig:
         max_nodes: solver positions per labelled position.
         min_stones: positions with fewer stones are not labelled.
         misses: the walk back through a game stops after this many unproven positions in a row.
-        games_per_chunk: games played between two labelling rounds (one shard each).
+        games_per_chunk: games per shard.
+        temperature_moves: plies sampled from the visits (later: the most visited move).
         seed: seeds the games.
     """
 
@@ -48,7 +49,8 @@ class ProofLabelConfig:
     max_nodes: int = 20_000
     min_stones: int = 2
     misses: int = 2
-    games_per_chunk: int = 32
+    games_per_chunk: int = 49
+    temperature_moves: int = 8
     seed: int = 0
 
 
@@ -87,17 +89,54 @@ def label_game(game: Any, history: list[int], records: Records, solver: Any, cfg
                    np.asarray(values, dtype=np.float32), records.legal[idx], records.generation[idx])
 
 
+def play_game(game: Any, evaluator: Any, opening: int, cfg: ProofLabelConfig, rng: np.random.Generator) -> tuple[list[int], Records]:
+    """One game of MCTS on ``evaluator`` after black's first move ``opening`` (Dirichlet noise at the
+    root, the first ``cfg.temperature_moves`` plies sampled from the visits).
+
+    Returns:
+        The moves and one record per position (values: the game's result for the mover).
+    """
+    import mcts
+    from engine.selfplay import SelfPlayConfig, _choose, _visit_policy, default_alpha
+
+    sp = SelfPlayConfig(simulations=cfg.simulations, temperature_moves=cfg.temperature_moves)
+    search = mcts.MCTS(game, evaluator, seed=int(rng.integers(2**31)), dirichlet_alpha=default_alpha(game))
+    limit = mcts.Limit(simulations=cfg.simulations)
+    state = game.new_initial_state()
+    obs, pol, leg, movers = [], [], [], []
+    ply = 0
+    while not state.is_terminal():
+        legal = np.zeros(game.num_actions, dtype=bool)
+        legal[state.legal_actions()] = True
+        obs.append(state.observation())
+        leg.append(legal)
+        movers.append(int(state.current_player()))
+        if ply == 0:
+            policy = np.zeros(game.num_actions, dtype=np.float32)
+            policy[opening] = 1.0
+            action = opening
+        else:
+            result = search.run(state, limit)
+            policy = _visit_policy(result, game.num_actions)
+            action = _choose(result, ply, sp, rng)
+        pol.append(policy)
+        state.apply_action(action)
+        ply += 1
+    returns = state.returns()
+    return list(state.history()), Records.from_lists(obs, pol, [returns[m] for m in movers], leg, generation=0)
+
+
 def make_proof_data(buffer: ReplayBuffer, model: str, board_size: int, cfg: ProofLabelConfig, *, games_total: int,
                     time_limit: Optional[float] = None, progress: Optional[Callable[[dict[str, Any]], None]] = None,
                     threads: int = 1) -> dict[str, Any]:
     """Plays and labels games in chunks until ``games_total`` games or ``time_limit`` seconds; one
-    shard (rotations included) per chunk in ``buffer``.
+    shard (rotations included) per chunk in ``buffer``. Game ``k`` opens with black on cell
+    ``k mod cells`` (shifted by the games already in ``buffer``), so every opening gets its games.
 
     Returns:
         ``{"games", "positions", "proven", "seconds"}`` of this call.
     """
     import models
-    from engine.selfplay import SelfPlayConfig, play_games
     from mcts._hex_dfpn import HexDfpn
 
     if board_size > 8:
@@ -105,23 +144,22 @@ def make_proof_data(buffer: ReplayBuffer, model: str, board_size: int, cfg: Proo
     game = games.load("hex", board_size=board_size)
     evaluator = models.OnnxEvaluator(model, game=game, intra_op_threads=threads)
     solver = HexDfpn(board_size)
+    first = len(buffer.shards()) * cfg.games_per_chunk
+    rng = np.random.default_rng([cfg.seed, first])
     start = time.perf_counter()
     played = positions = proven = 0
-    chunk = 0
     while played < games_total and (time_limit is None or time.perf_counter() - start < time_limit):
-        n = min(cfg.games_per_chunk, games_total - played)
-        sp = SelfPlayConfig(simulations=cfg.simulations, parallel_games=min(16, n), seed=cfg.seed * 100_003 + chunk)
         parts = []
-        for info in play_games(game, [evaluator], n, sp):
-            positions += len(info["records"])
-            rec = label_game(game, info["history"], info["records"], solver, cfg)
+        for _ in range(min(cfg.games_per_chunk, games_total - played)):
+            history, records = play_game(game, evaluator, (first + played) % game.num_actions, cfg, rng)
+            positions += len(records)
+            rec = label_game(game, history, records, solver, cfg)
             proven += len(rec)
             if len(rec):
                 parts.append(rec)
+            played += 1
         if parts:
             buffer.add(augment(Records.concatenate(parts), "hex"), prefix="proofs")
-        played += n
-        chunk += 1
         if progress is not None:
             progress({"games": played, "positions": positions, "proven": proven,
                       "seconds": round(time.perf_counter() - start, 1)})
