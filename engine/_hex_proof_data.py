@@ -218,44 +218,43 @@ def _conv_bn_pairs(net: Any) -> list[tuple[str, str]]:
 def fine_tune(net: Any, records: Records, *, steps: int, batch_size: int = 256, learning_rate: float = 5e-4,
               seed: int = 0, time_limit: Optional[float] = None,
               progress: Optional[Callable[[int, dict[str, float]], None]] = None) -> dict[str, Any]:
-    """AdamW on ``net.loss`` with the batch norms frozen (eval mode: the folded normalisations stay
-    exact); cosine decay to 5% over ``steps`` or ``time_limit``.
+    """``models.train.train_network`` with the batch norms frozen (kept in eval mode, so the folded
+    normalisations of an imported network stay exact).
 
     Returns:
         ``{"steps", "policy_loss", "value_loss", "seconds"}`` (losses: mean over the last 10% of steps).
     """
-    import torch
+    from models.train import TrainConfig, train_network
 
     if len(records) == 0:
         raise ProofRecipeError("no proven positions to train on")
-    net.eval()   # batch norms frozen; the network has no dropout
-    opt = torch.optim.AdamW(net.parameters(), lr=learning_rate, weight_decay=1e-4)
-    obs = torch.from_numpy(records.observations)
-    pol = torch.from_numpy(records.policies)
-    val = torch.from_numpy(records.values)
-    leg = torch.from_numpy(records.legal)
-    gen = torch.Generator().manual_seed(seed)
-    history: list[dict[str, float]] = []
-    t0 = time.perf_counter()
-    for step in range(1, steps + 1):
-        done = (step - 1) / steps
-        if time_limit is not None:
-            done = max(done, (time.perf_counter() - t0) / time_limit)
-        for group in opt.param_groups:
-            group["lr"] = learning_rate * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(done, 1.0))))
-        idx = torch.randint(0, len(records), (min(batch_size, len(records)),), generator=gen)
-        loss, parts = net.loss(obs[idx].float(), pol[idx], val[idx], leg[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        history.append(parts)
-        if progress is not None:
-            progress(step, parts)
-        if time_limit is not None and time.perf_counter() - t0 > time_limit:
-            break
-    tail = history[-max(1, len(history) // 10):]
-    return {"steps": len(history), "policy_loss": float(np.mean([h["policy"] for h in tail])),
-            "value_loss": float(np.mean([h["value"] for h in tail])), "seconds": round(time.perf_counter() - t0, 1)}
+    config = TrainConfig(steps=steps, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
+    report = train_network(_frozen_norms(net), records, config, progress=progress, time_limit=time_limit)
+    net.eval()
+    return {"steps": report.steps, "policy_loss": report.policy_loss, "value_loss": report.value_loss,
+            "seconds": round(report.seconds, 1)}
+
+
+def _frozen_norms(net: Any) -> Any:
+    """``net`` behind a module whose ``train()`` leaves every batch norm in eval mode."""
+    import torch.nn as nn
+
+    class FrozenNorms(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def train(self, mode: bool = True) -> "FrozenNorms":
+            super().train(mode)
+            for module in self.net.modules():
+                if isinstance(module, nn.BatchNorm2d):
+                    module.eval()
+            return self
+
+        def loss(self, *args: Any) -> Any:
+            return self.net.loss(*args)
+
+    return FrozenNorms()
 
 
 def learn_from_proofs(run_dir: str, *, init: str, board_size: int, games_total: int, cfg: ProofLabelConfig,

@@ -94,3 +94,24 @@ def test_cli_refuses_bad_settings(args, words, tmp_path):
                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=120)
     assert proc.returncode != 0
     assert words in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_fine_tune_keeps_the_imported_normalisations():
+    """With a zero learning rate nothing may move: batch norms in train mode would update their
+    running statistics from the batches (and the imported network would change)."""
+    import torch
+
+    from engine._hex_proof_data import fine_tune
+
+    game = games.load("hex", board_size=7)
+    net = import_onnx_net(str(HEX7), game)
+    cfg = ProofLabelConfig(simulations=4, max_nodes=2000, min_stones=2, misses=99)
+    history, records = play_game(game, mcts.UniformEvaluator(), 24, cfg, np.random.default_rng(3))
+    obs = torch.tensor(records.observations, dtype=torch.float32)
+    with torch.no_grad():
+        before = [t.clone() for t in net(obs)]
+    report = fine_tune(net, records, steps=3, batch_size=8, learning_rate=0.0)
+    assert report["steps"] == 3 and not net.training
+    with torch.no_grad():
+        after = net(obs)
+    assert all(torch.equal(a, b) for a, b in zip(before, after))
