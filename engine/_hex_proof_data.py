@@ -2,7 +2,7 @@
 
 Games come from MCTS on a network after a first move that cycles through every cell (Dirichlet
 noise, the first plies sampled from the visits). Each game's positions are then given to the solver from the last to the
-first (``HexDfpn``, one table for the whole run, so a position reuses the proofs of the positions
+first (``mcts.SolverEvaluator.prove``, one table for the whole run, so a position reuses the proofs of the positions
 after it) with a budget of ``max_nodes`` positions; the walk back stops after ``misses`` positions
 in a row stay unproven. A proven position is a record: value target its exact value for the player
 to move; policy target the proof's winning move when won, the search's visits when lost. Positions
@@ -55,14 +55,13 @@ class ProofLabelConfig:
 
 
 def label_game(game: Any, history: list[int], records: Records, solver: Any, cfg: ProofLabelConfig) -> Records:
-    """The proven positions of one game (``records[i]`` is the position after ``history[:i]``)."""
+    """The proven positions of one game (``records[i]`` is the position after ``history[:i]``;
+    ``solver``: a ``mcts.SolverEvaluator``, whose table the proofs go through)."""
     states = [game.new_initial_state()]
     for action in history[:-1]:
         nxt = states[-1].clone()
         nxt.apply_action(action)
         states.append(nxt)
-    from mcts._hex_dfpn import state_stone_sets
-
     keep: list[int] = []
     values: list[float] = []
     policies: list[np.ndarray] = []
@@ -70,15 +69,13 @@ def label_game(game: Any, history: list[int], records: Records, solver: Any, cfg
     for i in range(len(states) - 1, -1, -1):
         if i < cfg.min_stones or misses >= cfg.misses:
             break
-        _, black, white, to_move = state_stone_sets(states[i])
-        verdict = solver.solve_bits(black, white, to_move, max_nodes=cfg.max_nodes)
+        verdict, line = solver.prove(states[i], max_nodes=cfg.max_nodes, pv_length=1) or (0, ())
         if verdict == 0:
             misses += 1
             continue
         misses = 0
         policy = records.policies[i].copy()
         if verdict == 1:
-            line, _ = solver.principal_variation(black, white, to_move, max_length=1)
             policy[:] = 0.0
             policy[line[0]] = 1.0
         keep.append(i)
@@ -136,14 +133,14 @@ def make_proof_data(buffer: ReplayBuffer, model: str, board_size: int, cfg: Proo
     Returns:
         ``{"games", "positions", "proven", "seconds"}`` of this call.
     """
+    import mcts
     import models
-    from mcts._hex_dfpn import HexDfpn
 
     if board_size > 8:
         raise ProofRecipeError(f"the Hex solver takes boards up to 8x8, not {board_size}x{board_size}")
     game = games.load("hex", board_size=board_size)
     evaluator = models.OnnxEvaluator(model, game=game, intra_op_threads=threads)
-    solver = HexDfpn(board_size)
+    solver = mcts.SolverEvaluator(mcts.UniformEvaluator())   # its table, shared by the whole run
     first = len(buffer.shards()) * cfg.games_per_chunk
     rng = np.random.default_rng([cfg.seed, first])
     start = time.perf_counter()
@@ -173,12 +170,15 @@ def import_onnx_net(path: str, game: Any) -> Any:
     Raises:
         ProofRecipeError: the file's graph does not fit the architecture its metadata names.
     """
+    import onnx
     import torch
+    from onnx import numpy_helper
 
-    from mcts._onnx_weights import read_onnx_weights
     from models.nets import ResNet
 
-    weights, meta = read_onnx_weights(path)
+    proto = onnx.load(path)
+    weights = {t.name: numpy_helper.to_array(t).copy() for t in proto.graph.initializer}
+    meta = {p.key: p.value for p in proto.metadata_props}
     net = ResNet(game, blocks=int(meta["blocks"]), channels=int(meta["channels"]), value_head=meta["value_head"])
     folded = [k for k in weights if k.startswith("onnx::Conv_")]
     folded.sort(key=lambda k: int(k.rsplit("_", 1)[1]))

@@ -83,8 +83,8 @@ class ProofFirstPlayer:
         player: the wrapped player (``SearchPlayer``); its ``search`` and ``default_limit`` are
             exposed, so front ends that read them see the search.
         root_time: wall seconds the solver may spend on the root per move (> 0).
-        solver: a ``HexDfpn`` or an object with ``solver_for(size)`` and ``lock`` (a
-            ``SolverEvaluator``, whose table is then shared with the leaves); None: its own.
+        solver: a ``mcts.SolverEvaluator`` whose table the root search uses (the one of the
+            search's leaves, so both share their proofs); None: its own.
         fresh_table: a new solver table for every move (measurements: nothing learned carries over).
 
     Raises:
@@ -101,7 +101,7 @@ class ProofFirstPlayer:
         self.fresh_table = fresh_table
         self.proofs = 0               # moves decided by a proof so far
         self._shared = solver
-        self._own: dict[int, Any] = {}
+        self._own: Any = None
 
     @property
     def search(self) -> Any:
@@ -115,18 +115,14 @@ class ProofFirstPlayer:
     def default_limit(self, limit: Optional[Limit]) -> None:
         self.player.default_limit = limit
 
-    def _solver(self, size: int) -> Any:
-        shared = self._shared
-        if shared is not None and hasattr(shared, "solver_for"):
-            return shared.solver_for(size)
-        if shared is not None:
-            return shared
-        from mcts._hex_dfpn import HexDfpn
+    def _solver(self) -> Any:
+        if self._shared is not None:
+            return self._shared
+        if self._own is None or self.fresh_table:
+            import mcts
 
-        solver = None if self.fresh_table else self._own.get(size)
-        if solver is None:
-            solver = self._own[size] = HexDfpn(size)
-        return solver
+            self._own = mcts.SolverEvaluator(mcts.UniformEvaluator())   # holds the table; never evaluates
+        return self._own
 
     def _budget(self, state: Any, limit: Optional[Limit]) -> float:
         budget = self.root_time
@@ -140,18 +136,16 @@ class ProofFirstPlayer:
 
     def prove(self, state: Any, time_limit: float) -> Optional[SearchResult]:
         """The solver's verdict on ``state`` within ``time_limit`` seconds, or None (unproven / not taken)."""
-        from mcts._hex_dfpn import is_solvable_hex, state_stone_sets
-
-        if time_limit <= 0 or not is_solvable_hex(state):
+        if time_limit <= 0:
             return None
-        size, black, white, to_move = state_stone_sets(state)
         start = time.perf_counter()
-        solver = self._solver(size)
-        lock = getattr(self._shared, "lock", None)
-        if lock is not None:
-            with lock:
-                return _verdict(state, solver, black, white, to_move, time_limit, start)
-        return _verdict(state, solver, black, white, to_move, time_limit, start)
+        found = self._solver().prove(state, time_limit=time_limit)
+        if found is None or found[0] == 0:
+            return None
+        value, line = found
+        return SearchResult(best_action=line[0], value=float(value), actions=tuple(state.legal_actions()), pv=line,
+                            depth=len(line), seconds=time.perf_counter() - start, is_proven=True,
+                            proven_value=value, stop_reason="proven")
 
     def choose(self, state: Any, limit: Optional[Limit] = None) -> Decision:
         start = time.perf_counter()
@@ -174,18 +168,6 @@ class ProofFirstPlayer:
         close = getattr(self.player, "close", None)
         if close is not None:
             close()
-
-
-def _verdict(state: Any, solver: Any, black: int, white: int, to_move: int, time_limit: float,
-             start: float) -> Optional[SearchResult]:
-    value = solver.solve_bits(black, white, to_move, time_limit=time_limit)
-    if value == 0:
-        return None
-    pv, _ = solver.principal_variation(black, white, to_move)
-    return SearchResult(best_action=int(pv[0]), value=float(value), actions=tuple(state.legal_actions()),
-                        pv=tuple(int(a) for a in pv), depth=len(pv), nodes=int(solver.nodes),
-                        seconds=time.perf_counter() - start, is_proven=True, proven_value=int(value),
-                        stop_reason="proven")
 
 
 def _after(limit: Optional[Limit], state: Any, spent: float) -> Optional[Limit]:

@@ -12,7 +12,7 @@ import games
 import mcts
 from engine._hex_proof_data import ProofLabelConfig, import_onnx_net, label_game, play_game
 from mcts import AlphaBeta, Limit
-from mcts._hex_dfpn import HexDfpn
+from mcts import SolverEvaluator, UniformEvaluator
 
 REPO = Path(__file__).resolve().parents[1]
 HEX7 = REPO / "models" / "zoo" / "hex7.onnx"
@@ -28,7 +28,7 @@ def test_labels_are_exact_and_skip_the_openings():
     rng = np.random.default_rng(1)
     history, records = play_game(game, mcts.UniformEvaluator(), 7, cfg, rng)
     assert history[0] == 7 and len(records) == len(history)
-    labelled = label_game(game, history, records, HexDfpn(5), cfg)
+    labelled = label_game(game, history, records, SolverEvaluator(UniformEvaluator()), cfg)
     assert 0 < len(labelled) <= len(history) - 2
     stones = labelled.observations[:, :2].sum(axis=(1, 2, 3))
     assert stones.min() >= 2
@@ -57,10 +57,10 @@ def test_min_stones_and_misses_bound_the_walk_back():
     rng = np.random.default_rng(2)
     cfg = ProofLabelConfig(simulations=4, max_nodes=5000, min_stones=6, misses=99)
     history, records = play_game(game, mcts.UniformEvaluator(), 12, cfg, rng)
-    labelled = label_game(game, history, records, HexDfpn(5), cfg)
+    labelled = label_game(game, history, records, SolverEvaluator(UniformEvaluator()), cfg)
     assert labelled.observations[:, :2].sum(axis=(1, 2, 3)).min() >= 6
     tight = ProofLabelConfig(simulations=4, max_nodes=1, min_stones=0, misses=1)
-    assert len(label_game(game, history, records, HexDfpn(5), tight)) <= len(history)
+    assert len(label_game(game, history, records, SolverEvaluator(UniformEvaluator()), tight)) <= len(history)
 
 
 def test_imported_onnx_net_matches_onnxruntime():

@@ -93,7 +93,7 @@ def test_solver_leaves_share_the_table_with_the_root(won):
     assert player.search.evaluator is shared
     state = won[2]
     assert _wins(state, player.choose(state, player.default_limit).action)
-    assert 5 in shared._solvers
+    assert 5 in shared._solvers   # the root search went through the leaves' table
 
 
 def test_defaults_by_game_and_board():
@@ -136,3 +136,13 @@ def test_root_budget_takes_a_share_of_move_time_and_clock():
     assert player._budget(state, Limit(wtime=3.0, btime=300.0)) == pytest.approx(0.1)
     with pytest.raises(SolverOptionError):
         ProofFirstPlayer(player.player, root_time=0)
+
+
+def test_solver_evaluator_prove_names_states_it_does_not_take():
+    solver = SolverEvaluator(__import__("mcts").UniformEvaluator())
+    assert solver.prove(games.load("connect4").new_initial_state()) is None
+    swap = games.load("hex", board_size=5, swap=True)
+    assert solver.prove(swap.new_initial_state()) is None      # the swap still open
+    state = games.load("hex", board_size=5).deserialize("c3")
+    verdict, line = solver.prove(state, max_nodes=100_000)
+    assert verdict == -1 and line and line[0] in state.legal_actions()   # the centre opening wins on 5x5
