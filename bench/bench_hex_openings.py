@@ -7,8 +7,9 @@ names white the winner when its root value for white (the player to move) is pos
 * ``net``: ``mcts.MCTS`` on the network (``OnnxEvaluator``), N simulations.
 * ``net+leaves``: the same with ``mcts.SolverEvaluator`` wrapping the network (leaves the Hex
   solver proves within ``--leaf-nodes`` positions get their exact value).
-* ``player``: the engine's Hex MCTS player (``engine.ProofFirstPlayer``): the solver at the root
-  for ``--root-time`` seconds first (a proof is the verdict), else MCTS with solver leaves.
+* ``player``: the engine's Hex MCTS player (``engine/_hex_proof_player.py``, as a ``kind=mcts`` spec
+  builds it): the solver at the root for ``--root-time`` seconds first (a proof is the verdict),
+  else MCTS with solver leaves (one table shared by root and leaves).
 
 Each search gets a fresh evaluator and a fresh solver table, so no opening profits from another.
 
@@ -48,20 +49,19 @@ def _judge(game: Any, model: str, cell: str, mode: str, simulations: int, leaf_n
     """Root value for white after black's ``cell``, and whether it came from a proof."""
     import mcts
     import models
-    from engine._hex_proof_player import ProofFirstPlayer
-    from engine._players import SearchPlayer
+    from engine._hex_proof_player import hex_mcts_player
 
     state = game.deserialize(cell)
     evaluator: Any = models.OnnxEvaluator(model, game=game, intra_op_threads=1)
-    if mode != "net":
-        evaluator = mcts.SolverEvaluator(evaluator, max_nodes=leaf_nodes)
-    search = mcts.MCTS(game, evaluator, seed=0)
     limit = mcts.Limit(simulations=simulations)
-    if mode == "player":
-        player = ProofFirstPlayer(SearchPlayer(search, "mcts", limit), root_time=root_time, fresh_table=True)
+    if mode == "player":   # the engine's player, built as a spec builds it (a fresh solver table)
+        options = {"solver_time": root_time, "solver_nodes": leaf_nodes}
+        player = hex_mcts_player(options, game, evaluator, name="player", limit=limit)
         result = player.choose(state, limit).result
     else:
-        result = search.run(state, limit)
+        if mode == "net+leaves":
+            evaluator = mcts.SolverEvaluator(evaluator, max_nodes=leaf_nodes)
+        result = mcts.MCTS(game, evaluator, seed=0).run(state, limit)
     assert result is not None
     return float(result.value), bool(result.is_proven)
 
@@ -106,23 +106,24 @@ def _shipped() -> str:
 
 
 def test_hex_openings_net(benchmark: Any) -> None:
-    """MCTS-200 on the shipped 7x7 net: the winner of most openings (the issue measured 71%)."""
+    """MCTS-200 on the shipped 7x7 net: 41 of 49 measured (the network before the solver-proof
+    fine-tuning: 35, the 71% of the issue)."""
     out: dict[str, Any] = {}
     benchmark.pedantic(lambda: out.update(judge_openings(_shipped(), simulations=200)), rounds=1, iterations=1)
     print(f"\nhex 7x7 openings, MCTS-200 on the net: {out['right']}/{out['total']} right; wrong: {' '.join(out['wrong'])}")
-    assert out["right"] >= 0.6 * out["total"]
+    assert out["right"] >= 39
 
 
 def test_hex_openings_player(benchmark: Any) -> None:
     """The engine's player (root solver 1 s, then MCTS-200 with solver leaves): proofs are never wrong,
-    and it names at least as many winners as the net alone did in the issue (35 of 49)."""
+    and it names at least 44 winners (47 of 49 measured; the net alone at MCTS-200: 41)."""
     out: dict[str, Any] = {}
     benchmark.pedantic(lambda: out.update(judge_openings(_shipped(), simulations=200, mode="player")),
                        rounds=1, iterations=1)
     print(f"\nhex 7x7 openings, root solver 1 s + MCTS-200 with solver leaves: {out['right']}/{out['total']} right, "
           f"{out['proven']} proven; wrong: {' '.join(out['wrong'])}")
     assert all(r["right"] for r in out["rows"] if r["proven"])
-    assert out["right"] >= 35
+    assert out["right"] >= 44
 
 
 def main(argv: Sequence[str] | None = None) -> int:

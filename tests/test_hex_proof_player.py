@@ -56,7 +56,7 @@ def test_proven_positions_are_played_with_a_winning_move(won):
     game = positions[0].game
     player = make_player("kind=mcts,evaluator=uniform,simulations=1", game)
     assert isinstance(player, ProofFirstPlayer)
-    plain = make_player("kind=mcts,evaluator=uniform,simulations=1,solver_time=0", game)
+    plain = make_player("kind=mcts,evaluator=uniform,simulations=1,solver_time=0,solver_nodes=0", game)
     assert isinstance(plain, SearchPlayer)
     plain_right = 0
     for state in positions:
@@ -98,7 +98,8 @@ def test_solver_leaves_share_the_table_with_the_root(won):
 
 def test_defaults_by_game_and_board():
     assert solver_options({}, games.load("hex", board_size=7)).root_time == 1.0
-    assert solver_options({}, games.load("hex", board_size=8)).leaf_nodes == 0
+    assert solver_options({}, games.load("hex", board_size=8)).leaf_nodes == 64
+    assert solver_options({"solver_nodes": 0}, games.load("hex", board_size=8)).leaf_nodes == 0
     assert solver_options({}, games.load("hex", board_size=9)).root_time == 0.0   # beyond the solver: off
     assert solver_options({}, games.load("connect4")).root_time == 0.0
     assert isinstance(make_player("kind=mcts,simulations=4", games.load("hex")), SearchPlayer)   # 11x11
@@ -124,7 +125,8 @@ def test_solver_keys_where_the_solver_does_not_reach(game_name, params):
     with pytest.raises(PlayerSpecError, match="Hex boards up to 8x8"):
         make_player("kind=mcts,solver_time=1", games.load(game_name, **params))
     # turning it off is always allowed
-    assert isinstance(make_player("kind=mcts,solver_time=0", games.load(game_name, **params)), SearchPlayer)
+    off = make_player("kind=mcts,solver_time=0,solver_nodes=0", games.load(game_name, **params))
+    assert isinstance(off, SearchPlayer) and not isinstance(off.search.evaluator, SolverEvaluator)
 
 
 def test_root_budget_takes_a_share_of_move_time_and_clock():
