@@ -11,7 +11,7 @@ Run as pytest-benchmark (a subset, for a 2-core machine):
     pytest bench/bench_strength.py --benchmark-enable -p no:cacheprovider -s
 Or as a script (the full set, processes in parallel):
     python bench/bench_strength.py connect4 --positions 1000 --simulations 800 --workers 2
-    python bench/bench_strength.py hex --games 40 --simulations 200
+    python bench/bench_strength.py hex --games 40 --simulations 200 [--model NEW.onnx --against OLD.onnx]
 """
 from __future__ import annotations
 
@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--positions", type=int, default=1000)
     p.add_argument("--simulations", type=int, default=None, help="default 800 (connect4), 200 (hex)")
     p.add_argument("--games", type=int, default=40, help="Hex match games")
+    p.add_argument("--board-size", type=int, default=7, help="Hex board size (default 7)")
+    p.add_argument("--against", default=None, help="Hex: the opponent's ONNX network (default: random rollouts)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--baseline", action="store_true", help="also MCTS with random rollouts (connect4)")
     p.add_argument("--json", default=None, help="write the result here")
@@ -113,10 +115,11 @@ def main(argv: list[str] | None = None) -> int:
             out["rollout_search"] = _rollout_baseline(positions, sims)
         out.update(simulations=sims, model=str(model))
     else:
-        model = args.model or models.shipped_model("hex", board_size=7)
+        model = args.model or models.shipped_model("hex", board_size=args.board_size)
         sims = 200 if args.simulations is None else args.simulations
-        out = hex_strength(model, games_count=args.games, simulations=sims)
-        out.update(simulations=sims, model=str(model))
+        out = hex_strength(model, board_size=args.board_size, games_count=args.games, simulations=sims,
+                           opponent=args.against)
+        out.update(simulations=sims, model=str(model), opponent=str(args.against or "random rollouts"))
     out["seconds"] = time.perf_counter() - t0
     text = json.dumps(out, indent=1)
     print(text)

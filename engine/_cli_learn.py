@@ -53,6 +53,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sup.add_argument("--max-moves", type=int, default=36, help="latest ply (default 36)")
     sup.add_argument("--output", default=None, help="ONNX file to write (default RUN/onnx/supervised.onnx; "
                      "chess-eval: RUN/chess_nnue.onnx)")
+    pf = p.add_argument_group("proofs (hex up to 8x8: fine-tune a network on solver-proven positions)")
+    pf.add_argument("--proofs", action="store_true", help="play games with --init, label the positions the Hex solver "
+                    "proves, fine-tune --init on them (engine/_hex_proof_data.py)")
+    pf.add_argument("--init", default=None, help="ONNX network to start from and to play the games with")
+    pf.add_argument("--proof-nodes", type=int, default=20_000, help="solver positions per labelled position (default 20000)")
+    pf.add_argument("--min-stones", type=int, default=2, help="fewest stones of a labelled position (default 2)")
     ce = p.add_argument_group("chess-eval (the learned chess evaluation)")
     ce.add_argument("--data", default=None, help="shard directory of labelled positions (created; existing shards are "
                     "kept); training reads also the directories of --extra-data")
@@ -85,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_chess_eval(args)
     if args.run is None:
         raise ValueError("--run is required (the run directory)")
+    if args.proofs:
+        return _run_proofs(args)
     if args.supervised:
         if args.game != "connect4":
             raise ValueError(f"--supervised needs the exact solver, which exists for connect4 only, not {args.game!r}")
@@ -109,6 +117,26 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers, ray=args.ray, device=args.device, seed=args.seed, threads=args.threads)
     state = learn(args.run, cfg, progress_bars=not args.no_progress)
     print(json.dumps(state))
+    return 0
+
+
+def _run_proofs(args: argparse.Namespace) -> int:
+    from engine._hex_proof_data import ProofLabelConfig, ProofRecipeError, learn_from_proofs
+
+    if args.game != "hex":
+        raise ProofRecipeError(f"--proofs needs the Hex solver: game hex, not {args.game!r}")
+    if args.init is None:
+        raise ProofRecipeError("--proofs needs --init FILE.onnx (the network to start from)")
+    if args.proof_nodes < 1 or args.min_stones < 0:
+        raise ProofRecipeError("--proof-nodes must be positive and --min-stones non-negative")
+    cfg = ProofLabelConfig(simulations=args.simulations, max_nodes=args.proof_nodes, min_stones=args.min_stones,
+                           seed=args.seed)
+    summary = learn_from_proofs(args.run, init=args.init, board_size=args.board_size or 7, games_total=args.games,
+                                cfg=cfg, steps=args.train_steps if args.train_steps is not None else 2000,
+                                batch_size=args.batch_size, learning_rate=args.lr, label_time=args.label_time,
+                                train_time=args.train_time, threads=args.threads or 1, output=args.output,
+                                log=lambda line: print(line, flush=True))
+    print(json.dumps(summary))
     return 0
 
 

@@ -93,9 +93,10 @@ def connect4_strength(model: str | os.PathLike, positions: list[tuple[str, int]]
 
 
 def hex_strength(model: str | os.PathLike, *, board_size: int = 7, games_count: int = 20, simulations: int = 200,
-                 seed: int = 0, parallel_games: int = 10) -> dict[str, Any]:
-    """Match of MCTS on the network against MCTS with random rollouts at equal simulations
-    (colours alternate, first 4 plies sampled from the visits so the games differ).
+                 seed: int = 0, parallel_games: int = 10, opponent: Optional[str | os.PathLike] = None) -> dict[str, Any]:
+    """Match of MCTS on the network against MCTS with random rollouts at equal simulations, or against
+    MCTS on another network (``opponent``; colours alternate, first 4 plies sampled from the visits
+    so the games differ).
 
     Returns:
         ``match`` result from the network's view.
@@ -105,6 +106,8 @@ def hex_strength(model: str | os.PathLike, *, board_size: int = 7, games_count: 
 
     game = games.load("hex", board_size=board_size)
     ev = models.OnnxEvaluator(str(model), game=game, cache_size=100_000)
+    other = (models.OnnxEvaluator(str(opponent), game=game, cache_size=100_000) if opponent is not None
+             else mcts.RolloutEvaluator(seed=seed))
     cfg = SelfPlayConfig(simulations=simulations, parallel_games=parallel_games, batch_size=8, temperature_moves=4,
                          seed=seed)
-    return match(game, ev, mcts.RolloutEvaluator(seed=seed), games_count, cfg)
+    return match(game, ev, other, games_count, cfg)

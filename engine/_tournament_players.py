@@ -33,6 +33,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
+from engine._hex_proof_player import SOLVER_KEYS, SolverOptionError, hex_mcts_player
 from engine._llm_player import LLM_LIMIT_KEYS, LLM_SPEC_KEYS, MODES, llm_player_from_options, parse_price
 from engine._players import Decision, RandomPlayer, SearchPlayer
 from games import IllegalActionError
@@ -148,7 +149,7 @@ class PlayerSpec:
 
     def search_options(self) -> dict[str, Any]:
         """The options meant for the search's constructor."""
-        skip = set(COMMON_KEYS) | {"cmd", "model", "evaluator", "factory", "rollouts"}
+        skip = set(COMMON_KEYS) | {"cmd", "model", "evaluator", "factory", "rollouts"} | set(SOLVER_KEYS)
         return {k: v for k, v in self.options.items() if k not in skip}
 
     def describe(self) -> str:
@@ -265,10 +266,12 @@ def build_local_player(spec: PlayerSpec, game, seed: int):
     import mcts
 
     if spec.kind == "alphabeta":
-        search = mcts.AlphaBeta(game, **spec.search_options())
-    else:
-        search = mcts.MCTS(game, _evaluator(spec, game, seed), seed=seed, **spec.search_options())
-    return SearchPlayer(search, spec.name, spec.limit)
+        return SearchPlayer(mcts.AlphaBeta(game, **spec.search_options()), spec.name, spec.limit)
+    try:
+        return hex_mcts_player(spec.options, game, _evaluator(spec, game, seed), name=spec.name, limit=spec.limit,
+                               seed=seed, search_options=spec.search_options())
+    except SolverOptionError as exc:
+        raise PlayerSpecError(f"player {spec.name!r}: {exc}") from None
 
 
 def _evaluator(spec: PlayerSpec, game, seed: int):

@@ -9,7 +9,7 @@ wrapped evaluator's output. Caching of proofs lives in the solver's transpositio
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -49,9 +49,7 @@ class SolverEvaluator:
                 if not is_solvable_hex(state):
                     continue
                 size, black, white, to_move = state_stone_sets(state)
-                solver = self._solvers.get(size)
-                if solver is None:
-                    solver = self._solvers[size] = HexDfpn(size)
+                solver = self.solver_for(size)
                 self.tried += 1
                 verdict = solver.solve_bits(black, white, to_move, max_nodes=self.max_nodes)
                 if verdict == 0:
@@ -63,6 +61,46 @@ class SolverEvaluator:
                     priors[i] = 0.0
                     priors[i, line[0]] = 1.0
         return priors, values
+
+    def prove(self, state: Any, *, max_nodes: Optional[int] = None, time_limit: Optional[float] = None,
+              pv_length: Optional[int] = None) -> Optional[tuple[int, tuple[int, ...]]]:
+        """The solver's verdict on one position with this evaluator's table (a root search; holds ``lock``).
+
+        Args:
+            state: any state; only those ``mcts.solve_hex`` takes are searched.
+            max_nodes: positions the search may evaluate (None: no limit).
+            time_limit: seconds the search may take (None: no limit).
+            pv_length: plies of the proof's main line to return (None: all of it).
+
+        Returns:
+            None when the solver does not take ``state``; else ``(verdict, line)``: verdict +1 / -1
+            for the player to move (0: unproven within the limits, with an empty line), line the
+            proof's main line starting with the move to play.
+        """
+        if not is_solvable_hex(state):
+            return None
+        size, black, white, to_move = state_stone_sets(state)
+        with self._lock:
+            solver = self.solver_for(size)
+            verdict = solver.solve_bits(black, white, to_move, max_nodes=max_nodes, time_limit=time_limit)
+            if verdict == 0:
+                return 0, ()
+            kw = {} if pv_length is None else {"max_length": pv_length}
+            line, _ = solver.principal_variation(black, white, to_move, **kw)
+        return int(verdict), tuple(int(a) for a in line)
+
+    @property
+    def lock(self) -> threading.Lock:
+        """Held while a solver of this evaluator searches (a solver runs one search at a time)."""
+        return self._lock
+
+    def solver_for(self, size: int) -> HexDfpn:
+        """The solver (and transposition table) this evaluator uses on ``size`` x ``size`` boards
+        (a search on it must hold ``lock``)."""
+        solver = self._solvers.get(size)
+        if solver is None:
+            solver = self._solvers[size] = HexDfpn(size)
+        return solver
 
     def __repr__(self) -> str:
         return f"SolverEvaluator({self.inner!r}, max_nodes={self.max_nodes})"
