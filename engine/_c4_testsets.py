@@ -27,6 +27,7 @@ images (:func:`position_key`), and no position appears twice across the sets of 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import time
@@ -45,7 +46,7 @@ _VALUE = {c: v for v, c in _CHAR.items()}
 _CENTRE_WEIGHTS = (1, 2, 3, 4, 3, 2, 1)
 
 
-class TestSetFormatError(ValueError):
+class SetFormatError(ValueError):
     """A Connect Four test-set line does not follow ``<moves> <value> <per-move>``."""
 
 
@@ -84,11 +85,11 @@ class SetPosition:
         parts = line.split()
         if (len(parts) != 3 or not all(c in "1234567" for c in parts[0]) or parts[1] not in ("-1", "0", "1")
                 or len(parts[2]) != 7 or not all(c in _VALUE for c in parts[2])):
-            raise TestSetFormatError(f"{where}: {line!r} is not '<moves 1-7> <-1|0|1> <7 of +=-.>'")
+            raise SetFormatError(f"{where}: {line!r} is not '<moves 1-7> <-1|0|1> <7 of +=-.>'")
         per_move = tuple(_VALUE[c] for c in parts[2])
         value = int(parts[1])
         if max((v for v in per_move if v is not None), default=None) != value:
-            raise TestSetFormatError(f"{where}: {line!r}: the value is not the best move's value")
+            raise SetFormatError(f"{where}: {line!r}: the value is not the best move's value")
         return cls(parts[0], value, per_move)
 
 
@@ -107,11 +108,11 @@ def position_key(moves: str) -> tuple[int, int]:
     return min(a, b)
 
 
-def read_set(path: str | Path, limit: Optional[int] = None) -> list[SetPosition]:
+def read_set(path: str | os.PathLike, limit: Optional[int] = None) -> list[SetPosition]:
     """The positions of a set file.
 
     Raises:
-        TestSetFormatError: a line is malformed.
+        SetFormatError: a line is malformed.
     """
     out: list[SetPosition] = []
     for i, line in enumerate(Path(path).read_text().splitlines(), 1):
@@ -122,7 +123,7 @@ def read_set(path: str | Path, limit: Optional[int] = None) -> list[SetPosition]
     return out
 
 
-def write_set(path: str | Path, positions: Iterable[SetPosition], header: Iterable[str] = ()) -> Path:
+def write_set(path: str | os.PathLike, positions: Iterable[SetPosition], header: Iterable[str] = ()) -> Path:
     """Writes a set file (comment lines from ``header``, then one position a line)."""
     path = Path(path)
     lines = [f"# {h}" for h in header] + [p.to_line() for p in positions]

@@ -56,7 +56,7 @@ def solver_records(num_positions: int, *, seed: int, min_moves: int = 12, max_mo
     rng = random.Random(seed)
     skip = _test_positions()
     obs: list[np.ndarray] = []
-    pol: list[list[float]] = []
+    pol: list[np.ndarray] = []
     val: list[float] = []
     leg: list[np.ndarray] = []
     t0 = time.perf_counter()
@@ -75,7 +75,7 @@ def solver_records(num_positions: int, *, seed: int, min_moves: int = 12, max_mo
         legal = np.zeros(game.num_actions, dtype=bool)
         legal[state.legal_actions()] = True
         obs.append(state.observation())
-        pol.append(position.policy_target())
+        pol.append(np.asarray(position.policy_target(), dtype=np.float32))
         val.append(float(position.value))
         leg.append(legal)
     return Records.from_lists(obs, pol, val, leg, generation=-1)

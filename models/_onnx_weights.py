@@ -52,8 +52,11 @@ def resnet_from_onnx(path: str | os.PathLike) -> Any:
     net = FoldedResNet(spec, blocks=blocks, channels=channels, value_head=info.value_head, num_bins=info.num_bins)
     graph = model.graph
     weights = {t.name: torch.from_numpy(numpy_helper.to_array(t).copy()) for t in graph.initializer}
+    for node in graph.node:  # the exporter shares equal folded tensors through Identity nodes
+        if node.op_type == "Identity" and node.input[0] in weights:
+            weights[node.output[0]] = weights[node.input[0]]
     convs = [n for n in graph.node if n.op_type == "Conv"]
-    pairs = [(net.stem[0], net.stem[1])]
+    pairs: list[tuple[Any, Any]] = [(net.stem[0], net.stem[1])]
     for block in net.tower:
         pairs += [(block.conv1, block.bn1), (block.conv2, block.bn2)]
     pairs += [(net.policy_conv[0], net.policy_conv[1]), (net.value_conv[0], net.value_conv[1])]
