@@ -14,8 +14,8 @@ move keeps the value when its character matches ``value``, so scoring needs no s
 Phases are ply ranges (:data:`PHASES`); the opening range starts at ply 8 because the solver takes
 about a minute per position at ply 4 on a 2-core machine and seconds at ply 8-11. Levels:
 
-* ``random``: positions of uniformly random games (the distribution of the shared Pons sets and of the
-  shipped network's training data);
+* ``random``: positions of uniformly random games (the distribution of the shipped network's
+  training data);
 * ``play``: positions of games played by a decent, imperfect player (:func:`decent_move`: takes an
   immediate four, blocks the opponent's, avoids giving one, prefers the centre; otherwise random), so
   the positions are closer to real games and more often balanced;

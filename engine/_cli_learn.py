@@ -55,7 +55,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="connect4 --supervised: positions of random games (default), of decent play, or of decent "
                      "play where exactly one move keeps the value")
     sup.add_argument("--init", default=None, metavar="MODEL",
-                     help="connect4 --supervised: fine-tune this network (ONNX export or torch checkpoint) instead of "
+                     help="connect4 --supervised: fine-tune this network (an ONNX export) instead of "
                      "training a fresh one; --train-steps 0 only labels")
     sup.add_argument("--output", default=None, help="ONNX file to write (default RUN/onnx/supervised.onnx; "
                      "chess-eval: RUN/chess_nnue.onnx)")

@@ -389,9 +389,10 @@ def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int
     Args:
         level: how the new positions are drawn (``random``, ``play``, ``hard``; see
             ``engine._solver_data.solver_records``).
-        init: start from this network instead of a fresh one: an ONNX export (``models.export``;
-            fine-tuned with its folded batch normalisations fixed) or a torch checkpoint; its
-            architecture replaces ``blocks`` and ``channels``.
+        init: start from this network instead of a fresh one: an ONNX export (``models.export``),
+            fine-tuned with its folded batch normalisations fixed (``models._onnx_weights``); its
+            architecture replaces ``blocks`` and ``channels``. (A checkpoint of such a run holds
+            folded normalisations too, so fine-tuning restarts from its ONNX export, not from it.)
         train: ``train.steps == 0`` labels only (no training, no export).
 
     Returns:
@@ -403,8 +404,10 @@ def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int
     import models
     from engine._solver_data import solver_worker
     from models.nets import ResNet
-    from models.train import load_checkpoint, save_checkpoint, train_network
+    from models.train import save_checkpoint, train_network
 
+    if init is not None and not str(init).endswith(".onnx"):
+        raise ValueError(f"init must be an ONNX export (models.export), got {str(init)!r}")
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     buffer = ReplayBuffer(run / "buffer")
@@ -435,12 +438,10 @@ def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int
     game = games.load("connect4")
     if init is None:
         net = ResNet(game, blocks=blocks, channels=channels)
-    elif str(init).endswith(".onnx"):
+    else:
         from models._onnx_weights import resnet_from_onnx
 
         net = resnet_from_onnx(init)
-    else:
-        net, _ = load_checkpoint(init)
     with tqdm(total=train.steps, desc="train", unit="step", disable=not progress_bars) as bar:
         def on_step(step: int, parts: dict[str, float]) -> None:
             bar.update(1)

@@ -11,9 +11,9 @@ import pytest
 import games
 import mcts
 import models
-from engine._c4_testsets import (LEVELS, PHASES, SetPosition, SetFormatError, _opponent_wins_at, decent_move,
-                                 make_set, mirror_moves, position_key, read_set, set_paths, shared_test_moves,
-                                 solve_position)
+from engine._c4_testsets import (LEVELS, PHASES, SetFormatError, SetPosition, _opponent_wins_at, decent_move,
+                                 draw_state, make_set, mirror_moves, position_key, read_set, set_paths,
+                                 shared_test_moves, solve_position)
 from engine._strength import connect4_strength, read_connect4_positions
 
 SETS = {p.stem: p for p in set_paths()}
@@ -112,12 +112,8 @@ def test_decent_move_takes_a_four_and_blocks_one() -> None:
 
     checked = 0
     for _ in range(200):
-        state = game.new_initial_state()
-        for _ in range(rng.randint(6, 30)):
-            if state.is_terminal():
-                break
-            state.apply_action(rng.choice(state.legal_actions()))
-        if state.is_terminal():
+        state = draw_state(game, rng, 6, 30, "random")
+        if state is None:
             continue
         move = decent_move(state, rng)
         after = state.clone()
@@ -176,3 +172,6 @@ def test_supervised_run_labels_by_level_then_fine_tunes_an_onnx_export(tmp_path:
     net, ckpt = load_checkpoint(run / "checkpoints" / "supervised.pt")
     assert (net.blocks, net.channels) == (1, 8) and ckpt["extra"]["init"] == str(start)
     assert "fine-tuned from start.onnx" in models.read_metadata(out["onnx"]).extra["recipe"]
+    with pytest.raises(ValueError, match="ONNX"):
+        learn_supervised(run, positions=6, train=TrainConfig(steps=1), init=str(run / "checkpoints" / "supervised.pt"),
+                         progress_bars=False)
