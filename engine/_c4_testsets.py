@@ -98,14 +98,20 @@ def mirror_moves(moves: str) -> str:
     return "".join(str(8 - int(c)) for c in moves)
 
 
-def position_key(moves: str) -> tuple[int, int]:
-    """A key of the position after ``moves`` that is the same for every move order and for the mirror
-    image: the smaller of the two ``(current, mask)`` bitboard pairs."""
-    from mcts._c4solver import bitboards
+def _columns(moves: str) -> tuple[str, ...]:
+    """The stones of each column from the bottom: ``x`` the first player's, ``o`` the second's."""
+    cols = [""] * 7
+    for i, c in enumerate(moves):
+        cols[int(c) - 1] += "xo"[i % 2]
+    return tuple(cols)
 
-    a = bitboards(moves)[:2]
-    b = bitboards(mirror_moves(moves))[:2]
-    return min(a, b)
+
+def position_key(moves: str) -> tuple[str, ...]:
+    """A key of the position after ``moves`` that is the same for every move order and for the mirror
+    image: the smaller of its columns and its mirrored columns (the side to move follows from the
+    stone count)."""
+    cols = _columns(moves)
+    return min(cols, cols[::-1])
 
 
 def read_set(path: str | os.PathLike, limit: Optional[int] = None) -> list[SetPosition]:
@@ -146,7 +152,7 @@ def set_paths(directory: Path = DATA_DIR) -> list[Path]:
             if (directory / f"c4_{ph}_{lv}.txt").exists()]
 
 
-def held_out_keys(directory: Path = DATA_DIR) -> set[tuple[int, int]]:
+def held_out_keys(directory: Path = DATA_DIR) -> set[tuple[str, ...]]:
     """Position keys that training must not see: the shared Pons sets and the sets in ``directory``."""
     moves = shared_test_moves()
     for p in set_paths(directory):
@@ -186,18 +192,24 @@ def decent_move(state, rng: random.Random) -> int:
 
 def _opponent_wins_at(state, column: int) -> bool:
     """Whether the opponent would complete a four by dropping into ``column`` now (as if we passed)."""
-    from mcts._c4solver import bitboards
-
-    current, mask, _, _ = bitboards(state)
-    opponent = current ^ mask
-    bottom = mask + (1 << (column * 7))  # the lowest empty cell of the column (7 bits a column)
-    cell = bottom & ~mask & (((1 << 6) - 1) << (column * 7))
-    if not cell:
+    moves = state.serialize()
+    cols = _columns(moves)
+    opponent = "xo"[(len(moves) + 1) % 2]
+    row = len(cols[column])
+    if row >= 6:
         return False
-    pos = opponent | cell
-    for shift in (1, 7, 6, 8):  # vertical, horizontal, two diagonals
-        m = pos & (pos >> shift)
-        if m & (m >> (2 * shift)):
+
+    def is_opponent(c: int, r: int) -> bool:
+        return 0 <= c < 7 and 0 <= r < len(cols[c]) and cols[c][r] == opponent
+
+    for dc, dr in ((1, 0), (0, 1), (1, 1), (1, -1)):
+        run = 1
+        for sign in (1, -1):
+            c, r = column + sign * dc, row + sign * dr
+            while is_opponent(c, r):
+                run += 1
+                c, r = c + sign * dc, r + sign * dr
+        if run >= 4:
             return True
     return False
 
@@ -222,7 +234,7 @@ def solve_position(solver, moves: str) -> SetPosition:
 
 
 def make_set(phase: str, level: str, count: int, *, seed: int, solver=None,
-             exclude: Optional[set[tuple[int, int]]] = None,
+             exclude: Optional[set[tuple[str, ...]]] = None,
              progress: Optional[Callable[[int], None]] = None) -> list[SetPosition]:
     """``count`` positions of ``phase`` at ``level``, each solved move by move.
 

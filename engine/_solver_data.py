@@ -20,7 +20,7 @@ import games
 from models.train import Records, ReplayBuffer, augment
 
 
-def _test_positions() -> set[tuple[int, int]]:
+def _test_positions() -> set[tuple[str, ...]]:
     """Position keys (``engine._c4_testsets.position_key``) of every test set, kept out of training."""
     from engine._c4_testsets import held_out_keys
 

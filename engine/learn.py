@@ -439,9 +439,7 @@ def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int
     if init is None:
         net = ResNet(game, blocks=blocks, channels=channels)
     else:
-        from models._onnx_weights import resnet_from_onnx
-
-        net = resnet_from_onnx(init)
+        net = models.resnet_from_onnx(init)
     with tqdm(total=train.steps, desc="train", unit="step", disable=not progress_bars) as bar:
         def on_step(step: int, parts: dict[str, float]) -> None:
             bar.update(1)
