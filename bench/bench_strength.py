@@ -11,6 +11,9 @@ Run as pytest-benchmark (a subset, for a 2-core machine):
     pytest bench/bench_strength.py --benchmark-enable -p no:cacheprovider -s
 Or as a script (the full set, processes in parallel):
     python bench/bench_strength.py connect4 --positions 1000 --simulations 800 --workers 2
+Connect Four on every solver-made set (``engine/data/c4_<phase>_<level>.txt``, see
+``engine._c4_testsets``) and both Pons sets, one Markdown table:
+    python bench/bench_strength.py connect4 --all-sets --simulations 800 --json c4_sets.json
     python bench/bench_strength.py hex --games 40 --simulations 200 [--model NEW.onnx --against OLD.onnx]
 """
 from __future__ import annotations
@@ -28,6 +31,7 @@ if str(ROOT) not in sys.path:
 
 DATA = ROOT.parent / "shared" / "data"
 TEST_L2 = DATA / "connect4" / "Test_L2_R1"
+TEST_L3 = DATA / "connect4" / "Test_L3_R1"
 
 
 def _rollout_baseline(positions: list[tuple[str, int]], simulations: int) -> float:
@@ -86,11 +90,32 @@ def test_hex_strength(benchmark: Any) -> None:
           f"score {out['score']:.2f}")
 
 
+def _all_connect4_sets(model: str, limit: int, simulations: int, workers: int) -> dict[str, Any]:
+    """Policy alone and MCTS on every solver-made set and both Pons sets; prints a Markdown table."""
+    from engine._c4_testsets import set_paths
+    from engine.learn import connect4_strength, read_connect4_positions
+
+    sets: dict[str, Any] = {}
+    print("| set | positions | policy alone | MCTS-%d |\n| --- | --- | --- | --- |" % simulations, flush=True)
+    for path in [*set_paths(), TEST_L2, TEST_L3]:
+        positions = read_connect4_positions(path, limit=limit)
+        res = connect4_strength(model, positions, simulations=simulations, workers=workers)
+        res.pop("rows")
+        name = path.stem if path.suffix == ".txt" else path.name
+        sets[name] = res
+        search = "-" if res["search"] is None else f"{100 * res['search']:.1f}%"
+        print(f"| {name} | {res['positions']} | {100 * res['policy']:.1f}% | {search} |", flush=True)
+    return {"model": model, "simulations": simulations, "sets": sets}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("game", choices=("connect4", "hex"))
     p.add_argument("--model", default=None, help="ONNX file (default: the shipped model)")
-    p.add_argument("--data", default=str(TEST_L2), help="Connect Four test file (default Test_L2_R1)")
+    p.add_argument("--data", default=str(TEST_L2),
+                   help="Connect Four test file: a Pons file or a solver-made set (default Test_L2_R1)")
+    p.add_argument("--all-sets", action="store_true",
+                   help="connect4: every solver-made set of engine/data and both Pons sets (ignores --data)")
     p.add_argument("--positions", type=int, default=1000)
     p.add_argument("--simulations", type=int, default=None, help="default 800 (connect4), 200 (hex)")
     p.add_argument("--games", type=int, default=40, help="Hex match games")
@@ -104,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     from engine.learn import connect4_strength, hex_strength, read_connect4_positions
 
     t0 = time.perf_counter()
-    if args.game == "connect4":
+    if args.game == "connect4" and args.all_sets:
+        out = _all_connect4_sets(args.model or str(models.shipped_model("connect4")), args.positions,
+                                 800 if args.simulations is None else args.simulations, args.workers)
+    elif args.game == "connect4":
         model = args.model or models.shipped_model("connect4")
         positions = read_connect4_positions(args.data, limit=args.positions)
         sims = 800 if args.simulations is None else args.simulations

@@ -51,6 +51,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sup.add_argument("--train-time", type=float, default=None, help="stop training after this many seconds")
     sup.add_argument("--min-moves", type=int, default=12, help="earliest ply of a labelled position (default 12)")
     sup.add_argument("--max-moves", type=int, default=36, help="latest ply (default 36)")
+    sup.add_argument("--level", choices=("random", "play", "hard"), default="random",
+                     help="connect4 --supervised: positions of random games (default), of decent play, or of decent "
+                     "play where exactly one move keeps the value")
+    sup.add_argument("--init", default=None, metavar="MODEL",
+                     help="connect4 --supervised: fine-tune this network (an ONNX export) instead of "
+                     "training a fresh one; --train-steps 0 only labels")
     sup.add_argument("--output", default=None, help="ONNX file to write (default RUN/onnx/supervised.onnx; "
                      "chess-eval: RUN/chess_nnue.onnx)")
     pf = p.add_argument_group("proofs (hex up to 8x8: fine-tune a network on solver-proven positions)")
@@ -102,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
             train=TrainConfig(steps=steps, batch_size=args.batch_size, learning_rate=args.lr, device=args.device,
                               seed=args.seed, threads=args.threads),
             min_moves=args.min_moves, max_moves=args.max_moves, label_time=args.label_time,
-            train_time=args.train_time, seed=args.seed, progress_bars=not args.no_progress, output=args.output)
+            train_time=args.train_time, seed=args.seed, progress_bars=not args.no_progress, output=args.output,
+            level=args.level, init=args.init)
         print(json.dumps(entry))
         return 0
     params = {"board_size": args.board_size} if args.board_size else {}

@@ -13,8 +13,15 @@ from engine._pool import WorkerPool
 from engine.selfplay import SelfPlayConfig, match
 
 
-def read_connect4_positions(path: str | os.PathLike, limit: Optional[int] = None) -> list[tuple[str, int]]:
-    """``(moves, score)`` pairs of a Pons test file (``shared/data/connect4/Test_*``)."""
+def read_connect4_positions(path: str | os.PathLike, limit: Optional[int] = None) -> list[Any]:
+    """The positions of a Connect Four test file: ``(moves, score)`` pairs of a Pons file
+    (``shared/data/connect4/Test_*``), or the ``SetPosition`` entries of a solver-made set
+    (``engine/data/c4_*.txt``, see ``engine._c4_testsets``), told apart by the first line."""
+    first = next((line for line in Path(path).read_text().splitlines() if line.strip()), "")
+    if first.startswith("#") or len(first.split()) == 3:
+        from engine._c4_testsets import read_set
+
+        return list(read_set(path, limit=limit))
     out = []
     for line in Path(path).read_text().splitlines():
         parts = line.split()
@@ -25,18 +32,23 @@ def read_connect4_positions(path: str | os.PathLike, limit: Optional[int] = None
     return out
 
 
-def _strength_chunk(model: str, items: list[tuple[str, int]], simulations: int, threads: Optional[int]) -> list[dict[str, Any]]:
+def _strength_chunk(model: str, items: list[Any], simulations: int, threads: Optional[int]) -> list[dict[str, Any]]:
     import mcts
     import models
 
     game = games.load("connect4")
     ev = models.OnnxEvaluator(model, game=game, intra_op_threads=threads, cache_size=100_000)
-    solver = mcts.Connect4Solver()
+    solver = None
     out = []
-    for moves, score in items:
+    for item in items:
+        if isinstance(item, tuple):  # a Pons (moves, score) pair: solve each move here
+            moves, score = item
+            want = (score > 0) - (score < 0)
+            solver = solver or mcts.Connect4Solver()
+            per_move = solver.analyze(moves, weak=True)
+        else:  # a SetPosition: the per-move values are stored
+            moves, want, per_move = item.moves, item.value, list(item.per_move)
         state = game.deserialize(moves)
-        want = (score > 0) - (score < 0)
-        per_move = solver.analyze(moves, weak=True)
         priors, _ = ev.evaluate([state])
         policy_move = int(np.argmax(priors[0]))
         row = {"moves": moves, "value": want, "policy_move": policy_move,
@@ -57,12 +69,16 @@ class _StrengthWorker:
         return _strength_chunk(*args)
 
 
-def connect4_strength(model: str | os.PathLike, positions: list[tuple[str, int]], *, simulations: int = 800,
+def connect4_strength(model: str | os.PathLike, positions: list[Any], *, simulations: int = 800,
                       workers: int = 1, progress: Optional[Callable[[int], None]] = None) -> dict[str, Any]:
     """Share of positions where the network's policy move alone, and MCTS with ``simulations``
     simulations on the network, keep the game-theoretic value (checked move by move with the exact
     solver: a won position must stay won, a drawn one drawn; in a lost position every move keeps
     the value, so ``*_not_lost`` also gives the shares over the won and drawn positions only).
+
+    Args:
+        positions: ``(moves, score)`` Pons pairs (solved here, move by move) or ``SetPosition``
+            entries (per-move values stored), as ``read_connect4_positions`` returns them.
 
     Returns:
         ``{"positions", "policy", "search" (None when simulations is 0), "not_lost",

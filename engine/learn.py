@@ -379,12 +379,25 @@ class _SolverWorker:
 def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int = 1, blocks: int = 6,
                      channels: int = 64, train: TrainConfig = TrainConfig(steps=4000), min_moves: int = 12,
                      max_moves: int = 36, label_time: Optional[float] = None, train_time: Optional[float] = None,
-                     seed: int = 0, progress_bars: bool = True, output: Optional[str] = None) -> dict[str, Any]:
-    """Connect Four from exact-solver labels: label ``positions`` random positions (resumable: the
-    shards already in ``run/buffer`` count), train a ``ResNet`` on them (mirrored), export it.
+                     seed: int = 0, progress_bars: bool = True, output: Optional[str] = None,
+                     level: str = "random", init: Optional[str] = None) -> dict[str, Any]:
+    """Connect Four from exact-solver labels: label positions until ``run/buffer`` holds ``positions``
+    (resumable: the shards already there count, whatever their level, so runs with different
+    ``level`` and ply ranges build one mixed buffer), then train a ``ResNet`` on all of them
+    (mirrored) and export it.
+
+    Args:
+        level: how the new positions are drawn (``random``, ``play``, ``hard``; see
+            ``engine._solver_data.solver_records``).
+        init: start from this network instead of a fresh one: an ONNX export (``models.export``),
+            fine-tuned with its folded batch normalisations fixed (``models._onnx_weights``); its
+            architecture replaces ``blocks`` and ``channels``. (A checkpoint of such a run holds
+            folded normalisations too, so fine-tuning restarts from its ONNX export, not from it.)
+        train: ``train.steps == 0`` labels only (no training, no export).
 
     Returns:
-        ``{"records", "policy_loss", "value_loss", "seconds", "onnx"}``.
+        ``{"records", "policy_loss", "value_loss", "seconds", "onnx"}``; labelling only:
+        ``{"kind": "labels", "positions"}``.
     """
     from tqdm import tqdm
 
@@ -393,6 +406,8 @@ def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int
     from models.nets import ResNet
     from models.train import save_checkpoint, train_network
 
+    if init is not None and not str(init).endswith(".onnx"):
+        raise ValueError(f"init must be an ONNX export (models.export), got {str(init)!r}")
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     buffer = ReplayBuffer(run / "buffer")
@@ -402,23 +417,29 @@ def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int
     if left > 0:
         with tqdm(total=positions, initial=have, desc="solver labels", unit="pos", disable=not progress_bars) as bar:
             if workers <= 1:
-                solver_worker(str(buffer.directory), 0, left, seed=seed * 7919 + have, time_limit=label_time,
-                              progress=bar.update)
+                solver_worker(str(buffer.directory), 0, left, seed=seed * 7919 + have, min_moves=min_moves,
+                              max_moves=max_moves, time_limit=label_time, progress=bar.update, level=level)
             else:
                 share = -(-left // workers)
                 with WorkerPool(_SolverWorker, workers=workers) as pool:
                     pending = {pool.submit("label", str(buffer.directory), w, share, seed * 7919 + have + w, 500,
-                                           min_moves, max_moves, label_time) for w in range(workers)}
+                                           min_moves, max_moves, label_time, None, level) for w in range(workers)}
                     while pending:
                         done, pending = pool.wait(pending, timeout=2.0)
                         bar.n = min(positions, buffer.count() // 2)
                         bar.refresh()
                         for f in done:
                             f.result()
-        _log(run, {"kind": "labels", "positions": buffer.count() // 2, "seconds": time.perf_counter() - t0})
+        _log(run, {"kind": "labels", "positions": buffer.count() // 2, "seconds": time.perf_counter() - t0,
+                   "level": level, "min_moves": min_moves, "max_moves": max_moves})
+    if train.steps == 0:
+        return {"kind": "labels", "positions": buffer.count() // 2}
     records = buffer.load()
     game = games.load("connect4")
-    net = ResNet(game, blocks=blocks, channels=channels)
+    if init is None:
+        net = ResNet(game, blocks=blocks, channels=channels)
+    else:
+        net = models.resnet_from_onnx(init)
     with tqdm(total=train.steps, desc="train", unit="step", disable=not progress_bars) as bar:
         def on_step(step: int, parts: dict[str, float]) -> None:
             bar.update(1)
@@ -426,10 +447,12 @@ def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int
                 bar.set_postfix(policy=f"{parts['policy']:.3f}", value=f"{parts['value']:.3f}")
         report = train_network(net, records, train, progress=on_step, time_limit=train_time)
     net.cpu()
-    save_checkpoint(run / "checkpoints" / "supervised.pt", net, generation=0, extra={"recipe": "solver"})
+    save_checkpoint(run / "checkpoints" / "supervised.pt", net, generation=0,
+                    extra={"recipe": "solver", "init": str(init) if init else None})
     onnx = Path(output) if output else run / "onnx" / "supervised.onnx"
     onnx.parent.mkdir(parents=True, exist_ok=True)
-    models.export(net, game, onnx, extra_metadata={"recipe": "connect4 exact-solver labels"})
+    recipe = "connect4 exact-solver labels" + (f", fine-tuned from {Path(init).name}" if init else "")
+    models.export(net, game, onnx, extra_metadata={"recipe": recipe})
     entry = {"kind": "supervised", "generation": 0, "records": len(records), "steps": report.steps,
              "policy_loss": report.policy_loss, "value_loss": report.value_loss, "seconds": report.seconds,
              "onnx": str(onnx)}

@@ -21,6 +21,7 @@ _LAZY = {
     "shipped_model": "models._zoo",
     "TorchEvaluator": "models.torch_evaluator",  # torch + onnx; not in __all__ either
     "ResNet": "models.nets",  # torch; deliberately not in __all__ so `from models import *` stays light
+    "resnet_from_onnx": "models._onnx_weights",  # torch; a ResNet rebuilt from an export, to fine-tune
     "LLMEvaluator": "models.llm", "CompositeEvaluator": "models.llm",  # numpy only; torch when a TransformersBackend is built
 }
 
