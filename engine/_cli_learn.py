@@ -55,14 +55,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="connect4 --supervised: positions of random games (default), of decent play, or of decent "
                      "play where exactly one move keeps the value")
     sup.add_argument("--init", default=None, metavar="MODEL",
-                     help="connect4 --supervised: fine-tune this network (an ONNX export) instead of "
-                     "training a fresh one; --train-steps 0 only labels")
+                     help="an ONNX export to fine-tune instead of training a fresh network: connect4 "
+                     "--supervised (--train-steps 0 only labels), or hex --proofs (required; it also plays "
+                     "the games)")
     sup.add_argument("--output", default=None, help="ONNX file to write (default RUN/onnx/supervised.onnx; "
                      "chess-eval: RUN/chess_nnue.onnx)")
     pf = p.add_argument_group("proofs (hex up to 8x8: fine-tune a network on solver-proven positions)")
     pf.add_argument("--proofs", action="store_true", help="play games with --init, label the positions the Hex solver "
                     "proves, fine-tune --init on them (engine/_hex_proof_data.py)")
-    pf.add_argument("--init", default=None, help="ONNX network to start from and to play the games with")
     pf.add_argument("--proof-nodes", type=int, default=20_000, help="solver positions per labelled position (default 20000)")
     pf.add_argument("--min-stones", type=int, default=2, help="fewest stones of a labelled position (default 2)")
     ce = p.add_argument_group("chess-eval (the learned chess evaluation)")

@@ -9,9 +9,9 @@ to move; policy target the proof's winning move when won, the search's visits wh
 with fewer than ``min_stones`` stones (by default the empty board and the 1-stone openings, which
 the judgement benchmark ``bench/bench_hex_openings.py`` tests) are never labelled.
 
-The network starts from an ONNX file (``import_onnx_net``: the exported graph has its batch norms
-folded into the convolutions, so they come back as identity normalisations) and is fine-tuned with
-the normalisations frozen (``fine_tune``).
+The network starts from an ONNX file (``models.resnet_from_onnx``: the exported graph has its batch
+norms folded into the convolutions, so they come back as identity normalisations, kept frozen while
+it is fine-tuned: ``fine_tune``).
 """
 from __future__ import annotations
 
@@ -163,63 +163,11 @@ def make_proof_data(buffer: ReplayBuffer, model: str, board_size: int, cfg: Proo
     return {"games": played, "positions": positions, "proven": proven, "seconds": round(time.perf_counter() - start, 1)}
 
 
-def import_onnx_net(path: str, game: Any) -> Any:
-    """A ``models.nets.ResNet`` with the weights of an exported ONNX file (batch norms folded there:
-    each normalisation comes back as the identity plus the folded bias).
-
-    Raises:
-        ProofRecipeError: the file's graph does not fit the architecture its metadata names.
-    """
-    import onnx
-    import torch
-    from onnx import numpy_helper
-
-    from models.nets import ResNet
-
-    proto = onnx.load(path)
-    weights = {t.name: numpy_helper.to_array(t).copy() for t in proto.graph.initializer}
-    meta = {p.key: p.value for p in proto.metadata_props}
-    net = ResNet(game, blocks=int(meta["blocks"]), channels=int(meta["channels"]), value_head=meta["value_head"])
-    folded = [k for k in weights if k.startswith("onnx::Conv_")]
-    folded.sort(key=lambda k: int(k.rsplit("_", 1)[1]))
-    convs = [(m, bn) for m, bn in _conv_bn_pairs(net)]
-    if len(folded) != 2 * len(convs):
-        raise ProofRecipeError(f"{path}: {len(folded)} folded tensors for {len(convs)} convolutions")
-    state = net.state_dict()
-    with torch.no_grad():
-        for (conv, bn), (w, b) in zip(convs, zip(folded[0::2], folded[1::2])):
-            state[f"{conv}.weight"].copy_(torch.from_numpy(weights[w]))
-            state[f"{bn}.weight"].fill_(1.0)
-            state[f"{bn}.bias"].copy_(torch.from_numpy(weights[b]))
-            state[f"{bn}.running_mean"].zero_()
-            eps = float(dict(net.named_modules())[bn].eps)
-            state[f"{bn}.running_var"].fill_(1.0 - eps)
-        for key, value in weights.items():
-            if key.startswith("net."):
-                state[key[len("net."):]].copy_(torch.from_numpy(value))
-    net.load_state_dict(state)
-    net.eval()
-    return net
-
-
-def _conv_bn_pairs(net: Any) -> list[tuple[str, str]]:
-    """(convolution, its batch norm) module names in the order the export writes them."""
-    import torch.nn as nn
-
-    mods = list(net.named_modules())
-    pairs = []
-    for i, (name, mod) in enumerate(mods):
-        if isinstance(mod, nn.Conv2d):
-            bn = next(n for n, m in mods[i + 1:] if isinstance(m, nn.BatchNorm2d))
-            pairs.append((name, bn))
-    return pairs
-
-
 def fine_tune(net: Any, records: Records, *, steps: int, batch_size: int = 256, learning_rate: float = 5e-4,
               seed: int = 0, time_limit: Optional[float] = None,
               progress: Optional[Callable[[int, dict[str, float]], None]] = None) -> dict[str, Any]:
-    """``models.train.train_network`` with the batch norms frozen (kept in eval mode, so the folded
-    normalisations of an imported network stay exact).
+    """``models.train.train_network`` on a network imported by ``models.resnet_from_onnx`` (a
+    ``FoldedResNet``: its batch norms stay in eval mode, so the folded normalisations stay exact).
 
     Returns:
         ``{"steps", "policy_loss", "value_loss", "seconds"}`` (losses: mean over the last 10% of steps).
@@ -229,32 +177,10 @@ def fine_tune(net: Any, records: Records, *, steps: int, batch_size: int = 256, 
     if len(records) == 0:
         raise ProofRecipeError("no proven positions to train on")
     config = TrainConfig(steps=steps, batch_size=batch_size, learning_rate=learning_rate, seed=seed)
-    report = train_network(_frozen_norms(net), records, config, progress=progress, time_limit=time_limit)
+    report = train_network(net, records, config, progress=progress, time_limit=time_limit)
     net.eval()
     return {"steps": report.steps, "policy_loss": report.policy_loss, "value_loss": report.value_loss,
             "seconds": round(report.seconds, 1)}
-
-
-def _frozen_norms(net: Any) -> Any:
-    """``net`` behind a module whose ``train()`` leaves every batch norm in eval mode."""
-    import torch.nn as nn
-
-    class FrozenNorms(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net
-
-        def train(self, mode: bool = True) -> "FrozenNorms":
-            super().train(mode)
-            for module in self.net.modules():
-                if isinstance(module, nn.BatchNorm2d):
-                    module.eval()
-            return self
-
-        def loss(self, *args: Any) -> Any:
-            return self.net.loss(*args)
-
-    return FrozenNorms()
 
 
 def learn_from_proofs(run_dir: str, *, init: str, board_size: int, games_total: int, cfg: ProofLabelConfig,
@@ -280,7 +206,10 @@ def learn_from_proofs(run_dir: str, *, init: str, board_size: int, games_total: 
                            progress=lambda p: log(f"labels: {json.dumps(p)}"), threads=threads)
     records = buffer.load()
     game = games.load("hex", board_size=board_size)
-    net = import_onnx_net(init, game)
+    net = models.resnet_from_onnx(init)
+    if net.game_name != game.name or net.spec["num_actions"] != game.num_actions:
+        raise ProofRecipeError(f"{init} is a network for {net.game_name} with {net.spec['num_actions']} actions, "
+                               f"not Hex {board_size}x{board_size}")
     report = fine_tune(net, records, steps=steps, batch_size=batch_size, learning_rate=learning_rate,
                        seed=cfg.seed, time_limit=train_time,
                        progress=lambda s, p: log(f"step {s}: {json.dumps(p)}") if s % 250 == 0 else None)

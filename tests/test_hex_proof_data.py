@@ -10,7 +10,7 @@ import pytest
 
 import games
 import mcts
-from engine._hex_proof_data import ProofLabelConfig, import_onnx_net, label_game, play_game
+from engine._hex_proof_data import ProofLabelConfig, label_game, play_game
 from mcts import AlphaBeta, Limit
 from mcts import SolverEvaluator, UniformEvaluator
 
@@ -68,7 +68,7 @@ def test_imported_onnx_net_matches_onnxruntime():
     import torch
 
     game = games.load("hex", board_size=7)
-    net = import_onnx_net(str(HEX7), game)
+    net = models.resnet_from_onnx(str(HEX7))
     evaluator = models.OnnxEvaluator(str(HEX7), game=game)
     rng = np.random.default_rng(0)
     states = []
@@ -101,10 +101,11 @@ def test_fine_tune_keeps_the_imported_normalisations():
     running statistics from the batches (and the imported network would change)."""
     import torch
 
+    import models
     from engine._hex_proof_data import fine_tune
 
     game = games.load("hex", board_size=7)
-    net = import_onnx_net(str(HEX7), game)
+    net = models.resnet_from_onnx(str(HEX7))
     cfg = ProofLabelConfig(simulations=4, max_nodes=2000, min_stones=2, misses=99)
     history, records = play_game(game, mcts.UniformEvaluator(), 24, cfg, np.random.default_rng(3))
     obs = torch.tensor(records.observations, dtype=torch.float32)
