@@ -21,7 +21,7 @@ import dataclasses
 import time
 from typing import Any, Mapping, Optional
 
-from engine._players import Decision
+from engine._players import Decision, WrappedPlayer
 from mcts import Limit, SearchResult
 
 DEFAULT_ROOT_TIME = 1.0      # seconds of solver at the root, Hex boards up to 8 x 8
@@ -82,7 +82,7 @@ def _solver_takes(game: Any) -> bool:
     return getattr(game, "name", "") == "hex" and getattr(game, "board_size", 99) <= SOLVER_MAX_SIZE
 
 
-class ProofFirstPlayer:
+class ProofFirstPlayer(WrappedPlayer):
     """A searching player that plays the solver's proven wins (Hex up to 8 x 8).
 
     Args:
@@ -164,13 +164,6 @@ class ProofFirstPlayer:
                                    extra={**decision.result.extra, "proof": proof.pv})
         return Decision(decision.action, lost)
 
-    def new_game(self) -> None:
-        self.player.new_game()
-
-    def close(self) -> None:
-        close = getattr(self.player, "close", None)
-        if close is not None:
-            close()
 
 
 def _after(limit: Optional[Limit], state: Any, spent: float) -> Optional[Limit]:

@@ -35,6 +35,20 @@ class Player(Protocol):
         """Forget anything kept from the previous game (trees, caches of positions)."""
 
 
+class WrappedPlayer:
+    """Base of a player that wraps another (``self.player``): ``new_game`` and ``close`` pass through."""
+
+    player: Player
+
+    def new_game(self) -> None:
+        self.player.new_game()
+
+    def close(self) -> None:
+        close = getattr(self.player, "close", None)
+        if close is not None:
+            close()
+
+
 class RandomPlayer:
     """Uniformly random legal actions; seeded for reproducibility."""
 

@@ -35,7 +35,7 @@ from typing import Any, Mapping, Optional
 
 from engine._hex_proof_player import SOLVER_KEYS, SolverOptionError, hex_mcts_player
 from engine._llm_player import LLM_LIMIT_KEYS, LLM_SPEC_KEYS, MODES, llm_player_from_options, parse_price
-from engine._players import Decision, RandomPlayer, SearchPlayer
+from engine._players import Decision, RandomPlayer, SearchPlayer, WrappedPlayer
 from games import IllegalActionError
 from mcts import Limit, SearchResult
 
@@ -293,7 +293,7 @@ def _evaluator(spec: PlayerSpec, game, seed: int):
     return mcts.RolloutEvaluator(seed=seed, **kw)
 
 
-class GuardedPlayer:
+class GuardedPlayer(WrappedPlayer):
     """An in-process player whose every move runs on a daemon thread with a deadline.
 
     A move that overruns ``move_deadline`` is stopped (``search.stop()``) and raises
@@ -333,13 +333,6 @@ class GuardedPlayer:
             raise value
         return value
 
-    def new_game(self) -> None:
-        self.player.new_game()
-
-    def close(self) -> None:
-        close = getattr(self.player, "close", None)
-        if close is not None:
-            close()
 
 
 def value_from_uci_score(score) -> Optional[float]:
