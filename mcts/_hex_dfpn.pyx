@@ -350,9 +350,10 @@ cdef uint64_t hx_own_fill(const HxGeometry* g, uint64_t black, uint64_t white, i
     return added
 
 
-cdef uint64_t hx_dominated(const HxGeometry* g, uint64_t black, uint64_t white, int to_move, uint64_t moves,
-                           uint64_t* dominators) noexcept nogil:
-    """The moves left after dropping dominated ones (`black`, `white`: a filled position).
+cdef uint64_t hx_inferior(const HxGeometry* g, uint64_t black, uint64_t white, int to_move, uint64_t moves,
+                         uint64_t* relied_on) noexcept nogil:
+    """The moves left after dropping inferior ones, dominated and vulnerable (`black`, `white`: a
+    filled position).
 
     A move y of the player to move dominates a move x when, with the player's stone on y, x
     becomes a cell the player may fill for itself (hx_own_fill: dead, or one of its captured
@@ -362,11 +363,13 @@ cdef uint64_t hx_dominated(const HxGeometry* g, uint64_t black, uint64_t white, 
     drops others, so every dropped move has a chain of dominators ending at a kept one. The
     relation reads only rings and is monotone in the player's stones, so it still holds when the
     player (the loser, when the position is lost) holds more stones outside the proof set;
-    `dominators` gains the kept moves that dropped something, for the proof set.
+    `relied_on` gets the cells the dropping relies on, for the proof set: the kept moves that
+    dropped something and the killers of the vulnerable moves.
     """
     cdef uint64_t kept = moves, bit, added, m, empty = g.all_cells & ~black & ~white
+    cdef uint64_t dominators = 0, killers = 0
     cdef int i, j, y, cell, code, their = HX_WHITE if to_move == 0 else HX_BLACK
-    dominators[0] = 0
+    relied_on[0] = 0
     if hx_popcount(moves) < 2:
         return moves
     for i in range(g.n * g.n):
@@ -381,14 +384,14 @@ cdef uint64_t hx_dominated(const HxGeometry* g, uint64_t black, uint64_t white, 
         added &= kept & ~bit
         if added:
             kept &= ~added
-            dominators[0] |= bit
+            dominators |= bit
     # Vulnerable moves: x such that an opponent's stone on an empty neighbour y (the killer) makes
     # x dead. Whenever the position is won, some winning move is not vulnerable (each vulnerable
     # winning move x, answered by y, leaves x dead and a winning move in a position with more
     # opponent stones, so such a chain ends at a move that is not vulnerable; docs/hex.md). The
     # dominators stay (the dominated moves lean on them), and the killers join the proof set (a
     # loser's stone there would spoil the kill).
-    m = kept & ~dominators[0]
+    m = kept & ~dominators
     while m:
         cell = hx_lowest(m)
         m &= m - 1
@@ -397,8 +400,9 @@ cdef uint64_t hx_dominated(const HxGeometry* g, uint64_t black, uint64_t white, 
             y = g.ring[cell][j]
             if y >= 0 and (empty >> y) & 1 and HX_DEAD[hx_with(code, j, their)]:
                 kept &= ~((<uint64_t> 1) << cell)
-                dominators[0] |= (<uint64_t> 1) << y
+                killers |= (<uint64_t> 1) << y
                 break
+    relied_on[0] = dominators | killers
     return kept
 
 
@@ -895,7 +899,7 @@ cdef int hx_knowledge(HxSolver* s, uint64_t black0, uint64_t white0, uint64_t bl
     if m == 0:
         return HX_LOSS
     # inferior moves (dominated, vulnerable) go too; the cells that relies on join the set
-    moves[0] = hx_dominated(&s.geo, black, white, to_move, m, &inferior)
+    moves[0] = hx_inferior(&s.geo, black, white, to_move, m, &inferior)
     proof[0] |= inferior
     return HX_UNKNOWN
 
