@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 import games
+from games.text.connect4 import columns, opponent_wins_at, wins_at
 
 PHASES: dict[str, tuple[int, int]] = {"opening": (8, 11), "middle": (12, 24), "ending": (25, 36)}
 LEVELS: tuple[str, ...] = ("random", "play", "hard")
@@ -98,19 +99,11 @@ def mirror_moves(moves: str) -> str:
     return "".join(str(8 - int(c)) for c in moves)
 
 
-def _columns(moves: str) -> tuple[str, ...]:
-    """The stones of each column from the bottom: ``x`` the first player's, ``o`` the second's."""
-    cols = [""] * 7
-    for i, c in enumerate(moves):
-        cols[int(c) - 1] += "xo"[i % 2]
-    return tuple(cols)
-
-
 def position_key(moves: str) -> tuple[str, ...]:
     """A key of the position after ``moves`` that is the same for every move order and for the mirror
     image: the smaller of its columns and its mirrored columns (the side to move follows from the
     stone count)."""
-    cols = _columns(moves)
+    cols = columns(moves)
     return min(cols, cols[::-1])
 
 
@@ -162,56 +155,26 @@ def held_out_keys(directory: Path = DATA_DIR) -> set[tuple[str, ...]]:
 
 # ----------------------------------------------------------------------------- making positions
 
-def _wins_now(state, action: int) -> bool:
-    s = state.clone()
-    s.apply_action(action)
-    return s.is_terminal() and max(s.returns()) > 0
-
-
 def decent_move(state, rng: random.Random) -> int:
     """A move of a decent, imperfect player: an immediate four if there is one; else a block of the
     opponent's immediate four; else a move that does not let the opponent four at once (when one
     exists), drawn with weights 1-2-3-4-3-2-1 from the edge to the centre column."""
     legal = list(state.legal_actions())
     for a in legal:
-        if _wins_now(state, a):
+        if wins_at(state, a, state.current_player()):
             return a
     # the opponent's immediate fours: play them ourselves to block
-    threats = [a for a in legal if _opponent_wins_at(state, a)]
+    threats = [a for a in legal if opponent_wins_at(state, a)]
     if threats:
         return rng.choice(threats)
     safe = []
     for a in legal:
         s = state.clone()
         s.apply_action(a)
-        if not any(_wins_now(s, b) for b in s.legal_actions()):
+        if not any(wins_at(s, b, s.current_player()) for b in s.legal_actions()):
             safe.append(a)
     pool = safe or legal
     return rng.choices(pool, weights=[_CENTRE_WEIGHTS[a] for a in pool])[0]
-
-
-def _opponent_wins_at(state, column: int) -> bool:
-    """Whether the opponent would complete a four by dropping into ``column`` now (as if we passed)."""
-    moves = state.serialize()
-    cols = _columns(moves)
-    opponent = "xo"[(len(moves) + 1) % 2]
-    row = len(cols[column])
-    if row >= 6:
-        return False
-
-    def is_opponent(c: int, r: int) -> bool:
-        return 0 <= c < 7 and 0 <= r < len(cols[c]) and cols[c][r] == opponent
-
-    for dc, dr in ((1, 0), (0, 1), (1, 1), (1, -1)):
-        run = 1
-        for sign in (1, -1):
-            c, r = column + sign * dc, row + sign * dr
-            while is_opponent(c, r):
-                run += 1
-                c, r = c + sign * dc, r + sign * dr
-        if run >= 4:
-            return True
-    return False
 
 
 def draw_state(game, rng: random.Random, min_plies: int, max_plies: int, level: str):

@@ -11,10 +11,11 @@ import pytest
 import games
 import mcts
 import models
-from engine._c4_testsets import (LEVELS, PHASES, SetFormatError, SetPosition, _opponent_wins_at, decent_move,
+from engine._c4_testsets import (LEVELS, PHASES, SetFormatError, SetPosition, decent_move,
                                  draw_state, make_set, mirror_moves, position_key, read_set, set_paths,
                                  shared_test_moves, solve_position)
 from engine._strength import connect4_strength, read_connect4_positions
+from games.text.connect4 import opponent_wins_at
 
 SETS = {p.stem: p for p in set_paths()}
 
@@ -98,7 +99,7 @@ def test_decent_move_takes_a_four_and_blocks_one() -> None:
     rng = random.Random(0)
     assert decent_move(game.deserialize("445566"), rng) in (2, 6)  # completes the bottom row
     assert decent_move(game.deserialize("1213124"), rng) == 0  # blocks the three in column 1
-    assert [_opponent_wins_at(game.deserialize("1213124"), c) for c in range(7)] == [True] + [False] * 6
+    assert [opponent_wins_at(game.deserialize("1213124"), c) for c in range(7)] == [True] + [False] * 6
     # never hands the opponent an immediate four when a move exists that does not
     def gives_four(state, a: int) -> bool:
         s = state.clone()
@@ -120,7 +121,7 @@ def test_decent_move_takes_a_four_and_blocks_one() -> None:
         after.apply_action(move)
         if after.is_terminal():
             continue  # took a four
-        if _opponent_wins_at(state, move):
+        if opponent_wins_at(state, move):
             continue  # a forced block may still give a four
         if not all(gives_four(state, a) for a in state.legal_actions()):
             assert not gives_four(state, move)
@@ -139,9 +140,10 @@ def test_set_positions_score_like_solved_pairs() -> None:
 
 
 def test_training_labels_skip_every_test_position() -> None:
-    from engine._solver_data import _test_positions, solver_records
+    from engine._c4_testsets import held_out_keys
+    from engine._solver_data import solver_records
 
-    held = _test_positions()
+    held = held_out_keys()
     for path in SETS.values():
         assert position_key(read_set(path, limit=1)[0].moves) in held
     rec = solver_records(6, seed=3, min_moves=20, max_moves=30, level="hard")

@@ -30,10 +30,45 @@ class C4State:
     agent_moves: int = 0
 
 
-def _wins(state, action: int, player: int) -> bool:
+def wins_at(state, action: int, player: int) -> bool:
+    """Whether ``action`` by the player to move of a ``games.connect4`` state ends the game won for ``player``."""
     child = state.clone()
     child.apply_action(action)
     return child.is_terminal() and child.returns()[player] > 0
+
+
+def columns(moves: str) -> tuple[str, ...]:
+    """The stones of each column from the bottom after ``moves`` (columns ``1``-``7``): ``x`` the
+    first player's, ``o`` the second's."""
+    cols = [""] * 7
+    for i, c in enumerate(moves):
+        cols[int(c) - 1] += "xo"[i % 2]
+    return tuple(cols)
+
+
+def opponent_wins_at(state, column: int) -> bool:
+    """Whether the player not to move would complete a four by dropping into ``column`` now (as if
+    the mover passed): read from the stones, not by playing."""
+    moves = state.serialize()
+    cols = columns(moves)
+    opponent = "xo"[(len(moves) + 1) % 2]
+    row = len(cols[column])
+    if row >= 6:
+        return False
+
+    def is_opponent(c: int, r: int) -> bool:
+        return 0 <= c < 7 and 0 <= r < len(cols[c]) and cols[c][r] == opponent
+
+    for dc, dr in ((1, 0), (0, 1), (1, 1), (1, -1)):
+        run = 1
+        for sign in (1, -1):
+            c, r = column + sign * dc, row + sign * dr
+            while is_opponent(c, r):
+                run += 1
+                c, r = c + sign * dc, r + sign * dr
+        if run >= 4:
+            return True
+    return False
 
 
 def opponent_reply(state) -> int:
@@ -41,32 +76,18 @@ def opponent_reply(state) -> int:
     me = state.current_player()
     legal = state.legal_actions()
     for a in legal:
-        if _wins(state, a, me):
+        if wins_at(state, a, me):
             return a
     for a in legal:  # block a column where the agent would win on its next move
-        if _agent_wins_at(state, a):
+        if opponent_wins_at(state, a):
             return a
     ordered = [a for a in CENTRE_ORDER if a in legal]
     for a in ordered:
         child = state.clone()
         child.apply_action(a)
-        if child.is_terminal() or not any(_wins(child, b, 1 - me) for b in child.legal_actions()):
+        if child.is_terminal() or not any(wins_at(child, b, 1 - me) for b in child.legal_actions()):
             return a
     return ordered[0]
-
-
-def _agent_wins_at(state, action: int) -> bool:
-    # The agent is not to move, so let the mover play another column first: an opponent stone in an
-    # empty cell cannot complete or remove the agent's three stones, so the answer is exact.
-    me = state.current_player()
-    for b in state.legal_actions():
-        if b == action:
-            continue
-        child = state.clone()
-        child.apply_action(b)
-        if not child.is_terminal():
-            return action in child.legal_actions() and _wins(child, action, 1 - me)
-    return False
 
 
 class Connect4Task:
