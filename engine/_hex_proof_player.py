@@ -11,9 +11,8 @@ Tournament and ``plytree play`` specs (``engine/_tournament_players.py``) reach 
 keys of ``kind=mcts``: ``solver_time`` (seconds at the root; 0 turns it off; default 1 on Hex up to
 8 x 8) and ``solver_nodes`` (positions the solver may spend on each MCTS leaf through
 ``mcts.SolverEvaluator``, whose table the root search shares; 0 turns it off; default 64 there).
-Measured on the 49 solved 7x7 openings with the shipped network (``bench/bench_hex_openings.py``):
-MCTS-800 alone names 42 winners, with solver leaves 46, and the player (root 1 s, then MCTS-200 with
-leaves) 47.
+How often each names the winner of the 49 solved 7x7 openings: ``bench/bench_hex_openings.py``,
+figures in ``models/zoo/hex7.md``.
 """
 from __future__ import annotations
 
@@ -53,8 +52,7 @@ def solver_options(options: Mapping[str, Any], game: Any) -> SolverOptions:
     """The solver options of an ``mcts`` player spec for ``game``.
 
     Hex boards the solver takes get ``solver_time`` = 1 s and ``solver_nodes`` = 64 unless the spec
-    says otherwise; other
-    games and larger boards get none, and asking for it there is an error.
+    says otherwise; other games and larger boards get none, and asking for it there is an error.
 
     Raises:
         SolverOptionError: a negative or non-numeric value, or a solver key for a game or board
@@ -163,7 +161,6 @@ class ProofFirstPlayer(WrappedPlayer):
         lost = dataclasses.replace(decision.result, value=-1.0, is_proven=True, proven_value=-1,
                                    extra={**decision.result.extra, "proof": proof.pv})
         return Decision(decision.action, lost)
-
 
 
 def _after(limit: Optional[Limit], state: Any, spent: float) -> Optional[Limit]:

@@ -20,13 +20,6 @@ import games
 from models.train import Records, ReplayBuffer, augment
 
 
-def _test_positions() -> set[tuple[str, ...]]:
-    """Position keys (``engine._c4_testsets.position_key``) of every test set, kept out of training."""
-    from engine._c4_testsets import held_out_keys
-
-    return held_out_keys()
-
-
 def solver_records(num_positions: int, *, seed: int, min_moves: int = 12, max_moves: int = 36,
                    time_limit: Optional[float] = None, solver=None, level: str = "random") -> Records:
     """``num_positions`` solver-labelled positions (before augmentation).
@@ -44,7 +37,7 @@ def solver_records(num_positions: int, *, seed: int, min_moves: int = 12, max_mo
     Returns:
         Records with generation -1.
     """
-    from engine._c4_testsets import LEVELS, draw_state, position_key, solve_position
+    from engine._c4_testsets import LEVELS, draw_state, held_out_keys, position_key, solve_position
     from mcts import Connect4Solver
 
     if not 0 <= min_moves <= max_moves <= 41:
@@ -54,7 +47,7 @@ def solver_records(num_positions: int, *, seed: int, min_moves: int = 12, max_mo
     solver = solver or Connect4Solver()
     game = games.load("connect4")
     rng = random.Random(seed)
-    skip = _test_positions()
+    skip = held_out_keys()   # every test position, kept out of training
     obs: list[np.ndarray] = []
     pol: list[np.ndarray] = []
     val: list[float] = []

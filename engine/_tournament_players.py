@@ -334,7 +334,6 @@ class GuardedPlayer(WrappedPlayer):
         return value
 
 
-
 def value_from_uci_score(score) -> Optional[float]:
     """A python-chess ``PovScore`` (mover's view) as a value in [-1, 1]: ``tanh(cp / 400)``, mates ±1."""
     if score is None:

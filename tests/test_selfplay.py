@@ -271,7 +271,8 @@ def test_ray_local_workers(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- supervised labels
 
 def test_solver_labels_keep_the_best_value() -> None:
-    from engine._solver_data import _test_positions, solver_records
+    from engine._c4_testsets import held_out_keys
+    from engine._solver_data import solver_records
 
     rec = solver_records(12, seed=4, min_moves=16, max_moves=30)
     assert len(rec) == 12
@@ -288,7 +289,7 @@ def test_solver_labels_keep_the_best_value() -> None:
         s.apply_action(a)
     scores = solver.analyze(list(s.history()), weak=True)
     assert max(x for x in scores if x is not None) in (-1, 0, 1)
-    assert len(_test_positions()) >= 1000
+    assert len(held_out_keys()) >= 1000
 
 
 # ----------------------------------------------------------------------------- shipped models
