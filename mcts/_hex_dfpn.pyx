@@ -1250,7 +1250,8 @@ cdef class HexDfpn:
         self.s.expansions = 0
         self.s.conn.searches = 0
         self.s.aborted = False
-        self.s.max_nodes = -1 if max_nodes is None else int(max_nodes)
+        # a budget past 2^62 positions can never run out: no limit (and no overflow of the C field)
+        self.s.max_nodes = -1 if max_nodes is None or max_nodes >= 1 << 62 else int(max_nodes)
         self.s.deadline = -1.0 if time_limit is None else hx_now() + float(time_limit)
         with nogil:
             result = hx_solve(self.s, b, w, tm, key)

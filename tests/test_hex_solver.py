@@ -139,6 +139,16 @@ def test_inferior_moves_are_dropped(moves, x, y, killer):
         assert y in kept
 
 
+def test_a_budget_too_large_for_a_c_long_means_no_limit():
+    # found by fuzzing the solver_nodes key of a player spec: 10**20 raised OverflowError mid-game
+    game = games.load("hex", board_size=4)
+    state = game.deserialize("b2")
+    evaluator = SolverEvaluator(UniformEvaluator(), max_nodes=10**20)
+    _, values = evaluator.evaluate([state])
+    assert values[0] == _reference(AlphaBeta(game), state)
+    assert HexDfpn(4).solve_bits(1 << 5, 0, 1, max_nodes=10**30) == _reference(AlphaBeta(game), state)
+
+
 def test_dead_cell_rule_and_connection_knowledge():
     game = games.load("hex", board_size=5)
     solver = HexDfpn(5)
