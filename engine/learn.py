@@ -408,6 +408,10 @@ def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int
 
     if init is not None and not str(init).endswith(".onnx"):
         raise ValueError(f"init must be an ONNX export (models.export), got {str(init)!r}")
+    # read the starting network before labelling, so a bad file fails at once, not after the labels
+    start_net = None if init is None else models.resnet_from_onnx(init)
+    if start_net is not None and start_net.game_name != "connect4":
+        raise ValueError(f"init {str(init)!r} is a network for {start_net.game_name}, not connect4")
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     buffer = ReplayBuffer(run / "buffer")
@@ -436,10 +440,7 @@ def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int
         return {"kind": "labels", "positions": buffer.count() // 2}
     records = buffer.load()
     game = games.load("connect4")
-    if init is None:
-        net = ResNet(game, blocks=blocks, channels=channels)
-    else:
-        net = models.resnet_from_onnx(init)
+    net = ResNet(game, blocks=blocks, channels=channels) if start_net is None else start_net
     with tqdm(total=train.steps, desc="train", unit="step", disable=not progress_bars) as bar:
         def on_step(step: int, parts: dict[str, float]) -> None:
             bar.update(1)

@@ -11,11 +11,12 @@ normalisations in eval mode while training, so fine-tuning starts from exactly t
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from models._errors import ModelMismatchError
+from models._errors import ModelFileError, ModelMismatchError
 from models.nets import ResNet
 
 
@@ -34,14 +35,21 @@ def resnet_from_onnx(path: str | os.PathLike) -> Any:
     """The ``FoldedResNet`` whose outputs equal those of the ONNX network at ``path``.
 
     Raises:
+        ModelFileError: the file is missing, empty or not ONNX.
         ModelMismatchError: the file is not a plytree ``ResNet`` export (metadata or layers differ).
     """
     import onnx
     from onnx import numpy_helper
 
     from models._metadata import ModelInfo
+    from models.onnx_evaluator import check_model_file
 
-    model = onnx.load(str(path))
+    check_model_file(Path(path))
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:  # protobuf's DecodeError and kin
+        raise ModelFileError(f"model file {str(path)!r} is not a loadable ONNX model (truncated or not ONNX?): "
+                             f"{type(exc).__name__}") from exc
     info = ModelInfo.from_props({p.key: p.value for p in model.metadata_props}, str(path))
     blocks = int(info.extra.get("blocks", "-1"))
     channels = int(info.extra.get("channels", "-1"))

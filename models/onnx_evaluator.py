@@ -75,15 +75,20 @@ def read_metadata(path: Union[str, os.PathLike]) -> ModelInfo:
     return ModelInfo.from_props(session.get_modelmeta().custom_metadata_map, str(path))
 
 
-def _open_session(path: Path, providers: list[str], intra_op_threads: Optional[int], allow_spinning: bool):
-    import onnxruntime as ort
-
+def check_model_file(path: Path) -> None:
+    """Raises ``ModelFileError`` unless ``path`` is a non-empty regular file."""
     if not path.exists():
         raise ModelFileError(f"model file {str(path)!r} does not exist")
     if not path.is_file():
         raise ModelFileError(f"model file {str(path)!r} is not a regular file")
     if path.stat().st_size == 0:
         raise ModelFileError(f"model file {str(path)!r} is empty")
+
+
+def _open_session(path: Path, providers: list[str], intra_op_threads: Optional[int], allow_spinning: bool):
+    import onnxruntime as ort
+
+    check_model_file(path)
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: the provider fallback warnings are ours to report
     if intra_op_threads is not None:

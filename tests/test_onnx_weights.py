@@ -56,3 +56,15 @@ def test_a_file_of_another_shape_is_refused(tmp_path: Path) -> None:
     (tmp_path / "noblocks.onnx").write_bytes(data)
     with pytest.raises(ModelMismatchError):
         resnet_from_onnx(tmp_path / "noblocks.onnx")
+
+
+def test_a_missing_or_corrupt_file_is_a_clear_model_file_error(tmp_path) -> None:
+    # found by fuzzing `plytree learn connect4 --supervised --init`: a corrupt file raised protobuf's
+    # DecodeError with a traceback, after the labelling
+    from models._errors import ModelFileError
+
+    (tmp_path / "bad.onnx").write_bytes(b"garbage")
+    with pytest.raises(ModelFileError, match="not a loadable ONNX model"):
+        resnet_from_onnx(tmp_path / "bad.onnx")
+    with pytest.raises(ModelFileError, match="does not exist"):
+        resnet_from_onnx(tmp_path / "missing.onnx")
