@@ -27,6 +27,8 @@ ctypedef struct HxGeometry:
     int8_t order[HX_CELLS]       # the cells from the centre out (children are tried in this order)
     int8_t bridge[HX_CELLS][6]   # the cell bridged to through ring neighbours j and j + 1, or -1
     int8_t ring[HX_CELLS][6]     # the 6 neighbours in circular order: a cell, or HX_RING_* off the board
+    int8_t ring_back[HX_CELLS][6]  # for ring position j holding a cell y: the position of this cell in y's ring
+    int ring_const[HX_CELLS]     # the ring code's off-board part (edges and corners)
 
 ctypedef struct HxConnections:
     uint64_t vc[HX_PAIRS][HX_KEEP_VC]   # full-connection carriers of pair (a, b), a < b, index a * HX_POINTS + b
@@ -39,6 +41,7 @@ ctypedef struct HxConnections:
     uint8_t partner_edges[HX_POINTS]    # the same for the edges: bit 0 first edge, bit 1 second edge
     bint is_stone[HX_POINTS]            # whether the point is a group (or an edge) rather than an empty cell
     uint64_t group_cells                # the cell naming each group point (its lowest stone)
+    uint64_t empty_cells                # the empty cells (the points that are cells)
     int16_t points[HX_POINTS]           # the points of this position
     int num_points                      # how many
     int empty_pair_max                  # largest carrier kept between two empty cells (bounds the work)

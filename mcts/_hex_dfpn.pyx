@@ -102,8 +102,21 @@ cdef void hx_geometry(HxGeometry* g, int n) noexcept nogil:
                 g.ring[cell][j] = HX_RING_WHITE
             else:
                 g.ring[cell][j] = HX_RING_CORNER
-    cdef int a, b
+    cdef int a, b, k
     cdef uint64_t common
+    for cell in range(n * n):
+        for j in range(6):
+            a = g.ring[cell][j]
+            if a == HX_RING_BLACK:
+                g.ring_const[cell] |= HX_BLACK << (2 * j)
+            elif a == HX_RING_WHITE:
+                g.ring_const[cell] |= HX_WHITE << (2 * j)
+            elif a == HX_RING_CORNER:
+                g.ring_const[cell] |= HX_NONE << (2 * j)
+            else:
+                for k in range(6):
+                    if g.ring[a][k] == cell:
+                        g.ring_back[cell][j] = <int8_t> k
     for cell in range(n * n):
         for j in range(6):
             g.bridge[cell][j] = -1
@@ -203,18 +216,11 @@ hx_dead_table()
 
 
 cdef inline int hx_ring_code(const HxGeometry* g, uint64_t black, uint64_t white, int cell) noexcept nogil:
-    cdef int code = 0, j, v, c
+    cdef int code = g.ring_const[cell], j, v
     for j in range(6):
         v = g.ring[cell][j]
         if v >= 0:
-            c = HX_BLACK if (black >> v) & 1 else (HX_WHITE if (white >> v) & 1 else HX_EMPTY)
-        elif v == HX_RING_BLACK:
-            c = HX_BLACK
-        elif v == HX_RING_WHITE:
-            c = HX_WHITE
-        else:
-            c = HX_NONE
-        code |= c << (2 * j)
+            code |= <int> (((black >> v) & 1) | (((white >> v) & 1) << 1)) << (2 * j)
     return code
 
 
@@ -234,14 +240,6 @@ cdef uint64_t hx_dead_cells(const HxGeometry* g, uint64_t black, uint64_t white,
     return dead
 
 
-cdef inline int hx_ring_index(const HxGeometry* g, int cell, int other) noexcept nogil:
-    cdef int j
-    for j in range(6):
-        if g.ring[cell][j] == other:
-            return j
-    return -1
-
-
 cdef inline int hx_captured_partner(const HxGeometry* g, uint64_t black, uint64_t white, uint64_t empty, int cell,
                                     int code, int colour, int* got) noexcept nogil:
     """The empty neighbour y with which the empty `cell` (ring `code`) forms a captured pair: each of
@@ -252,7 +250,7 @@ cdef inline int hx_captured_partner(const HxGeometry* g, uint64_t black, uint64_
         y = g.ring[cell][j]
         if y < 0 or not (empty >> y) & 1:
             continue
-        k = hx_ring_index(g, y, cell)
+        k = g.ring_back[cell][j]
         ycode = hx_ring_code(g, black, white, y)
         if colour != HX_WHITE and HX_DEAD[hx_with(code, j, HX_BLACK)] and HX_DEAD[hx_with(ycode, k, HX_BLACK)]:
             got[0] = HX_BLACK
@@ -416,9 +414,9 @@ cdef inline int hx_pair(int a, int b) noexcept nogil:
 
 cdef inline uint64_t hx_point_bit(const HxConnections* h, int p) noexcept nogil:
     # the cell of an empty point (carriers never hold an endpoint); 0 for a group or an edge
-    if h.is_stone[p]:
+    if p >= HX_CELLS:
         return 0
-    return (<uint64_t> 1) << p
+    return ((<uint64_t> 1) << p) & h.empty_cells
 
 
 cdef inline void hx_mark_partner(HxConnections* h, int a, int b) noexcept nogil:
@@ -465,7 +463,7 @@ cdef bint hx_add_vc(HxConnections* h, int a, int b, uint64_t carrier) noexcept n
     """Stores a full connection unless a stored one has a subset carrier; queues it for the AND rule."""
     cdef int i = hx_pair(a, b), k, j, n, worst
     cdef uint64_t old
-    if not h.is_stone[a] and not h.is_stone[b] and hx_popcount(carrier) > h.empty_pair_max:
+    if hx_point_bit(h, a) and hx_point_bit(h, b) and hx_popcount(carrier) > h.empty_pair_max:
         return False
     n = h.num_vc[i]
     for k in range(n):
@@ -526,8 +524,8 @@ cdef bint hx_or_search(const uint64_t* carriers, int n, int start, uint64_t inte
 cdef void hx_add_sc(HxConnections* h, int a, int b, uint64_t carrier, int key) noexcept nogil:
     """Stores a semi connection (key included in the carrier), then tries the OR rule with it."""
     cdef int i = hx_pair(a, b), k, j, n, worst
-    cdef uint64_t old, joined
-    if not h.is_stone[a] and not h.is_stone[b] and hx_popcount(carrier) > h.empty_pair_max + 1:
+    cdef uint64_t old, joined, common
+    if hx_point_bit(h, a) and hx_point_bit(h, b) and hx_popcount(carrier) > h.empty_pair_max + 1:
         return
     for k in range(h.num_vc[i]):
         if (h.vc[i][k] & carrier) == h.vc[i][k]:
@@ -537,15 +535,17 @@ cdef void hx_add_sc(HxConnections* h, int a, int b, uint64_t carrier, int key) n
         if (h.sc[i][k] & carrier) == h.sc[i][k]:
             return
     j = 0
+    common = carrier
     for k in range(n):
         old = h.sc[i][k]
         if (old & carrier) != carrier:
             h.sc[i][j] = old
             h.sc_key[i][j] = h.sc_key[i][k]
+            common &= old
             j += 1
     n = j
-    # the OR rule over the stored ones and the new one
-    if hx_or_search(&h.sc[i][0], n, 0, carrier, carrier, HX_OR_DEPTH - 1, &joined):
+    # the OR rule over the stored ones and the new one (none can help while a cell lies in all)
+    if common == 0 and hx_or_search(&h.sc[i][0], n, 0, carrier, carrier, HX_OR_DEPTH - 1, &joined):
         h.num_sc[i] = <uint8_t> n
         hx_add_vc(h, a, b, joined)
         return
@@ -567,10 +567,14 @@ cdef void hx_add_sc(HxConnections* h, int a, int b, uint64_t carrier, int key) n
 cdef void hx_and_rule(HxConnections* h, int x, int z, uint64_t c1) noexcept nogil:
     """Joins the full connection (x, z, c1) with every full connection (z, y) through the middle z."""
     cdef int y, k, i, n
-    cdef uint64_t c2, xbit = hx_point_bit(h, x), zbit = hx_point_bit(h, z), ybit
-    cdef bint both_empty
-    cdef uint64_t cells = h.partner_cells[z]
+    cdef uint64_t c2, xbit = hx_point_bit(h, x), zbit = hx_point_bit(h, z)
+    # a partner y inside c1, or x itself, joins nothing; a carrier meeting c1 or holding x neither
+    cdef uint64_t cells = h.partner_cells[z] & ~c1 & ~xbit, clash = c1 | xbit
     cdef unsigned int edges = h.partner_edges[z]
+    if x >= HX_CELLS:
+        edges &= ~(1u << (x - HX_CELLS))
+    elif not xbit:
+        cells &= ~((<uint64_t> 1) << x)     # x a group: its naming cell
     if xbit != 0 and zbit != 0:
         # three empty cells: only semi connections keyed by z with the carrier {z} (both full
         # connections empty) could follow, and the OR rule makes from those only the bridges,
@@ -583,20 +587,12 @@ cdef void hx_and_rule(HxConnections* h, int x, int z, uint64_t c1) noexcept nogi
         else:
             y = HX_CELLS + hx_lowest(edges)
             edges &= edges - 1
-        if y == x:
-            continue
-        ybit = hx_point_bit(h, y)
-        # between two empty cells only semi connections with the key alone as carrier can add up
-        # (by the OR rule) to a full one within the carrier bound: skip the others early
-        both_empty = zbit != 0 and xbit != 0 and ybit != 0
-        if c1 & ybit or (both_empty and c1):
-            continue
         # the pair (z, y) is not the pair (x, y) the rules below add to: its list stays as it is
         i = hx_pair(z, y)
         n = h.num_vc[i]
         for k in range(n):
             c2 = h.vc[i][k]
-            if (c2 & c1) or (c2 & xbit) or (both_empty and c2):
+            if c2 & clash:
                 continue
             if zbit == 0:
                 hx_add_vc(h, x, y, c1 | c2)
@@ -622,6 +618,7 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
     memset(h.partner_edges, 0, sizeof(h.partner_edges))
     h.num_points = 0
     h.group_cells = 0
+    h.empty_cells = empty
     h.queue_tail = 0
     memset(h.bucket_head, 0xFF, sizeof(h.bucket_head))
     memset(h.bucket_tail, 0xFF, sizeof(h.bucket_tail))
@@ -873,26 +870,26 @@ cdef int hx_knowledge(HxSolver* s, uint64_t black0, uint64_t white0, uint64_t bl
     empty = s.geo.all_cells & ~black & ~white
     filled_mine = own & ~(white0 if to_move else black0)
     filled_theirs = opp & ~(black0 if to_move else white0)
+    # The player's own H-search first when it runs: a win it finds decides the position whatever the
+    # opponent's connections are (both searches are sound, so the opponent cannot then hold a full
+    # connection), and the opponent's search is saved.
+    if own_search:
+        hx_edge_connections(s.conn, &s.geo, own, opp, to_move, &mine)
+        if mine.has_vc:
+            # with a full connection (or already joined in the filled position) every move wins
+            m = mine.vc_carrier & empty
+            best[0] = hx_lowest(m if m else real_empty)
+            proof[0] = mine.vc_carrier | filled_mine
+            return HX_WIN
+        if mine.num_sc:
+            best[0] = mine.sc_key
+            proof[0] = mine.sc_carrier | filled_mine
+            return HX_WIN
     hx_edge_connections(s.conn, &s.geo, opp, own, 1 - to_move, &theirs)
     if theirs.has_vc:
         proof[0] = theirs.vc_carrier | filled_theirs
         return HX_LOSS
     opp_sc[0] = theirs.num_sc > 0
-    if not own_search:
-        mine.has_vc = False
-        mine.num_sc = 0
-    else:
-        hx_edge_connections(s.conn, &s.geo, own, opp, to_move, &mine)
-    if mine.has_vc:
-        # with a full connection (or already joined in the filled position) every move wins
-        m = mine.vc_carrier & empty
-        best[0] = hx_lowest(m if m else real_empty)
-        proof[0] = mine.vc_carrier | filled_mine
-        return HX_WIN
-    if mine.num_sc:
-        best[0] = mine.sc_key
-        proof[0] = mine.sc_carrier | filled_mine
-        return HX_WIN
     # a move outside some semi connection of the opponent loses while that one stands
     proof[0] = theirs.sc_or | filled_theirs
     m = empty & theirs.sc_and
