@@ -8,8 +8,9 @@ Contenders:
 
 * The openings of benzene's solved sets (``shared/data/hex/hex_openings_solved.csv``: black's first
   move, white to move, winner known): each solved from scratch (fresh transposition table), with a
-  wall-clock limit per opening (10 s by default); reported per opening: result, wall and CPU
-  seconds, positions evaluated, expansions. Every proven result must match the published winner.
+  wall-clock limit per opening (10 s by default) and ``--threads`` search threads (1 by default);
+  reported per opening: result, wall and CPU seconds, positions evaluated, expansions. Every
+  proven result must match the published winner.
 * Baseline: 20 random 5x5 positions (8 stones, seeded), solved by the generic C alpha-beta to the
   end of the game (``AlphaBeta.run``, no Hex knowledge) and by the proof-number solver.
 """
@@ -39,15 +40,17 @@ def openings(board: str) -> list[tuple[str, int]]:
             for r in csv.DictReader(lines) if r["board"] == board]
 
 
-def prove_openings(board: str = "7x7", time_limit: float = 10.0, only: set[str] | None = None) -> dict:
-    """Solves each opening of ``board`` (those in ``only`` when given) within ``time_limit`` wall seconds."""
+def prove_openings(board: str = "7x7", time_limit: float = 10.0, only: set[str] | None = None,
+                   threads: int = 1) -> dict:
+    """Solves each opening of ``board`` (those in ``only`` when given) within ``time_limit`` wall seconds,
+    with ``threads`` search threads."""
     size = int(board.split("x")[0])
     game = games.load("hex", board_size=size)
     rows = []
     for cell, expected in openings(board):
         if only is not None and cell not in only:
             continue
-        solver = HexDfpn(size)   # a fresh table: each opening proved from scratch
+        solver = HexDfpn(size, threads=threads)   # a fresh table: each opening proved from scratch
         state = game.deserialize(cell)
         black = 1 << state.history()[0]
         start, start_cpu = time.perf_counter(), time.process_time()
@@ -55,7 +58,7 @@ def prove_openings(board: str = "7x7", time_limit: float = 10.0, only: set[str] 
         rows.append({"opening": cell, "expected": expected, "got": got, "seconds": time.perf_counter() - start,
                      "cpu": time.process_time() - start_cpu, "nodes": solver.nodes, "expansions": solver.expansions})
     proven = [r for r in rows if r["got"] != 0]
-    return {"board": board, "time_limit": time_limit, "rows": rows, "proven": len(proven), "total": len(rows),
+    return {"board": board, "time_limit": time_limit, "threads": threads, "rows": rows, "proven": len(proven), "total": len(rows),
             "wrong": [r["opening"] for r in proven if r["got"] != r["expected"]],
             "worst_proven_s": max((r["seconds"] for r in proven), default=0.0),
             "load": os.getloadavg()[0]}
@@ -105,7 +108,8 @@ def report() -> str:
             out.append(f"{key}: {r['positions']} positions, generic alpha-beta {r['alphabeta_s']:.2f} s, "
                        f"DFPN {r['dfpn_s']:.2f} s, disagreements {r['disagree']}")
             continue
-        out.append(f"{r['board']} openings (limit {r['time_limit']:g} s wall each, load average {r['load']:.1f}):")
+        out.append(f"{r['board']} openings (limit {r['time_limit']:g} s wall each, {r['threads']} thread(s), "
+                   f"load average {r['load']:.1f}):")
         out.append(f"{'open':>5} {'winner':>6} {'result':>8} {'wall s':>8} {'cpu s':>7} {'nodes':>8} {'expand':>7}")
         for row in r["rows"]:
             result = {0: "-", 1: "white", -1: "black"}[row["got"]]
@@ -128,9 +132,11 @@ if __name__ == "__main__":
     parser.add_argument("--time-limit", type=float, default=10.0, help="wall seconds per opening")
     parser.add_argument("--no-baseline", action="store_true", help="skip the 5x5 alpha-beta baseline")
     parser.add_argument("--only", default="", help="comma-separated openings to solve (default: all)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="search threads per opening (sharing one table; CPU seconds add up over them)")
     args = parser.parse_args()
     if not args.no_baseline:
         RESULTS["5x5 baseline"] = baseline_5x5()
     only = {cell.strip() for cell in args.only.split(",") if cell.strip()} or None
-    RESULTS[args.board] = prove_openings(args.board, args.time_limit, only)
+    RESULTS[args.board] = prove_openings(args.board, args.time_limit, only, args.threads)
     print(report())

@@ -19,6 +19,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--movetime", type=float, default=None, help="seconds (alpha-beta default 1.0)")
     p.add_argument("--top", type=int, default=10, help="how many moves to list (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--solve-time", type=float, default=1.0,
+                   help="Hex up to 8x8: seconds the proof-number solver gets to prove the position (default 1.0; 0 skips it)")
+    p.add_argument("--solver-threads", type=int, default=1,
+                   help="Hex: threads of that solver (default 1; 2 or more use more cores on hard positions)")
     p.add_argument("--trace", default=None, help="write the search trace: FILE.json (JSON) or another name (linear text)")
 
 
@@ -28,6 +32,10 @@ def run(args: argparse.Namespace) -> int:
     from engine._factory import make_player
     from mcts import AlphaBeta, Limit
 
+    if not (math.isfinite(args.solve_time) and args.solve_time >= 0):
+        raise ValueError(f"--solve-time must be a finite number of seconds >= 0, got {args.solve_time}")
+    if not 1 <= args.solver_threads <= 64:
+        raise ValueError(f"--solver-threads must be in [1, 64], got {args.solver_threads}")
     params = {"board_size": args.board_size} if args.board_size else {}
     game = games.load(args.game, **params)
     state = game.deserialize(args.position) if args.position else game.new_initial_state()
@@ -60,9 +68,9 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(search, AlphaBeta) and game.name.startswith("chess"):
         print(f"evaluation: {'network ' + search.eval_file if search.eval_file else 'hand-written'}")
     print(f"pv: {' '.join(actions_to_strings(state, result.pv)) or '-'}")
-    if args.game == "hex":
-        from mcts import hex_proof_text  # the Hex solver's verdict, when it proves one within a second
-        proof = hex_proof_text(state, time_limit=1.0)
+    if args.game == "hex" and args.solve_time > 0:
+        from mcts import hex_proof_text  # the Hex solver's verdict, when it proves one in time
+        proof = hex_proof_text(state, time_limit=args.solve_time, threads=args.solver_threads)
         if proof:
             print(proof)
     print(f"depth {result.depth}  nodes {result.nodes}  simulations {result.simulations}  "

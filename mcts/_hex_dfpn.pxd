@@ -2,7 +2,7 @@
 #
 # Boards up to 8 x 8, so a set of cells is one uint64_t: bit r * n + c is the cell at row r, column c
 # (the action of games.hex). Player 0 (black) joins rows 0 and n - 1, player 1 (white) columns 0 and n - 1.
-from libc.stdint cimport int8_t, int16_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int8_t, int16_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 cdef enum:
     HX_MAX_SIZE = 8          # largest board the solver takes (one uint64_t per cell set)
@@ -16,6 +16,7 @@ cdef enum:
     HX_OR_DEPTH = 4          # most semi connections the OR rule combines
     HX_QUEUE = 32768         # pending new full connections in one H-search
     HX_BUCKET = 4            # transposition-table entries per bucket
+    HX_BUSY = 4096           # slots of the table of positions threads are searching below
 
 ctypedef struct HxGeometry:
     int n                        # board side
@@ -79,16 +80,24 @@ ctypedef struct HxEntry:
 
 ctypedef struct HxSolver:
     HxGeometry geo               # board geometry
-    HxConnections* conn          # H-search scratch space
-    HxEntry* table               # transposition table: buckets of HX_BUCKET entries
+    HxEntry* table               # transposition table: buckets of HX_BUCKET entries (shared by the threads)
+    uint8_t* locks               # one spin lock per bucket
     uint64_t bucket_mask         # number of buckets - 1 (a power of two)
     uint64_t zobrist[2][HX_CELLS]  # key of a stone [player][cell]
     uint64_t zobrist_white       # key of white (player 1) to move
-    long long nodes              # positions evaluated (two H-searches each)
-    long long expansions         # interior positions expanded by the proof-number search
+    int threads                  # search threads (1: the single-threaded search, no busy marks)
+    long long total_nodes        # positions evaluated by all threads (with several threads)
     long long max_nodes          # stop after this many evaluations (< 0: no limit)
     double deadline              # stop at this monotonic time in seconds (< 0: no limit)
-    bint aborted                 # a limit was hit: results are partial
+    int aborted                  # stop: a limit was hit (results partial) or the root is proven
+    uint16_t busy[HX_BUSY]       # per hashed position: threads searching below it
+
+ctypedef struct HxWorker:
+    HxSolver* s                  # the shared state
+    HxConnections* conn          # this thread's H-search scratch space
+    long long nodes              # positions evaluated by this thread (two H-searches at most each)
+    long long expansions         # interior positions expanded by this thread
+    long long loops              # children chosen by this thread (the clock is read every so many)
     uint32_t eval_work           # evaluation: work of the filled position's stored proof it reused (1: none)
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 import time
 
-from libc.stdint cimport int8_t, int16_t, uint8_t, uint32_t, uint64_t
+from libc.stdint cimport int8_t, int16_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport abs, calloc, free
 from libc.string cimport memset
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
@@ -42,9 +42,29 @@ cdef extern from *:
     """
     static inline int hx_popcount(unsigned long long x) { return __builtin_popcountll(x); }
     static inline int hx_lowest(unsigned long long x) { return __builtin_ctzll(x); }
+    #include <sched.h>
+    static inline void hx_spin_lock(unsigned char* l) {
+        int spins = 0;
+        while (__atomic_test_and_set(l, __ATOMIC_ACQUIRE)) {
+            while (__atomic_load_n(l, __ATOMIC_RELAXED)) {
+                if (++spins > 256) { sched_yield(); spins = 0; }
+            }
+        }
+    }
+    static inline void hx_spin_unlock(unsigned char* l) { __atomic_clear(l, __ATOMIC_RELEASE); }
+    static inline long long hx_atomic_add64(long long* p, long long v) { return __atomic_add_fetch(p, v, __ATOMIC_RELAXED); }
+    static inline void hx_atomic_add16(unsigned short* p, int v) { __atomic_fetch_add(p, (unsigned short) v, __ATOMIC_RELAXED); }
+    static inline int hx_atomic_load_int(int* p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+    static inline void hx_atomic_store_int(int* p, int v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
     """
     int hx_popcount(unsigned long long x) nogil
     int hx_lowest(unsigned long long x) nogil
+    void hx_spin_lock(unsigned char* l) nogil
+    void hx_spin_unlock(unsigned char* l) nogil
+    long long hx_atomic_add64(long long* p, long long v) nogil
+    void hx_atomic_add16(unsigned short* p, int v) nogil
+    int hx_atomic_load_int(int* p) nogil
+    void hx_atomic_store_int(int* p, int v) nogil
 
 cdef enum:
     HX_RING_BLACK = -1       # off the board across black's edge (top or bottom)
@@ -730,36 +750,66 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
 
 
 # --- transposition table --------------------------------------------------------------------------
+#
+# The table is shared by the search threads: each bucket has a spin lock, and entries are copied in
+# and out under it (never read through a pointer another thread may be rewriting). A proven entry is
+# never overwritten by an open one of the same position (a thread may finish a search from numbers
+# that another thread has since proven).
 
-cdef inline HxEntry* hx_find(HxSolver* s, uint64_t key) noexcept nogil:
+cdef inline void hx_bucket_lock(HxSolver* s, uint64_t key) noexcept nogil:
+    hx_spin_lock(&s.locks[key & s.bucket_mask])
+
+
+cdef inline void hx_bucket_unlock(HxSolver* s, uint64_t key) noexcept nogil:
+    hx_spin_unlock(&s.locks[key & s.bucket_mask])
+
+
+cdef inline bint hx_proven(const HxEntry* e) noexcept nogil:
+    return e.phi == 0 or e.delta == 0
+
+
+cdef bint hx_tt_read(HxSolver* s, uint64_t key, HxEntry* out) noexcept nogil:
+    """Copies the entry of `key` into `out`; False when the table does not hold it."""
     cdef HxEntry* b = &s.table[(key & s.bucket_mask) * HX_BUCKET]
     cdef int k
+    cdef bint found = False
+    hx_bucket_lock(s, key)
     for k in range(HX_BUCKET):
         if b[k].key == key:
-            return &b[k]
-    return NULL
+            out[0] = b[k]
+            found = True
+            break
+    hx_bucket_unlock(s, key)
+    return found
 
 
-cdef inline HxEntry* hx_slot(HxSolver* s, uint64_t key) noexcept nogil:
-    """The entry of `key`, or the bucket's least-worked entry, emptied for it (proven ones kept longer)."""
-    cdef HxEntry* b = &s.table[(key & s.bucket_mask) * HX_BUCKET]
-    cdef int k, victim = 0
+cdef void hx_tt_write(HxSolver* s, HxEntry* e) noexcept nogil:
+    """Stores `e` (its key included) in its bucket: over the entry of the same position, or else
+    over the bucket's least-worked entry (proven ones kept longer). An open `e` does not replace a
+    proven entry of the same position: `e` then becomes that entry."""
+    cdef HxEntry* b = &s.table[(e.key & s.bucket_mask) * HX_BUCKET]
+    cdef int k, victim = -1
     cdef uint64_t score, best_score = <uint64_t> -1
+    hx_bucket_lock(s, e.key)
     for k in range(HX_BUCKET):
-        if b[k].key == key:
-            return &b[k]
-        score = b[k].work if b[k].key != 0 else 0
-        if b[k].key != 0 and (b[k].phi == 0 or b[k].delta == 0):
-            score += 1 << 20
-        if score < best_score:
-            best_score = score
+        if b[k].key == e.key:
             victim = k
-    b[victim].key = key
-    b[victim].work = 0
-    b[victim].best = -1
-    b[victim].decided = False
-    b[victim].opp_sc = True
-    return &b[victim]
+            break
+    if victim >= 0 and hx_proven(&b[victim]) and not hx_proven(e):
+        e[0] = b[victim]
+        hx_bucket_unlock(s, e.key)
+        return
+    if victim < 0:
+        victim = 0
+        for k in range(HX_BUCKET):
+            score = b[k].work if b[k].key != 0 else 0
+            if b[k].key != 0 and hx_proven(&b[k]):
+                score += 1 << 20
+            if score < best_score:
+                best_score = score
+                victim = k
+    b[victim] = e[0]
+    hx_bucket_unlock(s, e.key)
 
 
 cdef inline double hx_now() noexcept nogil:
@@ -798,7 +848,8 @@ cdef void hx_store_filled(HxSolver* s, uint64_t black, uint64_t white, int to_mo
     the winner is one the loser may not take). Those stones are never empty cells of the position
     itself or of its ancestors outside their own proof sets, so the pruning loses nothing by them.
     """
-    cdef HxEntry* e = hx_slot(s, hx_key(s, black, white, to_move))
+    cdef HxEntry e
+    e.key = hx_key(s, black, white, to_move)
     e.phi = phi
     e.delta = delta
     e.moves = moves & s.geo.all_cells & ~black & ~white
@@ -806,9 +857,27 @@ cdef void hx_store_filled(HxSolver* s, uint64_t black, uint64_t white, int to_mo
     e.best = <int8_t> best
     e.work = work
     e.decided = work <= 1
+    e.opp_sc = True
+    hx_tt_write(s, &e)
 
 
-cdef int hx_evaluate(HxSolver* s, uint64_t black, uint64_t white, int to_move, bint use_table, bint own_search,
+cdef inline bint hx_should_stop(HxWorker* w) noexcept nogil:
+    """Counts an evaluation and tells whether the search must stop (a limit, or another thread
+    proved the root)."""
+    cdef HxSolver* s = w.s
+    cdef long long total
+    w.nodes += 1
+    if s.threads > 1:
+        total = hx_atomic_add64(&s.total_nodes, 1)
+    else:
+        total = w.nodes
+    if (s.max_nodes >= 0 and total >= s.max_nodes) or (
+            s.deadline >= 0 and w.nodes % HX_TIME_CHECK == 0 and hx_now() > s.deadline):
+        hx_atomic_store_int(&s.aborted, 1)
+    return hx_atomic_load_int(&s.aborted) != 0
+
+
+cdef int hx_evaluate(HxWorker* w, uint64_t black, uint64_t white, int to_move, bint use_table, bint own_search,
                      uint64_t* moves, int* best, uint64_t* proof, bint* opp_sc) noexcept nogil:
     """What the knowledge says of a position: HX_WIN / HX_LOSS / HX_UNKNOWN, the moves to search
     (HX_UNKNOWN), and a proof set (decided) or the set the move pruning relies on (HX_UNKNOWN).
@@ -820,27 +889,24 @@ cdef int hx_evaluate(HxSolver* s, uint64_t black, uint64_t white, int to_move, b
     loser holds outside it (docs/hex.md).
 
     With `use_table`, a proof already stored for the filled position (hx_store_filled) is reused
-    (`s.eval_work` then holds its work), and a decided filled position is stored for the others
+    (`w.eval_work` then holds its work), and a decided filled position is stored for the others
     that fill to it.
 
     Without `own_search` the H-search of the player to move is skipped: it can only find a win for
     that player (`opp_sc`: whether the opponent has semi connections between its edges).
     """
+    cdef HxSolver* s = w.s
     cdef int result
-    cdef HxEntry* f
+    cdef HxEntry f
     cdef uint64_t black0 = black, white0 = white
-    s.nodes += 1
-    s.eval_work = 1
+    w.eval_work = 1
     opp_sc[0] = True
-    if (s.max_nodes >= 0 and s.nodes >= s.max_nodes) or (
-            s.deadline >= 0 and s.nodes % HX_TIME_CHECK == 0 and hx_now() > s.deadline):
-        s.aborted = True
+    hx_should_stop(w)
     moves[0] = 0
     best[0] = -1
     hx_fill(&s.geo, &black, &white)
     if use_table and (black != black0 or white != white0):
-        f = hx_find(s, hx_key(s, black, white, to_move))
-        if f != NULL and (f.phi == 0 or f.delta == 0):
+        if hx_tt_read(s, hx_key(s, black, white, to_move), &f) and hx_proven(&f):
             # f.best: a cell empty in the filled position, or (a full connection: any move wins) none
             best[0] = f.best if f.best >= 0 and not ((black | white) >> f.best) & 1 else -1
             if f.phi == 0 and best[0] < 0:
@@ -849,32 +915,33 @@ cdef int hx_evaluate(HxSolver* s, uint64_t black, uint64_t white, int to_move, b
             # the winner's stones of the filled position join the proof set: the fill-in gave some of
             # them, and this position's loser may not take those (f may be a position of its own)
             proof[0] = f.proof | hx_winner_stones(f.phi, to_move, black, white)
-            s.eval_work = f.work
+            w.eval_work = f.work
             return HX_WIN if f.phi == 0 else HX_LOSS
-    result = hx_knowledge(s, black0, white0, black, white, to_move, own_search, moves, best, proof, opp_sc)
+    result = hx_knowledge(w, black0, white0, black, white, to_move, own_search, moves, best, proof, opp_sc)
     if use_table and result != HX_UNKNOWN and (black != black0 or white != white0):
         hx_store_filled(s, black, white, to_move, 0 if result == HX_WIN else HX_INF,
                         HX_INF if result == HX_WIN else 0, 0, proof[0], best[0], 1)
     return result
 
 
-cdef int hx_knowledge(HxSolver* s, uint64_t black0, uint64_t white0, uint64_t black, uint64_t white, int to_move,
+cdef int hx_knowledge(HxWorker* w, uint64_t black0, uint64_t white0, uint64_t black, uint64_t white, int to_move,
                       bint own_search, uint64_t* moves, int* best, uint64_t* proof, bint* opp_sc) noexcept nogil:
     """hx_evaluate's verdict from the connections of the filled position (`black`, `white`)."""
+    cdef const HxGeometry* g = &w.s.geo
     cdef HxEdgeResult mine, theirs
     cdef uint64_t own, opp, empty, m
-    cdef uint64_t real_empty = s.geo.all_cells & ~black0 & ~white0
+    cdef uint64_t real_empty = g.all_cells & ~black0 & ~white0
     cdef uint64_t filled_mine, filled_theirs, inferior
     own = white if to_move else black
     opp = black if to_move else white
-    empty = s.geo.all_cells & ~black & ~white
+    empty = g.all_cells & ~black & ~white
     filled_mine = own & ~(white0 if to_move else black0)
     filled_theirs = opp & ~(black0 if to_move else white0)
     # The player's own H-search first when it runs: a win it finds decides the position whatever the
     # opponent's connections are (both searches are sound, so the opponent cannot then hold a full
     # connection), and the opponent's search is saved.
     if own_search:
-        hx_edge_connections(s.conn, &s.geo, own, opp, to_move, &mine)
+        hx_edge_connections(w.conn, g, own, opp, to_move, &mine)
         if mine.has_vc:
             # with a full connection (or already joined in the filled position) every move wins
             m = mine.vc_carrier & empty
@@ -885,7 +952,7 @@ cdef int hx_knowledge(HxSolver* s, uint64_t black0, uint64_t white0, uint64_t bl
             best[0] = mine.sc_key
             proof[0] = mine.sc_carrier | filled_mine
             return HX_WIN
-    hx_edge_connections(s.conn, &s.geo, opp, own, 1 - to_move, &theirs)
+    hx_edge_connections(w.conn, g, opp, own, 1 - to_move, &theirs)
     if theirs.has_vc:
         proof[0] = theirs.vc_carrier | filled_theirs
         return HX_LOSS
@@ -896,28 +963,27 @@ cdef int hx_knowledge(HxSolver* s, uint64_t black0, uint64_t white0, uint64_t bl
     if m == 0:
         return HX_LOSS
     # inferior moves (dominated, vulnerable) go too; the cells that relies on join the set
-    moves[0] = hx_inferior(&s.geo, black, white, to_move, m, &inferior)
+    moves[0] = hx_inferior(g, black, white, to_move, m, &inferior)
     proof[0] |= inferior
     return HX_UNKNOWN
 
 
-cdef HxEntry* hx_lookup(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint64_t key,
-                        bint own_search=True) noexcept nogil:
-    """The table entry of a position, evaluating and storing it when it is missing (hx_evaluate)."""
-    cdef HxEntry* e = hx_find(s, key)
+cdef void hx_lookup(HxWorker* w, uint64_t black, uint64_t white, int to_move, uint64_t key, HxEntry* e,
+                    bint own_search=True) noexcept nogil:
+    """The table entry of a position (copied into `e`), evaluating and storing it when it is missing."""
     cdef uint64_t moves, proof
     cdef int best, result
     cdef bint opp_sc
-    if e != NULL:
-        return e
-    result = hx_evaluate(s, black, white, to_move, True, own_search, &moves, &best, &proof, &opp_sc)
-    e = hx_slot(s, key)
+    if hx_tt_read(w.s, key, e):
+        return
+    result = hx_evaluate(w, black, white, to_move, True, own_search, &moves, &best, &proof, &opp_sc)
+    e.key = key
     e.opp_sc = opp_sc
     e.moves = moves
     e.proof = proof
     e.best = <int8_t> best
-    e.work = s.eval_work
-    e.decided = result != HX_UNKNOWN and s.eval_work <= 1
+    e.work = w.eval_work
+    e.decided = result != HX_UNKNOWN and w.eval_work <= 1
     if result == HX_WIN:
         e.phi = 0
         e.delta = HX_INF
@@ -927,13 +993,13 @@ cdef HxEntry* hx_lookup(HxSolver* s, uint64_t black, uint64_t white, int to_move
     else:
         e.phi = 1
         e.delta = <uint32_t> hx_popcount(moves)
-    return e
+    hx_tt_write(w.s, e)
 
 
 cdef inline uint64_t hx_proof_of(HxSolver* s, uint64_t key) noexcept nogil:
     """The proof set of a proven position in the table (every cell when it is no longer there)."""
-    cdef HxEntry* e = hx_find(s, key)
-    if e == NULL or (e.phi != 0 and e.delta != 0):
+    cdef HxEntry e
+    if not hx_tt_read(s, key, &e) or not hx_proven(&e):
         return s.geo.all_cells
     return e.proof
 
@@ -942,30 +1008,61 @@ cdef inline uint32_t hx_sat(uint64_t x) noexcept nogil:
     return <uint32_t> (x if x < HX_MAX_FINITE else HX_MAX_FINITE)
 
 
-cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint64_t key,
+cdef inline bint hx_stopped(HxSolver* s) noexcept nogil:
+    return hx_atomic_load_int(&s.aborted) != 0
+
+
+cdef inline uint16_t* hx_busy(HxSolver* s, uint64_t key) noexcept nogil:
+    """The count of threads searching below a position (hashed: a collision only costs ordering)."""
+    return &s.busy[(key >> 40) & (HX_BUSY - 1)]
+
+
+cdef void hx_mid(HxWorker* w, uint64_t black, uint64_t white, int to_move, uint64_t key,
                  uint32_t th_phi, uint32_t th_delta, uint32_t* out_phi, uint32_t* out_delta) noexcept nogil:
     """Multiple iterative deepening at a position: searches until phi >= th_phi or delta >= th_delta.
 
-    A move whose position is proven lost (a win for the opponent, with proof set P) rules out every
-    other move outside P: a stone there leaves the opponent's proof standing (docs/hex.md).
+    With several threads the position is marked busy while this thread searches below it, so that
+    the others, choosing among its siblings, prefer another one (hx_mid_body).
     """
-    cdef HxEntry* e = hx_lookup(s, black, white, to_move, key)
-    cdef uint64_t moves = e.moves, prune = e.proof, bit, proof, keep
+    if w.s.threads > 1:
+        hx_atomic_add16(hx_busy(w.s, key), 1)
+        hx_mid_body(w, black, white, to_move, key, th_phi, th_delta, out_phi, out_delta)
+        hx_atomic_add16(hx_busy(w.s, key), -1)
+    else:
+        hx_mid_body(w, black, white, to_move, key, th_phi, th_delta, out_phi, out_delta)
+
+
+cdef void hx_mid_body(HxWorker* w, uint64_t black, uint64_t white, int to_move, uint64_t key,
+                      uint32_t th_phi, uint32_t th_delta, uint32_t* out_phi, uint32_t* out_delta) noexcept nogil:
+    """hx_mid's search. A move whose position is proven lost (a win for the opponent, with proof
+    set P) rules out every other move outside P: a stone there leaves the opponent's proof standing
+    (docs/hex.md).
+
+    With several threads the children's numbers are read again from the shared table before each
+    choice (another thread may have moved or proven them), and a child another thread is searching
+    counts as half as promising again as its numbers say (hx_spread), so the threads spread out.
+    """
+    cdef HxSolver* s = w.s
+    cdef HxEntry e, c
+    cdef uint64_t moves, prune, bit, proof, keep
     cdef uint64_t child_key[HX_CELLS]
     cdef uint32_t child_phi[HX_CELLS]
     cdef uint32_t child_delta[HX_CELLS]
     cdef int8_t child_move[HX_CELLS]
     cdef bint child_cut[HX_CELLS]
+    cdef bint child_done[HX_CELLS]
     cdef int n = 0, i, best, cell
     cdef uint32_t phi, delta2, tp, td
-    cdef uint64_t delta, work0 = s.nodes, filled_black, filled_white
-    cdef bint own_search
-    cdef HxEntry* c
+    cdef uint64_t delta, work0 = w.nodes, filled_black, filled_white
+    cdef bint own_search, shared = s.threads > 1
+    hx_lookup(w, black, white, to_move, key, &e)
+    moves = e.moves
+    prune = e.proof
     out_phi[0] = e.phi
     out_delta[0] = e.delta
-    if e.phi == 0 or e.delta == 0 or e.phi >= th_phi or e.delta >= th_delta or s.aborted:
+    if e.phi == 0 or e.delta == 0 or e.phi >= th_phi or e.delta >= th_delta or hx_stopped(s):
         return
-    s.expansions += 1
+    w.expansions += 1
     # The children's player to move is this position's opponent. Had it no semi connection here,
     # it has none after a move of ours either (a stone of ours never helps it) - except through a
     # fill-in the move triggers or connections H-search misses here and finds there: measured, 0.1%
@@ -979,21 +1076,24 @@ cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint6
         bit = (<uint64_t> 1) << cell
         child_key[n] = key ^ s.zobrist[to_move][cell] ^ s.zobrist_white
         if to_move == 0:
-            c = hx_lookup(s, black | bit, white, 1, child_key[n], own_search)
+            hx_lookup(w, black | bit, white, 1, child_key[n], &c, own_search)
         else:
-            c = hx_lookup(s, black, white | bit, 0, child_key[n], own_search)
-        if s.aborted:
+            hx_lookup(w, black, white | bit, 0, child_key[n], &c, own_search)
+        if hx_stopped(s):
             return
         child_move[n] = <int8_t> cell
         child_phi[n] = c.phi
         child_delta[n] = c.delta
         child_cut[n] = False
+        child_done[n] = c.phi == 0
         n += 1
         if c.delta == 0:
             break   # a move to a lost position: proven
         if c.phi == 0:
             moves &= c.proof | bit    # the other moves outside the opponent's proof set lose too
     while True:
+        if shared:
+            hx_refresh(s, n, child_key, child_move, child_phi, child_delta, child_cut, child_done, &moves)
         phi = HX_INF
         delta2 = HX_INF
         delta = 0
@@ -1010,8 +1110,14 @@ cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint6
             delta = HX_INF
         elif delta > HX_MAX_FINITE:
             delta = HX_MAX_FINITE
-        if phi == 0 or delta == 0 or phi >= th_phi or delta >= th_delta or s.aborted:
+        if phi == 0 or delta == 0 or phi >= th_phi or delta >= th_delta or hx_stopped(s):
             break
+        if shared:
+            hx_deadline_check(w)
+            if delta <= phi:
+                # the position looks lost for its player (every move to be refuted): the threads
+                # share the refutations out; where it looks won they search the same best move
+                hx_spread(s, n, child_key, child_delta, th_phi, &best, &delta2)
         tp = hx_sat(<uint64_t> th_delta - delta + child_phi[best])
         if th_delta >= HX_INF:
             tp = HX_INF
@@ -1023,44 +1129,105 @@ cdef void hx_mid(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint6
         cell = child_move[best]
         bit = (<uint64_t> 1) << cell
         if to_move == 0:
-            hx_mid(s, black | bit, white, 1, child_key[best], tp, td, &child_phi[best], &child_delta[best])
+            hx_mid(w, black | bit, white, 1, child_key[best], tp, td, &child_phi[best], &child_delta[best])
         else:
-            hx_mid(s, black, white | bit, 0, child_key[best], tp, td, &child_phi[best], &child_delta[best])
-        if child_phi[best] == 0 and not s.aborted:
-            # that move loses: so does every other one outside the opponent's proof set
-            keep = hx_proof_of(s, child_key[best]) | bit
-            moves &= keep
-            for i in range(n):
-                if not child_cut[i] and child_phi[i] != 0 and not (keep >> child_move[i]) & 1:
-                    child_cut[i] = True
-                    child_phi[i] = 0
-                    child_delta[i] = HX_INF
+            hx_mid(w, black, white | bit, 0, child_key[best], tp, td, &child_phi[best], &child_delta[best])
+        if child_phi[best] == 0 and not hx_stopped(s):
+            child_done[best] = True
+            hx_cut_outside(s, n, best, child_key, child_move, child_phi, child_delta, child_cut, &moves)
     if n == 0:
         phi = HX_INF
         delta = 0
     proof = prune
     if phi == 0:
+        for i in range(n):
+            if child_delta[i] == 0:
+                best = i
+                break
         proof = ((<uint64_t> 1) << child_move[best]) | hx_proof_of(s, child_key[best])
     elif delta == 0:
         for i in range(n):
             if not child_cut[i]:
                 proof |= hx_proof_of(s, child_key[i]) | ((<uint64_t> 1) << child_move[i])
-    e = hx_slot(s, key)
+    e.key = key
     e.moves = moves
     e.proof = proof
     e.phi = phi
     e.delta = <uint32_t> delta
-    e.work += <uint32_t> min(s.nodes - work0, 0x7FFFFFFF)
+    e.work += <uint32_t> min(w.nodes - work0, 0x7FFFFFFF)
     if phi == 0:
         e.best = child_move[best]
+    hx_tt_write(s, &e)
     out_phi[0] = e.phi
     out_delta[0] = e.delta
-    if (phi == 0 or delta == 0) and not s.aborted:
+    if hx_proven(&e) and not hx_stopped(s):
         filled_black = black
         filled_white = white
         hx_fill(&s.geo, &filled_black, &filled_white)
         if filled_black != black or filled_white != white:
             hx_store_filled(s, filled_black, filled_white, to_move, e.phi, e.delta, e.moves, e.proof, e.best, e.work)
+
+
+cdef void hx_spread(HxSolver* s, int n, const uint64_t* child_key, const uint32_t* child_delta, uint32_t th_phi,
+                    int* best, uint32_t* delta2) noexcept nogil:
+    """With several threads: the child to search when a child another thread is searching counts as
+    half as promising again as its numbers say (`best`, `delta2`: the plain choice, replaced when
+    the other choice can make progress within `th_phi`)."""
+    cdef uint32_t eff, best_eff = HX_INF, second = HX_INF
+    cdef int i, pick = -1
+    if not hx_busy(s, child_key[best[0]])[0]:
+        return
+    for i in range(n):
+        eff = child_delta[i]
+        if eff != 0 and eff < HX_INF and hx_busy(s, child_key[i])[0]:
+            eff = hx_sat(<uint64_t> eff * 2 + 1)
+        if eff < best_eff:
+            second = best_eff
+            best_eff = eff
+            pick = i
+        elif eff < second:
+            second = eff
+    if pick >= 0 and pick != best[0] and child_delta[pick] < th_phi and child_delta[pick] <= second:
+        best[0] = pick
+        delta2[0] = second
+
+
+cdef inline void hx_deadline_check(HxWorker* w) noexcept nogil:
+    """A clock read now and then between evaluations too (a thread may go on choosing children
+    that other threads have just searched)."""
+    w.loops += 1
+    if w.s.deadline >= 0 and w.loops % HX_TIME_CHECK == 0 and hx_now() > w.s.deadline:
+        hx_atomic_store_int(&w.s.aborted, 1)
+
+
+cdef void hx_cut_outside(HxSolver* s, int n, int lost, const uint64_t* child_key, const int8_t* child_move,
+                         uint32_t* child_phi, uint32_t* child_delta, bint* child_cut, uint64_t* moves) noexcept nogil:
+    """The move `lost` loses: so does every other one outside the opponent's proof set (cut)."""
+    cdef uint64_t keep = hx_proof_of(s, child_key[lost]) | ((<uint64_t> 1) << child_move[lost])
+    cdef int i
+    moves[0] &= keep
+    for i in range(n):
+        if not child_cut[i] and child_phi[i] != 0 and not (keep >> child_move[i]) & 1:
+            child_cut[i] = True
+            child_phi[i] = 0
+            child_delta[i] = HX_INF
+
+
+cdef void hx_refresh(HxSolver* s, int n, const uint64_t* child_key, const int8_t* child_move,
+                     uint32_t* child_phi, uint32_t* child_delta, bint* child_cut, bint* child_done,
+                     uint64_t* moves) noexcept nogil:
+    """Reads the children's numbers again from the shared table (other threads search them too); a
+    child another thread proved lost for this position's player cuts its siblings as hx_mid does."""
+    cdef HxEntry c
+    cdef int i
+    for i in range(n):
+        if child_cut[i] or child_done[i] or not hx_tt_read(s, child_key[i], &c):
+            continue
+        child_phi[i] = c.phi
+        child_delta[i] = c.delta
+        if c.phi == 0:
+            child_done[i] = True
+            hx_cut_outside(s, n, i, child_key, child_move, child_phi, child_delta, child_cut, moves)
 
 
 cdef bint hx_has_joined(const HxGeometry* g, uint64_t own, int player) noexcept nogil:
@@ -1074,10 +1241,20 @@ cdef bint hx_has_joined(const HxGeometry* g, uint64_t own, int player) noexcept 
     return (reach & g.edge_cells[player][1]) != 0
 
 
-cdef int hx_solve(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint64_t key) noexcept nogil:
-    """Proves the position: HX_WIN / HX_LOSS for the player to move, HX_UNKNOWN when a limit hit first."""
+cdef int hx_solve(HxWorker* w, uint64_t black, uint64_t white, int to_move, uint64_t key) noexcept nogil:
+    """Proves the position: HX_WIN / HX_LOSS for the player to move, HX_UNKNOWN when a limit hit first.
+
+    Every thread runs this from the root over the shared table; the first to prove the root stops
+    the others.
+    """
     cdef uint32_t phi, delta
-    hx_mid(s, black, white, to_move, key, HX_INF, HX_INF, &phi, &delta)
+    cdef HxEntry e
+    hx_mid(w, black, white, to_move, key, HX_INF, HX_INF, &phi, &delta)
+    if phi != 0 and delta != 0 and hx_tt_read(w.s, key, &e):
+        phi = e.phi         # proven by another thread, which stopped this one
+        delta = e.delta
+    if phi == 0 or delta == 0:
+        hx_atomic_store_int(&w.s.aborted, 1)
     if phi == 0:
         return HX_WIN
     if delta == 0:
@@ -1085,13 +1262,14 @@ cdef int hx_solve(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint
     return HX_UNKNOWN
 
 
-cdef int hx_pv_move(HxSolver* s, uint64_t black, uint64_t white, int to_move, uint64_t key, bint* decided) noexcept nogil:
+cdef int hx_pv_move(HxWorker* w, uint64_t black, uint64_t white, int to_move, uint64_t key, bint* decided) noexcept nogil:
     """The principal-variation move of a proven position (-1 if unproven); `decided`: by knowledge alone."""
-    cdef HxEntry* e = hx_lookup(s, black, white, to_move, key)
-    cdef HxEntry* c
+    cdef HxSolver* s = w.s
+    cdef HxEntry e, c
     cdef uint64_t m, bit, empty = s.geo.all_cells & ~black & ~white
     cdef int cell, best = -1
     cdef long long most = -1
+    hx_lookup(w, black, white, to_move, key, &e)
     decided[0] = e.work <= 1
     if e.phi == 0:
         if e.best >= 0:
@@ -1107,8 +1285,7 @@ cdef int hx_pv_move(HxSolver* s, uint64_t black, uint64_t white, int to_move, ui
     while m:
         cell = hx_lowest(m)
         m &= m - 1
-        c = hx_find(s, key ^ s.zobrist[to_move][cell] ^ s.zobrist_white)
-        if c == NULL:
+        if not hx_tt_read(s, key ^ s.zobrist[to_move][cell] ^ s.zobrist_white, &c):
             continue
         if e.phi == 0 and c.delta == 0:
             return cell
@@ -1131,14 +1308,19 @@ cdef class HexDfpn:
         table_bits: log2 of the number of transposition-table buckets (4 entries of 48 bytes each: 48 MiB at 18).
         empty_pair_max: largest carrier H-search keeps between two empty cells (more finds more
             connections and costs more per position).
+        threads: search threads sharing the table (each runs the search from the root; a position
+            one thread searches below is less attractive to the others, so they spread out). One
+            thread gives the same search every time; more give varying ones, each proof sound.
 
     Raises:
-        ValueError: the board size or a table parameter is out of range.
+        ValueError: the board size, a table parameter or the thread count is out of range.
     """
     cdef HxSolver* s
+    cdef HxWorker* workers
     cdef readonly int board_size
+    cdef readonly int threads
 
-    def __cinit__(self, int board_size, *, int table_bits=18, int empty_pair_max=2):
+    def __cinit__(self, int board_size, *, int table_bits=18, int empty_pair_max=2, int threads=1):
         cdef uint64_t seed = 0x4865784466706E
         cdef int p, i
         if not 3 <= board_size <= HX_MAX_SIZE:
@@ -1147,16 +1329,26 @@ cdef class HexDfpn:
             raise ValueError(f"table_bits must be in [4, 26], got {table_bits}")
         if not 0 <= empty_pair_max <= 64:
             raise ValueError(f"empty_pair_max must be in [0, 64], got {empty_pair_max}")
+        if not 1 <= threads <= 64:
+            raise ValueError(f"threads must be in [1, 64], got {threads}")
         self.board_size = board_size
+        self.threads = threads
         self.s = <HxSolver*> calloc(1, sizeof(HxSolver))
-        if self.s == NULL:
+        self.workers = <HxWorker*> calloc(threads, sizeof(HxWorker))
+        if self.s == NULL or self.workers == NULL:
             raise MemoryError("no memory for the Hex solver")
-        self.s.conn = <HxConnections*> calloc(1, sizeof(HxConnections))
+        self.s.threads = threads
+        for i in range(threads):
+            self.workers[i].s = self.s
+            self.workers[i].conn = <HxConnections*> calloc(1, sizeof(HxConnections))
+            if self.workers[i].conn == NULL:
+                raise MemoryError("no memory for the Hex solver's connection tables")
+            self.workers[i].conn.empty_pair_max = empty_pair_max
         self.s.table = <HxEntry*> calloc((<size_t> 1 << table_bits) * HX_BUCKET, sizeof(HxEntry))
-        if self.s.conn == NULL or self.s.table == NULL:
+        self.s.locks = <uint8_t*> calloc(<size_t> 1 << table_bits, sizeof(uint8_t))
+        if self.s.table == NULL or self.s.locks == NULL:
             raise MemoryError(f"no memory for a Hex solver table of 2^{table_bits} buckets")
         self.s.bucket_mask = ((<uint64_t> 1) << table_bits) - 1
-        self.s.conn.empty_pair_max = empty_pair_max
         hx_geometry(&self.s.geo, board_size)
         for p in range(2):
             for i in range(HX_CELLS):
@@ -1164,9 +1356,15 @@ cdef class HexDfpn:
         self.s.zobrist_white = splitmix64(&seed)
 
     def __dealloc__(self):
+        cdef int i
+        if self.workers != NULL:
+            for i in range(self.threads):
+                free(self.workers[i].conn)
+            free(self.workers)
+            self.workers = NULL
         if self.s != NULL:
-            free(self.s.conn)
             free(self.s.table)
+            free(self.s.locks)
             free(self.s)
             self.s = NULL
 
@@ -1176,18 +1374,18 @@ cdef class HexDfpn:
 
     @property
     def nodes(self) -> int:
-        """Positions evaluated by the last :meth:`solve_bits` (two H-searches each)."""
-        return self.s.nodes
+        """Positions evaluated by the last :meth:`solve_bits` (two H-searches at most each), all threads."""
+        return sum(self.workers[i].nodes for i in range(self.threads))
 
     @property
     def searches(self) -> int:
         """H-searches (one player's connections in one position) run by the last :meth:`solve_bits`."""
-        return self.s.conn.searches
+        return sum(self.workers[i].conn.searches for i in range(self.threads))
 
     @property
     def expansions(self) -> int:
         """Positions expanded by the last :meth:`solve_bits`."""
-        return self.s.expansions
+        return sum(self.workers[i].expansions for i in range(self.threads))
 
     cdef uint64_t _key(self, uint64_t black, uint64_t white, int to_move):
         return hx_key(self.s, black, white, to_move)
@@ -1243,16 +1441,36 @@ cdef class HexDfpn:
         cdef uint64_t key = self._key(b, w, tm)
         if hx_has_joined(&self.s.geo, b, 0) or hx_has_joined(&self.s.geo, w, 1):
             raise UnsolvableError("the game is already over")
-        self.s.nodes = 0
-        self.s.expansions = 0
-        self.s.conn.searches = 0
+        cdef int i
+        for i in range(self.threads):
+            self.workers[i].nodes = 0
+            self.workers[i].expansions = 0
+            self.workers[i].conn.searches = 0
+        self.s.total_nodes = 0
         self.s.aborted = False
+        memset(self.s.busy, 0, sizeof(self.s.busy))
         # a budget past 2^62 positions can never run out: no limit (and no overflow of the C field)
         self.s.max_nodes = -1 if max_nodes is None or max_nodes >= 1 << 62 else int(max_nodes)
         self.s.deadline = -1.0 if time_limit is None else hx_now() + float(time_limit)
-        with nogil:
-            result = hx_solve(self.s, b, w, tm, key)
+        helpers = [threading.Thread(target=self._help, args=(i, black, white, to_move), daemon=True)
+                   for i in range(1, self.threads)]
+        for t in helpers:
+            t.start()
+        try:
+            with nogil:
+                result = hx_solve(&self.workers[0], b, w, tm, key)
+        finally:
+            self.s.aborted = True     # the helpers stop at their next position
+            for t in helpers:
+                t.join()
         return 1 if result == HX_WIN else (-1 if result == HX_LOSS else 0)
+
+    def _help(self, int index, black: int, white: int, int to_move) -> None:
+        """A helper thread's search from the root (solve_bits has set the shared state up)."""
+        cdef uint64_t b = black, w = white
+        cdef uint64_t key = self._key(b, w, to_move)
+        with nogil:
+            hx_solve(&self.workers[index], b, w, to_move, key)
 
     def principal_variation(self, black: int, white: int, to_move: int, max_length: int = 64) -> tuple[list[int], bool]:
         """The proven line from a solved position: the winner's proving moves, the loser's most stubborn ones.
@@ -1274,7 +1492,7 @@ cdef class HexDfpn:
         while len(line) < max_length:
             if hx_has_joined(&self.s.geo, b, 0) or hx_has_joined(&self.s.geo, w, 1):
                 return self._unturn(line, turned), False
-            move = hx_pv_move(self.s, b, w, tm, key, &decided)
+            move = hx_pv_move(&self.workers[0], b, w, tm, key, &decided)
             if move < 0:
                 return self._unturn(line, turned), False
             line.append(move)
@@ -1305,10 +1523,10 @@ cdef class HexDfpn:
         return len(seen), max(seen.values(), default=0)
 
     cdef _walk(self, uint64_t black, uint64_t white, int to_move, uint64_t key, dict seen, int depth):
-        cdef HxEntry* e = hx_find(self.s, key)
+        cdef HxEntry e
         cdef uint64_t m, bit
         cdef int cell
-        if key in seen or e == NULL or (e.phi != 0 and e.delta != 0):
+        if key in seen or not hx_tt_read(self.s, key, &e) or not hx_proven(&e):
             return
         seen[key] = depth
         if e.decided:
@@ -1334,7 +1552,7 @@ cdef class HexDfpn:
         cdef uint64_t m, proof
         cdef int best, result
         cdef bint opp_sc
-        result = hx_evaluate(self.s, black, white, to_move, False, True, &m, &best, &proof, &opp_sc)
+        result = hx_evaluate(&self.workers[0], black, white, to_move, False, True, &m, &best, &proof, &opp_sc)
         cells = [c for c in range(HX_CELLS) if (m >> c) & 1]
         return (1 if result == HX_WIN else (-1 if result == HX_LOSS else 0)), cells, best
 
@@ -1365,17 +1583,20 @@ def state_stone_sets(state) -> tuple[int, int, int, int]:
     return (n, mine, theirs, to_move) if to_move == 0 else (n, theirs, mine, to_move)
 
 
-_SOLVERS: dict[int, HexDfpn] = {}   # one solver (and table) per board size, shared by solve_hex calls
+_SOLVERS: dict[tuple[int, int], HexDfpn] = {}   # one solver (and table) per board size and thread count
 _SOLVERS_LOCK = threading.Lock()     # a solver runs one search at a time (it releases the GIL)
 
 
-def solve_hex(state, *, max_nodes: int | None = None, time_limit: float | None = None) -> SearchResult:
+def solve_hex(state, *, max_nodes: int | None = None, time_limit: float | None = None,
+              threads: int = 1) -> SearchResult:
     """Solves a Hex position (boards up to 8 x 8, swap rule closed) by proof-number search.
 
     Args:
         state: a ``games.hex`` state, not finished.
         max_nodes: stop after evaluating this many positions (None: no limit).
         time_limit: stop after this many seconds (None: no limit).
+        threads: search threads (1 to 64) sharing the table: more prove hard positions sooner on
+            a machine with the cores for them; the limits count all of them together.
 
     Returns:
         SearchResult: when proven, ``is_proven``, ``proven_value`` and ``value`` +1 / -1 for the
@@ -1394,9 +1615,9 @@ def solve_hex(state, *, max_nodes: int | None = None, time_limit: float | None =
         raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
     n, black, white, to_move = state_stone_sets(state)
     with _SOLVERS_LOCK:
-        solver = _SOLVERS.get(n)
+        solver = _SOLVERS.get((n, threads))
         if solver is None:
-            solver = _SOLVERS[n] = HexDfpn(n)
+            solver = _SOLVERS[(n, threads)] = HexDfpn(n, threads=threads)
         start = time.monotonic()
         value = solver.solve_bits(black, white, to_move, max_nodes=max_nodes, time_limit=time_limit)
         seconds = time.monotonic() - start
@@ -1422,7 +1643,7 @@ def is_solvable_hex(state) -> bool:
             and not (getattr(game, "swap", False) and len(state.history()) < 2) and not state.is_terminal())
 
 
-def proof_text(state, *, time_limit: float = 1.0) -> str | None:
+def proof_text(state, *, time_limit: float = 1.0, threads: int = 1) -> str | None:
     """One line on the solver's verdict for the player to move, or None when it proves nothing in time.
 
     The line names the result, the proof's main line up to where the connection knowledge decides the
@@ -1430,7 +1651,7 @@ def proof_text(state, *, time_limit: float = 1.0) -> str | None:
     """
     if not is_solvable_hex(state):
         return None
-    result = solve_hex(state, time_limit=time_limit)
+    result = solve_hex(state, time_limit=time_limit, threads=threads)
     if not result.is_proven:
         return None
     line = " ".join(state.action_to_string(a) for a in result.pv)

@@ -226,7 +226,8 @@ def _openings(board: str) -> list[tuple[str, int]]:
     return [(r["first_move_black"], 1 if r["winner"] == "white" else -1) for r in rows]
 
 
-def _check_openings(board: str, cells: list[str] | None = None, max_nodes: int | None = None) -> int:
+def _check_openings(board: str, cells: list[str] | None = None, max_nodes: int | None = None,
+                    threads: int = 1) -> int:
     """Solves the openings (each with a fresh table); every proven result must be the published one.
 
     Returns:
@@ -242,7 +243,7 @@ def _check_openings(board: str, cells: list[str] | None = None, max_nodes: int |
         state = game.deserialize(cell)
         action = (int(cell[1:]) - 1) * size + "abcdefgh".index(cell[0])   # letter = column, number = row
         assert state.history() == [action]
-        value = HexDfpn(size).solve_bits(1 << action, 0, 1, max_nodes=max_nodes)
+        value = HexDfpn(size, threads=threads).solve_bits(1 << action, 0, 1, max_nodes=max_nodes)
         assert value in (0, expected), (board, cell, value)
         proven += value != 0
     return proven
@@ -253,6 +254,32 @@ def test_fast_6x6_openings_match_published_results():
     # and through the public entry point
     result = solve_hex(games.load("hex", board_size=6).deserialize("c4"))
     assert result.is_proven and result.proven_value == -1
+
+
+def test_two_threads_prove_what_exhaustive_search_and_the_published_results_say():
+    # the threads share one table and search from the root, each proof sound whatever their order
+    states = _random_positions(5, 6, 14, 25, seed=21)
+    search = AlphaBeta(states[0].game)
+    solver = HexDfpn(5, threads=2)
+    for state in states:
+        solver.reset()
+        assert solver.solve_bits(*_stones(state)) == _reference(search, state), state.serialize()
+    assert _check_openings("6x6", FAST_6X6, threads=2) == len(FAST_6X6)
+    # a search long enough for both threads to work: both count positions, and the result is the published one
+    game = games.load("hex", board_size=6)
+    result = solve_hex(game.deserialize("a3"), threads=2)
+    assert result.is_proven and result.proven_value == -1 and result.nodes > 1000   # black wins a3
+    for bad in (0, 65, -1):
+        with pytest.raises(ValueError, match="threads"):
+            HexDfpn(5, threads=bad)
+
+
+@pytest.mark.slow
+def test_two_threads_on_every_6x6_opening_and_the_7x7_ones():
+    assert _check_openings("6x6", max_nodes=100_000, threads=2) == 36
+    # soundness is the point (every proven result must be the published one); 15 were proven in
+    # one run (the threads make the count vary)
+    assert _check_openings("7x7", max_nodes=30_000, threads=2) >= 10
 
 
 @pytest.mark.slow
