@@ -77,6 +77,7 @@ ctypedef struct HxEntry:
     int8_t best            # a winning move once proven a win, else -1
     uint8_t opp_sc         # evaluation: the opponent had semi connections between its edges
     uint8_t decided        # proven by the connection knowledge alone, without search
+    uint8_t pruned         # open: the inferior moves are gone from `moves` (done when first expanded)
 
 ctypedef struct HxSolver:
     HxGeometry geo               # board geometry

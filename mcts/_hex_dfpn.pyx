@@ -858,6 +858,7 @@ cdef void hx_store_filled(HxSolver* s, uint64_t black, uint64_t white, int to_mo
     e.work = work
     e.decided = work <= 1
     e.opp_sc = True
+    e.pruned = True
     hx_tt_write(s, &e)
 
 
@@ -878,7 +879,7 @@ cdef inline bint hx_should_stop(HxWorker* w) noexcept nogil:
 
 
 cdef int hx_evaluate(HxWorker* w, uint64_t black, uint64_t white, int to_move, bint use_table, bint own_search,
-                     uint64_t* moves, int* best, uint64_t* proof, bint* opp_sc) noexcept nogil:
+                     bint prune, uint64_t* moves, int* best, uint64_t* proof, bint* opp_sc) noexcept nogil:
     """What the knowledge says of a position: HX_WIN / HX_LOSS / HX_UNKNOWN, the moves to search
     (HX_UNKNOWN), and a proof set (decided) or the set the move pruning relies on (HX_UNKNOWN).
 
@@ -917,7 +918,7 @@ cdef int hx_evaluate(HxWorker* w, uint64_t black, uint64_t white, int to_move, b
             proof[0] = f.proof | hx_winner_stones(f.phi, to_move, black, white)
             w.eval_work = f.work
             return HX_WIN if f.phi == 0 else HX_LOSS
-    result = hx_knowledge(w, black0, white0, black, white, to_move, own_search, moves, best, proof, opp_sc)
+    result = hx_knowledge(w, black0, white0, black, white, to_move, own_search, prune, moves, best, proof, opp_sc)
     if use_table and result != HX_UNKNOWN and (black != black0 or white != white0):
         hx_store_filled(s, black, white, to_move, 0 if result == HX_WIN else HX_INF,
                         HX_INF if result == HX_WIN else 0, 0, proof[0], best[0], 1)
@@ -925,7 +926,7 @@ cdef int hx_evaluate(HxWorker* w, uint64_t black, uint64_t white, int to_move, b
 
 
 cdef int hx_knowledge(HxWorker* w, uint64_t black0, uint64_t white0, uint64_t black, uint64_t white, int to_move,
-                      bint own_search, uint64_t* moves, int* best, uint64_t* proof, bint* opp_sc) noexcept nogil:
+                      bint own_search, bint prune, uint64_t* moves, int* best, uint64_t* proof, bint* opp_sc) noexcept nogil:
     """hx_evaluate's verdict from the connections of the filled position (`black`, `white`)."""
     cdef const HxGeometry* g = &w.s.geo
     cdef HxEdgeResult mine, theirs
@@ -962,9 +963,11 @@ cdef int hx_knowledge(HxWorker* w, uint64_t black0, uint64_t white0, uint64_t bl
     m = empty & theirs.sc_and
     if m == 0:
         return HX_LOSS
-    # inferior moves (dominated, vulnerable) go too; the cells that relies on join the set
-    moves[0] = hx_inferior(g, black, white, to_move, m, &inferior)
-    proof[0] |= inferior
+    moves[0] = m
+    if prune:
+        # inferior moves (dominated, vulnerable) go too; the cells that relies on join the set
+        moves[0] = hx_inferior(g, black, white, to_move, m, &inferior)
+        proof[0] |= inferior
     return HX_UNKNOWN
 
 
@@ -976,8 +979,9 @@ cdef void hx_lookup(HxWorker* w, uint64_t black, uint64_t white, int to_move, ui
     cdef bint opp_sc
     if hx_tt_read(w.s, key, e):
         return
-    result = hx_evaluate(w, black, white, to_move, True, own_search, &moves, &best, &proof, &opp_sc)
+    result = hx_evaluate(w, black, white, to_move, True, own_search, False, &moves, &best, &proof, &opp_sc)
     e.key = key
+    e.pruned = result != HX_UNKNOWN
     e.opp_sc = opp_sc
     e.moves = moves
     e.proof = proof
@@ -1053,9 +1057,20 @@ cdef void hx_mid_body(HxWorker* w, uint64_t black, uint64_t white, int to_move, 
     cdef bint child_done[HX_CELLS]
     cdef int n = 0, i, best, cell
     cdef uint32_t phi, delta2, tp, td
-    cdef uint64_t delta, work0 = w.nodes, filled_black, filled_white
+    cdef uint64_t delta, work0 = w.nodes, filled_black, filled_white, relied
     cdef bint own_search, shared = s.threads > 1
     hx_lookup(w, black, white, to_move, key, &e)
+    if not e.pruned and not hx_proven(&e):
+        # first expansion: the inferior moves go (left out of the evaluation, which most positions
+        # never get past); the cells that relies on join the pruning set
+        filled_black = black
+        filled_white = white
+        hx_fill(&s.geo, &filled_black, &filled_white)
+        e.moves = hx_inferior(&s.geo, filled_black, filled_white, to_move, e.moves, &relied)
+        e.proof |= relied
+        e.pruned = True
+        e.delta = <uint32_t> hx_popcount(e.moves)
+        hx_tt_write(s, &e)
     moves = e.moves
     prune = e.proof
     out_phi[0] = e.phi
@@ -1552,7 +1567,7 @@ cdef class HexDfpn:
         cdef uint64_t m, proof
         cdef int best, result
         cdef bint opp_sc
-        result = hx_evaluate(&self.workers[0], black, white, to_move, False, True, &m, &best, &proof, &opp_sc)
+        result = hx_evaluate(&self.workers[0], black, white, to_move, False, True, True, &m, &best, &proof, &opp_sc)
         cells = [c for c in range(HX_CELLS) if (m >> c) & 1]
         return (1 if result == HX_WIN else (-1 if result == HX_LOSS else 0)), cells, best
 
