@@ -187,6 +187,7 @@ cdef enum:
     HX_NONE = 3
 
 cdef bint HX_DEAD[4096]   # whether a cell with this ring code is dead
+cdef uint16_t HX_DEAD_IF[4096]  # bit 2j + colour - 1: ring position j is empty and a stone of colour there kills the cell
 
 
 cdef bint hx_useless(int code, int colour) noexcept nogil:
@@ -228,9 +229,18 @@ cdef bint hx_useless(int code, int colour) noexcept nogil:
 cdef void hx_dead_table() noexcept nogil:
     # dead: useless to both players (a cell in no minimal winning set of either). The test reads
     # only the ring's stones, so it stays true as stones are added: a dead cell stays dead.
-    cdef int code
+    cdef int code, j, colour, with_stone
     for code in range(4096):
         HX_DEAD[code] = hx_useless(code, HX_BLACK) and hx_useless(code, HX_WHITE)
+    for code in range(4096):
+        HX_DEAD_IF[code] = 0
+        for j in range(6):
+            if (code >> (2 * j)) & 3 != HX_EMPTY:
+                continue
+            for colour in range(HX_BLACK, HX_WHITE + 1):
+                with_stone = (code & ~(3 << (2 * j))) | (colour << (2 * j))
+                if HX_DEAD[with_stone]:
+                    HX_DEAD_IF[code] |= 1 << (2 * j + colour - 1)
 
 hx_dead_table()
 
@@ -265,18 +275,24 @@ cdef inline int hx_captured_partner(const HxGeometry* g, uint64_t black, uint64_
     """The empty neighbour y with which the empty `cell` (ring `code`) forms a captured pair: each of
     the two is dead once the other holds the colour. `colour` 0 tries black then white at each
     neighbour (`got`: the colour that captures); -1 when there is none."""
-    cdef int j, y, k, ycode
-    for j in range(6):
+    cdef int j, y, k, ycode, c
+    cdef unsigned int kills = HX_DEAD_IF[code]   # (position, colour) whose stone kills the cell
+    if colour == HX_BLACK:
+        kills &= 0x555
+    elif colour == HX_WHITE:
+        kills &= 0xAAA
+    while kills:
+        j = hx_lowest(kills)
+        kills &= kills - 1
+        c = (j & 1) + 1
+        j >>= 1
         y = g.ring[cell][j]
         if y < 0 or not (empty >> y) & 1:
             continue
         k = g.ring_back[cell][j]
         ycode = hx_ring_code(g, black, white, y)
-        if colour != HX_WHITE and HX_DEAD[hx_with(code, j, HX_BLACK)] and HX_DEAD[hx_with(ycode, k, HX_BLACK)]:
-            got[0] = HX_BLACK
-            return y
-        if colour != HX_BLACK and HX_DEAD[hx_with(code, j, HX_WHITE)] and HX_DEAD[hx_with(ycode, k, HX_WHITE)]:
-            got[0] = HX_WHITE
+        if HX_DEAD[hx_with(ycode, k, c)]:
+            got[0] = c
             return y
     return -1
 
@@ -289,42 +305,39 @@ cdef void hx_fill(const HxGeometry* g, uint64_t* black, uint64_t* white) noexcep
     is the player's, and y dead once x is the player's; the player answers a stone on one by the
     other, leaving the intruder dead, so both can be filled with the player's colour.
     """
-    cdef uint64_t b = black[0], w = white[0], empty, m, bit, ybit
+    cdef uint64_t b = black[0], w = white[0], empty, todo, bit, new
     cdef int cell, j, y, code, colour, nb, nw
-    cdef bint changed = True
-    while changed:
-        changed = False
-        empty = g.all_cells & ~b & ~w
-        m = empty
-        while m:
-            cell = hx_lowest(m)
-            m &= m - 1
-            bit = (<uint64_t> 1) << cell
-            if not (empty & bit):
-                continue
-            code = hx_ring_code(g, b, w, cell)
-            if HX_DEAD[code]:
-                nb = 0
-                nw = 0
-                for j in range(6):
-                    nb += ((code >> (2 * j)) & 3) == HX_BLACK
-                    nw += ((code >> (2 * j)) & 3) == HX_WHITE
-                if nb >= nw:
-                    b |= bit
-                else:
-                    w |= bit
-                empty &= ~bit
-                changed = True
-                continue
+    # a cell's verdict reads its ring and, for a pair, its partner's ring: after a fill only the
+    # cells within two steps of the new stones are looked at again
+    empty = g.all_cells & ~b & ~w
+    todo = empty
+    while todo:
+        cell = hx_lowest(todo)
+        todo &= todo - 1
+        bit = (<uint64_t> 1) << cell
+        if not (empty & bit):
+            continue
+        code = hx_ring_code(g, b, w, cell)
+        new = 0
+        if HX_DEAD[code]:
+            nb = 0
+            nw = 0
+            for j in range(6):
+                nb += ((code >> (2 * j)) & 3) == HX_BLACK
+                nw += ((code >> (2 * j)) & 3) == HX_WHITE
+            new = bit
+            colour = HX_BLACK if nb >= nw else HX_WHITE
+        else:
             y = hx_captured_partner(g, b, w, empty, cell, code, 0, &colour)
             if y >= 0:
-                ybit = (<uint64_t> 1) << y
-                if colour == HX_BLACK:
-                    b |= bit | ybit
-                else:
-                    w |= bit | ybit
-                empty &= ~(bit | ybit)
-                changed = True
+                new = bit | ((<uint64_t> 1) << y)
+        if new:
+            if colour == HX_BLACK:
+                b |= new
+            else:
+                w |= new
+            empty &= ~new
+            todo |= hx_expand(g, hx_expand(g, new) | new) & empty
     black[0] = b
     white[0] = w
 
