@@ -99,6 +99,8 @@ ctypedef struct HxWorker:
     long long nodes              # positions evaluated by this thread (two H-searches at most each)
     long long expansions         # interior positions expanded by this thread
     long long loops              # children chosen by this thread (the clock is read every so many)
+    bint weak                    # the disproof number: the hardest child plus one per other open child (weak
+                                 # proof numbers) instead of the sum over the children
     uint32_t eval_work           # evaluation: work of the filled position's stored proof it reused (1: none)
 
 

@@ -1069,7 +1069,7 @@ cdef void hx_mid_body(HxWorker* w, uint64_t black, uint64_t white, int to_move, 
     cdef bint child_cut[HX_CELLS]
     cdef bint child_done[HX_CELLS]
     cdef int n = 0, i, best, cell
-    cdef uint32_t phi, delta2, tp, td
+    cdef uint32_t phi, delta2, tp, td, most
     cdef uint64_t delta, work0 = w.nodes, filled_black, filled_white, relied
     cdef bint own_search, shared = s.threads > 1
     hx_lookup(w, black, white, to_move, key, &e)
@@ -1118,13 +1118,16 @@ cdef void hx_mid_body(HxWorker* w, uint64_t black, uint64_t white, int to_move, 
         if c.delta == 0:
             break   # a move to a lost position: proven
         if c.phi == 0:
-            moves &= c.proof | bit    # the other moves outside the opponent's proof set lose too
+            # the other moves outside the opponent's proof set lose too: those to come are skipped,
+            # those already listed cut
+            hx_cut_outside(s, n, n - 1, child_key, child_move, child_phi, child_delta, child_cut, &moves)
     while True:
         if shared:
             hx_refresh(s, n, child_key, child_move, child_phi, child_delta, child_cut, child_done, &moves)
         phi = HX_INF
         delta2 = HX_INF
         delta = 0
+        most = 0
         best = 0
         for i in range(n):
             if child_delta[i] < phi:
@@ -1133,7 +1136,16 @@ cdef void hx_mid_body(HxWorker* w, uint64_t black, uint64_t white, int to_move, 
                 best = i
             elif child_delta[i] < delta2:
                 delta2 = child_delta[i]
-            delta += child_phi[i]
+            if w.weak:
+                # weak disproof number: the hardest child plus one for each other open one
+                if child_phi[i] > most:
+                    most = child_phi[i]
+                if child_phi[i] != 0:
+                    delta += 1
+            else:
+                delta += child_phi[i]
+        if w.weak and most != 0:
+            delta = HX_INF if most >= HX_INF else most + delta - 1
         if phi == 0:
             delta = HX_INF
         elif delta > HX_MAX_FINITE:
@@ -1372,6 +1384,9 @@ cdef class HexDfpn:
             if self.workers[i].conn == NULL:
                 raise MemoryError("no memory for the Hex solver's connection tables")
             self.workers[i].conn.empty_pair_max = empty_pair_max
+            # a portfolio: the first thread uses weak disproof numbers, the second the sum, and so
+            # on (each does better on some positions; they share what they prove)
+            self.workers[i].weak = i % 2 == 0
         self.s.table = <HxEntry*> calloc((<size_t> 1 << table_bits) * HX_BUCKET, sizeof(HxEntry))
         self.s.locks = <uint8_t*> calloc(<size_t> 1 << table_bits, sizeof(uint8_t))
         if self.s.table == NULL or self.s.locks == NULL:
