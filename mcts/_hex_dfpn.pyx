@@ -492,7 +492,7 @@ cdef inline int hx_queue_pop(HxConnections* h) noexcept nogil:
     return idx
 
 
-cdef bint hx_add_vc(HxConnections* h, int a, int b, uint64_t carrier) noexcept nogil:
+cdef inline bint hx_add_vc(HxConnections* h, int a, int b, uint64_t carrier) noexcept nogil:
     """Stores a full connection unless a stored one has a subset carrier; queues it for the AND rule."""
     cdef int i = hx_pair(a, b), k, j, n, worst
     cdef uint64_t old
@@ -1161,7 +1161,7 @@ cdef void hx_mid_body(HxWorker* w, uint64_t black, uint64_t white, int to_move, 
         tp = hx_sat(<uint64_t> th_delta - delta + child_phi[best])
         if th_delta >= HX_INF:
             tp = HX_INF
-        td = hx_sat(<uint64_t> delta2 + 1 + delta2 // 4)
+        td = hx_sat(<uint64_t> delta2 + 1 + delta2 // 8)
         if delta2 >= HX_INF:
             td = HX_INF
         if td > th_phi:
@@ -1384,9 +1384,9 @@ cdef class HexDfpn:
             if self.workers[i].conn == NULL:
                 raise MemoryError("no memory for the Hex solver's connection tables")
             self.workers[i].conn.empty_pair_max = empty_pair_max
-            # a portfolio: the first thread uses weak disproof numbers, the second the sum, and so
-            # on (each does better on some positions; they share what they prove)
-            self.workers[i].weak = i % 2 == 0
+            # weak disproof numbers everywhere (a portfolio with the sum in every other thread
+            # searched longer: the two kinds of numbers mixed in the shared table mislead both)
+            self.workers[i].weak = True
         self.s.table = <HxEntry*> calloc((<size_t> 1 << table_bits) * HX_BUCKET, sizeof(HxEntry))
         self.s.locks = <uint8_t*> calloc(<size_t> 1 << table_bits, sizeof(uint8_t))
         if self.s.table == NULL or self.s.locks == NULL:
