@@ -297,20 +297,16 @@ cdef inline int hx_captured_partner(const HxGeometry* g, uint64_t black, uint64_
     return -1
 
 
-cdef void hx_fill(const HxGeometry* g, uint64_t* black, uint64_t* white) noexcept nogil:
-    """Fills dead and captured cells (value-preserving), one at a time, until none is left.
-
-    Dead (hx_useless for both colours): filled with the colour of most of its stone neighbours
-    (either colour keeps the value). Captured pair: adjacent empty x, y such that x is dead once y
-    is the player's, and y dead once x is the player's; the player answers a stone on one by the
-    other, leaving the intruder dead, so both can be filled with the player's colour.
-    """
-    cdef uint64_t b = black[0], w = white[0], empty, todo, bit, new
+cdef uint64_t hx_fill_cells(const HxGeometry* g, uint64_t* black, uint64_t* white, uint64_t todo,
+                            int only) noexcept nogil:
+    """Fills the dead cells and captured pairs among `todo`, then looks again near each fill (a
+    cell's verdict reads its ring and, for a pair, its partner's ring, so only cells within two
+    steps of a new stone can change). `only` 0: either colour, a dead cell taking the colour of most
+    of its stone neighbours; HX_BLACK or HX_WHITE: that colour's dead cells and captured pairs only.
+    Returns the cells filled."""
+    cdef uint64_t b = black[0], w = white[0], empty = g.all_cells & ~black[0] & ~white[0], added = 0, bit, new
     cdef int cell, j, y, code, colour, nb, nw
-    # a cell's verdict reads its ring and, for a pair, its partner's ring: after a fill only the
-    # cells within two steps of the new stones are looked at again
-    empty = g.all_cells & ~b & ~w
-    todo = empty
+    todo &= empty
     while todo:
         cell = hx_lowest(todo)
         todo &= todo - 1
@@ -320,15 +316,17 @@ cdef void hx_fill(const HxGeometry* g, uint64_t* black, uint64_t* white) noexcep
         code = hx_ring_code(g, b, w, cell)
         new = 0
         if HX_DEAD[code]:
-            nb = 0
-            nw = 0
-            for j in range(6):
-                nb += ((code >> (2 * j)) & 3) == HX_BLACK
-                nw += ((code >> (2 * j)) & 3) == HX_WHITE
             new = bit
-            colour = HX_BLACK if nb >= nw else HX_WHITE
+            colour = only
+            if only == 0:
+                nb = 0
+                nw = 0
+                for j in range(6):
+                    nb += ((code >> (2 * j)) & 3) == HX_BLACK
+                    nw += ((code >> (2 * j)) & 3) == HX_WHITE
+                colour = HX_BLACK if nb >= nw else HX_WHITE
         else:
-            y = hx_captured_partner(g, b, w, empty, cell, code, 0, &colour)
+            y = hx_captured_partner(g, b, w, empty, cell, code, only, &colour)
             if y >= 0:
                 new = bit | ((<uint64_t> 1) << y)
         if new:
@@ -337,48 +335,34 @@ cdef void hx_fill(const HxGeometry* g, uint64_t* black, uint64_t* white) noexcep
             else:
                 w |= new
             empty &= ~new
+            added |= new
             todo |= hx_expand(g, hx_expand(g, new) | new) & empty
     black[0] = b
     white[0] = w
+    return added
 
 
-cdef uint64_t hx_own_fill(const HxGeometry* g, uint64_t black, uint64_t white, int player,
-                          uint64_t seed) noexcept nogil:
+cdef inline void hx_fill(const HxGeometry* g, uint64_t* black, uint64_t* white) noexcept nogil:
+    """Fills dead and captured cells (value-preserving), one at a time, until none is left.
+
+    Dead (hx_useless for both colours): filled with the colour of most of its stone neighbours
+    (either colour keeps the value). Captured pair: adjacent empty x, y such that x is dead once y
+    is the player's, and y dead once x is the player's; the player answers a stone on one by the
+    other, leaving the intruder dead, so both can be filled with the player's colour.
+    """
+    hx_fill_cells(g, black, white, g.all_cells, 0)
+
+
+cdef inline uint64_t hx_own_fill(const HxGeometry* g, uint64_t black, uint64_t white, int player,
+                                 uint64_t seed) noexcept nogil:
     """The cells `player` may fill for itself once its stones `seed` stand (they are in `black` /
-    `white` already): dead cells and the player's captured pairs, repeated near each new stone.
+    `white` already): dead cells and the player's captured pairs, near each new stone.
 
     Only the player's colour is added, so each step's test (the ring's stones) stays true whatever
-    further stones that player gets: the set is monotone in the player's stones. A cell's verdict
-    reads its ring and, for a pair, its partner's ring, so only cells within two steps of a new
-    stone can change.
+    further stones that player gets: the set is monotone in the player's stones.
     """
-    cdef int colour = HX_BLACK if player == 0 else HX_WHITE
-    cdef uint64_t empty = g.all_cells & ~black & ~white, added = 0, todo, bit, new
-    cdef int cell, y, code, got
-    todo = hx_expand(g, hx_expand(g, seed) | seed) & empty
-    while todo:
-        cell = hx_lowest(todo)
-        todo &= todo - 1
-        bit = (<uint64_t> 1) << cell
-        if not (empty & bit):
-            continue
-        code = hx_ring_code(g, black, white, cell)
-        new = 0
-        if HX_DEAD[code]:
-            new = bit
-        else:
-            y = hx_captured_partner(g, black, white, empty, cell, code, colour, &got)
-            if y >= 0:
-                new = bit | ((<uint64_t> 1) << y)
-        if new:
-            if player == 0:
-                black |= new
-            else:
-                white |= new
-            empty &= ~new
-            added |= new
-            todo |= hx_expand(g, hx_expand(g, new) | new) & empty
-    return added
+    return hx_fill_cells(g, &black, &white, hx_expand(g, hx_expand(g, seed) | seed),
+                         HX_BLACK if player == 0 else HX_WHITE)
 
 
 cdef uint64_t hx_inferior(const HxGeometry* g, uint64_t black, uint64_t white, int to_move, uint64_t moves,
