@@ -55,6 +55,7 @@ ctypedef struct HxConnections:
     int min_bucket                      # no pending entry has a smaller carrier
     int queue_tail                      # entries used
     long long searches                  # H-searches run (a measure of work that load does not disturb)
+    bint stop_at_semi                   # stop at the first semi connection between the edges (a win is all that matters)
 
 ctypedef struct HxEdgeResult:
     bint joined            # a group of the player already touches both edges

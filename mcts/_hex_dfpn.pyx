@@ -585,13 +585,20 @@ cdef void hx_and_rule(HxConnections* h, int x, int z, uint64_t c1) noexcept nogi
     """Joins the full connection (x, z, c1) with every full connection (z, y) through the middle z."""
     cdef int y, k, i, n
     cdef uint64_t c2, xbit = hx_point_bit(h, x), zbit = hx_point_bit(h, z)
-    # a partner y inside c1, or x itself, joins nothing; a carrier meeting c1 or holding x neither
-    cdef uint64_t cells = h.partner_cells[z] & ~c1 & ~xbit, clash = c1 | xbit
+    # a partner y inside c1, or x itself, joins nothing; a carrier meeting c1 or holding x neither;
+    # and neither does a cell adjacent to x (their connection with the empty carrier covers
+    # every other), nor an edge x touches
+    cdef uint64_t cells = h.partner_cells[z] & ~c1 & ~xbit & ~h.adjacent[x], clash = c1 | xbit
     cdef unsigned int edges = h.partner_edges[z]
     if x >= HX_CELLS:
         edges &= ~(1u << (x - HX_CELLS))
-    elif not xbit:
-        cells &= ~((<uint64_t> 1) << x)     # x a group: its naming cell
+    else:
+        if not xbit:
+            cells &= ~((<uint64_t> 1) << x)     # x a group: its naming cell
+        if h.adjacent[HX_EDGE_A] & xbit:
+            edges &= ~1u
+        if h.adjacent[HX_EDGE_B] & xbit:
+            edges &= ~2u
     if xbit != 0 and zbit != 0:
         # three empty cells: only semi connections keyed by z with the carrier {z} (both full
         # connections empty) could follow, and the OR rule makes from those only the bridges,
@@ -714,7 +721,7 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
         hx_and_rule(h, p, q, m)
         hx_and_rule(h, q, p, m)
         i = hx_pair(HX_EDGE_A, HX_EDGE_B)
-        if h.num_vc[i]:
+        if h.num_vc[i] or (h.stop_at_semi and h.num_sc[i]):
             break
     i = hx_pair(HX_EDGE_A, HX_EDGE_B)
     if h.num_vc[i]:
@@ -939,7 +946,10 @@ cdef int hx_knowledge(HxWorker* w, uint64_t black0, uint64_t white0, uint64_t bl
     # opponent's connections are (both searches are sound, so the opponent cannot then hold a full
     # connection), and the opponent's search is saved.
     if own_search:
+        # only a win matters here: the first semi connection between the edges ends the search
+        w.conn.stop_at_semi = True
         hx_edge_connections(w.conn, g, own, opp, to_move, &mine)
+        w.conn.stop_at_semi = False
         if mine.has_vc:
             # with a full connection (or already joined in the filled position) every move wins
             m = mine.vc_carrier & empty
@@ -1142,7 +1152,9 @@ cdef void hx_mid_body(HxWorker* w, uint64_t black, uint64_t white, int to_move, 
                 # the position looks lost for its player (every move to be refuted): the threads
                 # share the refutations out; where it looks won they search the same best move
                 hx_spread(s, n, child_key, child_delta, th_phi, &best, &delta2)
-        tp = hx_sat(<uint64_t> th_delta - delta + child_phi[best])
+        # the child may grow until this position's delta reaches its threshold: with weak numbers
+        # that is while it stays below the hardest child, and past it one for one
+        tp = hx_sat(<uint64_t> th_delta - delta + (most if w.weak else child_phi[best]))
         if th_delta >= HX_INF:
             tp = HX_INF
         td = hx_sat(<uint64_t> delta2 + 1 + delta2 // 8)
