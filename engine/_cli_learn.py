@@ -26,6 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bootstrap-games", type=int, default=None, help="games of the rollout bootstrap (default --games)")
     p.add_argument("--bootstrap-simulations", type=int, default=None,
                    help="simulations of the rollout bootstrap (default --simulations)")
+    p.add_argument("--bootstrap-train-steps", type=int, default=None,
+                   help="optimizer steps of the first candidate, trained on generation 0's games alone "
+                   "(default --train-steps)")
     p.add_argument("--blocks", type=int, default=4, help="residual blocks (default 4)")
     p.add_argument("--channels", type=int, default=64, help="channels (default 64)")
     p.add_argument("--value-head", choices=("hlgauss", "wdl"), default="hlgauss")
@@ -118,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
         selfplay=SelfPlayConfig(simulations=args.simulations, parallel_games=args.parallel_games,
                                 batch_size=args.search_batch, temperature_moves=args.temperature_moves, seed=args.seed),
         bootstrap=args.bootstrap, bootstrap_games=args.bootstrap_games,
-        bootstrap_simulations=args.bootstrap_simulations, blocks=args.blocks, channels=args.channels, value_head=args.value_head,
+        bootstrap_simulations=args.bootstrap_simulations, bootstrap_train_steps=args.bootstrap_train_steps,
+        blocks=args.blocks, channels=args.channels, value_head=args.value_head,
         train_steps=args.train_steps if args.train_steps is not None else 500, batch_size=args.batch_size, learning_rate=args.lr, window=args.window,
         gate_games=args.gate_games, gate_threshold=args.gate_threshold, gate_simulations=args.gate_simulations,
         workers=args.workers, ray=args.ray, device=args.device, seed=args.seed, threads=args.threads)

@@ -230,6 +230,18 @@ def test_loop_end_to_end_with_gate_and_plot(tmp_path: Path) -> None:
     assert ReplayBuffer(run / "buffer").count() == records
 
 
+def test_bootstrap_train_steps_train_the_first_candidate_only(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    learn(run, _tiny(generations=2, games_per_generation=4, bootstrap="rollout", bootstrap_games=3,
+                     bootstrap_simulations=20, bootstrap_train_steps=7, train_steps=3, gate_games=2),
+          progress_bars=False)
+    log = read_log(run)
+    assert [e["steps"] for e in log if e["kind"] == "train"] == [7, 3]
+    assert [e["games"] for e in log if e["kind"] == "selfplay"] == [3, 4]
+    with pytest.raises(ValueError, match="bootstrap_train_steps"):
+        _tiny(bootstrap_train_steps=0)
+
+
 def test_resume_after_kill_keeps_records(tmp_path: Path) -> None:
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "engine.cli", "learn", "connect4", "--run", str(run), "--generations", "1",
