@@ -21,6 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--parallel-games", type=int, default=16, help="games played in lockstep per worker (default 16)")
     p.add_argument("--search-batch", type=int, default=8, help="leaves per search per evaluator call (default 8)")
     p.add_argument("--temperature-moves", type=int, default=10, help="plies sampled from the visits (default 10)")
+    p.add_argument("--value-mix", type=float, default=0.0,
+                   help="weight of the search's root value in the value targets, the rest the game's outcome "
+                   "(default 0: the outcome alone)")
     p.add_argument("--bootstrap", choices=("rollout", "network"), default="rollout",
                    help="who plays generation 0: MCTS with random rollouts (default) or the untrained net")
     p.add_argument("--bootstrap-games", type=int, default=None, help="games of the rollout bootstrap (default --games)")
@@ -119,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = LearnConfig(
         game=args.game, game_params=params, generations=args.generations, games_per_generation=args.games,
         selfplay=SelfPlayConfig(simulations=args.simulations, parallel_games=args.parallel_games,
-                                batch_size=args.search_batch, temperature_moves=args.temperature_moves, seed=args.seed),
+                                batch_size=args.search_batch, temperature_moves=args.temperature_moves, seed=args.seed,
+                                value_mix=args.value_mix),
         bootstrap=args.bootstrap, bootstrap_games=args.bootstrap_games,
         bootstrap_simulations=args.bootstrap_simulations, bootstrap_train_steps=args.bootstrap_train_steps,
         blocks=args.blocks, channels=args.channels, value_head=args.value_head,

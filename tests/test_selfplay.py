@@ -189,6 +189,28 @@ class _OpeningSpy:
         return self.inner.evaluate(states)
 
 
+def test_value_mix_averages_outcome_and_root_value() -> None:
+    game = games.load("hex", board_size=4)
+    targets = {}
+    for mix in (0.0, 0.5):
+        cfg = SelfPlayConfig(simulations=40, parallel_games=1, temperature_moves=4, seed=3, value_mix=mix)
+        (info,) = play_games(game, [mcts.RolloutEvaluator(seed=1)], 1, cfg)
+        rec = info["records"]
+        movers = rec.observations[:, 2, 0, 0].astype(int)   # plane 2: the mover's id
+        outcome = np.array([info["returns"][m] for m in movers], dtype=np.float32)
+        targets[mix] = (rec.values, outcome)
+    values, outcome = targets[0.0]
+    np.testing.assert_array_equal(values, outcome)            # AlphaZero's target: the outcome alone
+    values, outcome = targets[0.5]
+    root = (values - 0.5 * outcome) / 0.5                      # what the searches reported
+    assert np.all(np.abs(root) <= 1.0 + 1e-6)
+    assert not np.allclose(values, outcome)                    # the root values moved the targets
+    # the first position's root value is the search's value of the empty board, near even
+    assert abs(root[0]) < 0.6
+    with pytest.raises(ValueError, match="value_mix"):
+        SelfPlayConfig(value_mix=1.5)
+
+
 def test_match_alternates_colours() -> None:
     game = games.load("tictactoe")
     a, b = _OpeningSpy(mcts.RolloutEvaluator(seed=1)), _OpeningSpy(mcts.UniformEvaluator())
