@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -328,7 +329,7 @@ def test_solver_labels_keep_the_best_value() -> None:
 
 # ----------------------------------------------------------------------------- shipped models
 
-@pytest.mark.parametrize("name,params", [("connect4", {}), ("hex", {"board_size": 7})])
+@pytest.mark.parametrize("name,params", [("connect4", {}), ("hex", {"board_size": 7}), ("hex", {"board_size": 9})])
 def test_shipped_models_load_by_default_and_play_legal_moves(name: str, params: dict) -> None:
     from engine._factory import default_spec, make_player
 
@@ -337,7 +338,8 @@ def test_shipped_models_load_by_default_and_play_legal_moves(name: str, params: 
     assert path is not None and Path(path).stat().st_size < 5_000_000
     info = models.read_metadata(path)
     assert info.game == name
-    assert models.shipped_model(games.load("hex", board_size=9)) is None
+    assert models.shipped_model(games.load("hex", board_size=11)) is None
+    assert info.game_params == game.params
     assert default_spec(game)["model"] == path  # `plytree play` uses it by default
     player = make_player("default", game, seed=0)
     s = game.new_initial_state()
@@ -364,6 +366,24 @@ def test_shipped_connect4_strength_full() -> None:
     out = connect4_strength(models.shipped_model("connect4"), positions, simulations=800, workers=2)
     print(json.dumps({k: v for k, v in out.items() if k != "rows"}))
     assert out["policy"] >= 0.90 and out["search"] >= 0.98  # the goals (measured: 0.946, 0.998)
+
+
+@pytest.mark.slow
+def test_shipped_hex9_beats_ten_times_the_rollouts(tmp_path: Path) -> None:
+    """The goal of models/zoo/hex9.md, in a real tournament: MCTS-100 on the net against MCTS-1000
+    with random rollouts, 10 random openings, colours alternating (measured there: 200-0)."""
+    model = models.shipped_model("hex", board_size=9)
+    cmd = [sys.executable, "-m", "engine.cli", "tournament", "--game", "hex", "--board-size", "9",
+           "--player", f"name=net100,kind=mcts,model={model},simulations=100",
+           "--player", "name=rollouts1000,kind=mcts,simulations=1000", "--openings", "random",
+           "--openings-count", "10", "--openings-plies", "2", "--rounds", "10", "--out", str(tmp_path / "t"),
+           "--no-progress", "--no-plot"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("net100 vs rollouts1000:"))
+    wins, losses = (int(t) for t in re.search(r"\+(\d+) =\d+ -(\d+)", line).groups())
+    assert wins + losses == 20 and wins >= 16
 
 
 @pytest.mark.slow
