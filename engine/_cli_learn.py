@@ -21,11 +21,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--parallel-games", type=int, default=16, help="games played in lockstep per worker (default 16)")
     p.add_argument("--search-batch", type=int, default=8, help="leaves per search per evaluator call (default 8)")
     p.add_argument("--temperature-moves", type=int, default=10, help="plies sampled from the visits (default 10)")
+    p.add_argument("--value-mix", type=float, default=0.0,
+                   help="weight of the search's root value in the value targets, the rest the game's outcome "
+                   "(default 0: the outcome alone)")
     p.add_argument("--bootstrap", choices=("rollout", "network"), default="rollout",
                    help="who plays generation 0: MCTS with random rollouts (default) or the untrained net")
     p.add_argument("--bootstrap-games", type=int, default=None, help="games of the rollout bootstrap (default --games)")
     p.add_argument("--bootstrap-simulations", type=int, default=None,
                    help="simulations of the rollout bootstrap (default --simulations)")
+    p.add_argument("--bootstrap-train-steps", type=int, default=None,
+                   help="optimizer steps of the first candidate, trained on generation 0's games alone "
+                   "(default --train-steps)")
     p.add_argument("--blocks", type=int, default=4, help="residual blocks (default 4)")
     p.add_argument("--channels", type=int, default=64, help="channels (default 64)")
     p.add_argument("--value-head", choices=("hlgauss", "wdl"), default="hlgauss")
@@ -116,9 +122,11 @@ def run(args: argparse.Namespace) -> int:
     cfg = LearnConfig(
         game=args.game, game_params=params, generations=args.generations, games_per_generation=args.games,
         selfplay=SelfPlayConfig(simulations=args.simulations, parallel_games=args.parallel_games,
-                                batch_size=args.search_batch, temperature_moves=args.temperature_moves, seed=args.seed),
+                                batch_size=args.search_batch, temperature_moves=args.temperature_moves, seed=args.seed,
+                                value_mix=args.value_mix),
         bootstrap=args.bootstrap, bootstrap_games=args.bootstrap_games,
-        bootstrap_simulations=args.bootstrap_simulations, blocks=args.blocks, channels=args.channels, value_head=args.value_head,
+        bootstrap_simulations=args.bootstrap_simulations, bootstrap_train_steps=args.bootstrap_train_steps,
+        blocks=args.blocks, channels=args.channels, value_head=args.value_head,
         train_steps=args.train_steps if args.train_steps is not None else 500, batch_size=args.batch_size, learning_rate=args.lr, window=args.window,
         gate_games=args.gate_games, gate_threshold=args.gate_threshold, gate_simulations=args.gate_simulations,
         workers=args.workers, ray=args.ray, device=args.device, seed=args.seed, threads=args.threads)

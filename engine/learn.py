@@ -49,6 +49,10 @@ class LearnConfig:
             of the untrained network; ``"network"``: the random network plays them.
         bootstrap_games, bootstrap_simulations: games and simulations of the rollout bootstrap
             (None: as the other generations); rollouts in C are cheap, so more of both pays.
+        bootstrap_train_steps: optimizer steps of the first candidate, the one trained on generation
+            0's games alone (None: ``train_steps``); with a strong rollout bootstrap this first
+            training is a distillation of MCTS with rollouts and deserves more steps than the
+            later generations' fine-tuning.
         blocks, channels, value_head, num_bins: the network.
         train_steps, batch_size, learning_rate: training per generation.
         window: newest records trained on.
@@ -69,6 +73,7 @@ class LearnConfig:
     bootstrap: str = "rollout"
     bootstrap_games: Optional[int] = None
     bootstrap_simulations: Optional[int] = None
+    bootstrap_train_steps: Optional[int] = None
     blocks: int = 4
     channels: int = 64
     value_head: str = "hlgauss"
@@ -85,6 +90,10 @@ class LearnConfig:
     device: str = "cpu"
     seed: int = 0
     threads: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        if self.bootstrap_train_steps is not None and self.bootstrap_train_steps < 1:
+            raise ValueError(f"bootstrap_train_steps must be positive (or None), got {self.bootstrap_train_steps}")
 
     def to_json(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -330,9 +339,10 @@ def learn(run_dir: str | os.PathLike, cfg: LearnConfig, *, progress_bars: bool =
         if not onnx.exists():
             net, _ = load_checkpoint(_paths(run, best)[0])
             records = buffer.load(cfg.window)
-            tcfg = TrainConfig(steps=cfg.train_steps, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+            steps = cfg.train_steps if gen > 0 or cfg.bootstrap_train_steps is None else cfg.bootstrap_train_steps
+            tcfg = TrainConfig(steps=steps, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
                                device=cfg.device, seed=cfg.seed + cand, threads=cfg.threads)
-            with tqdm(total=cfg.train_steps, desc=f"gen {cand} train", unit="step", disable=not progress_bars,
+            with tqdm(total=steps, desc=f"gen {cand} train", unit="step", disable=not progress_bars,
                       leave=False) as bar:
                 def on_step(step: int, parts: dict[str, float]) -> None:
                     bar.update(1)

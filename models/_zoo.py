@@ -10,6 +10,7 @@ ZOO = Path(__file__).resolve().parent / "zoo"
 _SHIPPED: dict[tuple[str, tuple[tuple[str, Any], ...]], str] = {
     ("connect4", ()): "connect4.onnx",
     ("hex", (("board_size", 7), ("swap", False))): "hex7.onnx",
+    ("hex", (("board_size", 9), ("swap", False))): "hex9.onnx",
 }
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -189,6 +190,28 @@ class _OpeningSpy:
         return self.inner.evaluate(states)
 
 
+def test_value_mix_averages_outcome_and_root_value() -> None:
+    game = games.load("hex", board_size=4)
+    targets = {}
+    for mix in (0.0, 0.5):
+        cfg = SelfPlayConfig(simulations=40, parallel_games=1, temperature_moves=4, seed=3, value_mix=mix)
+        (info,) = play_games(game, [mcts.RolloutEvaluator(seed=1)], 1, cfg)
+        rec = info["records"]
+        movers = rec.observations[:, 2, 0, 0].astype(int)   # plane 2: the mover's id
+        outcome = np.array([info["returns"][m] for m in movers], dtype=np.float32)
+        targets[mix] = (rec.values, outcome)
+    values, outcome = targets[0.0]
+    np.testing.assert_array_equal(values, outcome)            # AlphaZero's target: the outcome alone
+    values, outcome = targets[0.5]
+    root = (values - 0.5 * outcome) / 0.5                      # what the searches reported
+    assert np.all(np.abs(root) <= 1.0 + 1e-6)
+    assert not np.allclose(values, outcome)                    # the root values moved the targets
+    # the first position's root value is the search's value of the empty board, near even
+    assert abs(root[0]) < 0.6
+    with pytest.raises(ValueError, match="value_mix"):
+        SelfPlayConfig(value_mix=1.5)
+
+
 def test_match_alternates_colours() -> None:
     game = games.load("tictactoe")
     a, b = _OpeningSpy(mcts.RolloutEvaluator(seed=1)), _OpeningSpy(mcts.UniformEvaluator())
@@ -228,6 +251,18 @@ def test_loop_end_to_end_with_gate_and_plot(tmp_path: Path) -> None:
     records = ReplayBuffer(run / "buffer").count()
     assert learn(run, _tiny(), progress_bars=False) == state
     assert ReplayBuffer(run / "buffer").count() == records
+
+
+def test_bootstrap_train_steps_train_the_first_candidate_only(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    learn(run, _tiny(generations=2, games_per_generation=4, bootstrap="rollout", bootstrap_games=3,
+                     bootstrap_simulations=20, bootstrap_train_steps=7, train_steps=3, gate_games=2),
+          progress_bars=False)
+    log = read_log(run)
+    assert [e["steps"] for e in log if e["kind"] == "train"] == [7, 3]
+    assert [e["games"] for e in log if e["kind"] == "selfplay"] == [3, 4]
+    with pytest.raises(ValueError, match="bootstrap_train_steps"):
+        _tiny(bootstrap_train_steps=0)
 
 
 def test_resume_after_kill_keeps_records(tmp_path: Path) -> None:
@@ -294,7 +329,7 @@ def test_solver_labels_keep_the_best_value() -> None:
 
 # ----------------------------------------------------------------------------- shipped models
 
-@pytest.mark.parametrize("name,params", [("connect4", {}), ("hex", {"board_size": 7})])
+@pytest.mark.parametrize("name,params", [("connect4", {}), ("hex", {"board_size": 7}), ("hex", {"board_size": 9})])
 def test_shipped_models_load_by_default_and_play_legal_moves(name: str, params: dict) -> None:
     from engine._factory import default_spec, make_player
 
@@ -303,7 +338,8 @@ def test_shipped_models_load_by_default_and_play_legal_moves(name: str, params: 
     assert path is not None and Path(path).stat().st_size < 5_000_000
     info = models.read_metadata(path)
     assert info.game == name
-    assert models.shipped_model(games.load("hex", board_size=9)) is None
+    assert models.shipped_model(games.load("hex", board_size=11)) is None
+    assert info.game_params == game.params
     assert default_spec(game)["model"] == path  # `plytree play` uses it by default
     player = make_player("default", game, seed=0)
     s = game.new_initial_state()
@@ -330,6 +366,24 @@ def test_shipped_connect4_strength_full() -> None:
     out = connect4_strength(models.shipped_model("connect4"), positions, simulations=800, workers=2)
     print(json.dumps({k: v for k, v in out.items() if k != "rows"}))
     assert out["policy"] >= 0.90 and out["search"] >= 0.98  # the goals (measured: 0.946, 0.998)
+
+
+@pytest.mark.slow
+def test_shipped_hex9_beats_ten_times_the_rollouts(tmp_path: Path) -> None:
+    """The goal of models/zoo/hex9.md, in a real tournament: MCTS-100 on the net against MCTS-1000
+    with random rollouts, 10 random openings, colours alternating (measured there: 200-0)."""
+    model = models.shipped_model("hex", board_size=9)
+    cmd = [sys.executable, "-m", "engine.cli", "tournament", "--game", "hex", "--board-size", "9",
+           "--player", f"name=net100,kind=mcts,model={model},simulations=100",
+           "--player", "name=rollouts1000,kind=mcts,simulations=1000", "--openings", "random",
+           "--openings-count", "10", "--openings-plies", "2", "--rounds", "10", "--out", str(tmp_path / "t"),
+           "--no-progress", "--no-plot"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("net100 vs rollouts1000:"))
+    wins, losses = (int(t) for t in re.search(r"\+(\d+) =\d+ -(\d+)", line).groups())
+    assert wins + losses == 20 and wins >= 16
 
 
 @pytest.mark.slow
