@@ -55,6 +55,7 @@ cdef extern from *:
     static inline long long hx_atomic_add64(long long* p, long long v) { return __atomic_add_fetch(p, v, __ATOMIC_RELAXED); }
     static inline void hx_atomic_add16(unsigned short* p, int v) { __atomic_fetch_add(p, (unsigned short) v, __ATOMIC_RELAXED); }
     static inline int hx_atomic_load_int(int* p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+    static inline unsigned short hx_atomic_load16(unsigned short* p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
     static inline void hx_atomic_store_int(int* p, int v) { __atomic_store_n(p, v, __ATOMIC_RELAXED); }
     """
     int hx_popcount(unsigned long long x) nogil
@@ -64,6 +65,7 @@ cdef extern from *:
     long long hx_atomic_add64(long long* p, long long v) nogil
     void hx_atomic_add16(unsigned short* p, int v) nogil
     int hx_atomic_load_int(int* p) nogil
+    unsigned short hx_atomic_load16(unsigned short* p) nogil
     void hx_atomic_store_int(int* p, int v) nogil
 
 cdef enum:
@@ -1114,10 +1116,10 @@ cdef void hx_mid_body(HxWorker* w, uint64_t black, uint64_t white, int to_move, 
         if c.phi == 0:
             # the other moves outside the opponent's proof set lose too: those to come are skipped,
             # those already listed cut
-            hx_cut_outside(s, n, n - 1, child_key, child_move, child_phi, child_delta, child_cut, &moves)
+            hx_cut_outside(s, n, n - 1, child_key, child_move, child_phi, child_delta, child_cut, &moves, &prune)
     while True:
         if shared:
-            hx_refresh(s, n, child_key, child_move, child_phi, child_delta, child_cut, child_done, &moves)
+            hx_refresh(s, n, child_key, child_move, child_phi, child_delta, child_cut, child_done, &moves, &prune)
         phi = HX_INF
         delta2 = HX_INF
         delta = 0
@@ -1170,7 +1172,7 @@ cdef void hx_mid_body(HxWorker* w, uint64_t black, uint64_t white, int to_move, 
             hx_mid(w, black, white | bit, 0, child_key[best], tp, td, &child_phi[best], &child_delta[best])
         if child_phi[best] == 0 and not hx_stopped(s):
             child_done[best] = True
-            hx_cut_outside(s, n, best, child_key, child_move, child_phi, child_delta, child_cut, &moves)
+            hx_cut_outside(s, n, best, child_key, child_move, child_phi, child_delta, child_cut, &moves, &prune)
     if n == 0:
         phi = HX_INF
         delta = 0
@@ -1211,11 +1213,11 @@ cdef void hx_spread(HxSolver* s, int n, const uint64_t* child_key, const uint32_
     the other choice can make progress within `th_phi`)."""
     cdef uint32_t eff, best_eff = HX_INF, second = HX_INF
     cdef int i, pick = -1
-    if not hx_busy(s, child_key[best[0]])[0]:
+    if not hx_atomic_load16(hx_busy(s, child_key[best[0]])):
         return
     for i in range(n):
         eff = child_delta[i]
-        if eff != 0 and eff < HX_INF and hx_busy(s, child_key[i])[0]:
+        if eff != 0 and eff < HX_INF and hx_atomic_load16(hx_busy(s, child_key[i])):
             eff = hx_sat(<uint64_t> eff * 2 + 1)
         if eff < best_eff:
             second = best_eff
@@ -1237,11 +1239,16 @@ cdef inline void hx_deadline_check(HxWorker* w) noexcept nogil:
 
 
 cdef void hx_cut_outside(HxSolver* s, int n, int lost, const uint64_t* child_key, const int8_t* child_move,
-                         uint32_t* child_phi, uint32_t* child_delta, bint* child_cut, uint64_t* moves) noexcept nogil:
-    """The move `lost` loses: so does every other one outside the opponent's proof set (cut)."""
+                         uint32_t* child_phi, uint32_t* child_delta, bint* child_cut, uint64_t* moves,
+                         uint64_t* prune) noexcept nogil:
+    """The move `lost` loses: so does every other one outside the opponent's proof set (cut). That
+    set joins `prune`, the cells the position's pruning relies on: the child's entry may later hold
+    another proof (another thread's, or a new one after eviction), and the cut must stay justified
+    by the proof set of the position."""
     cdef uint64_t keep = hx_proof_of(s, child_key[lost]) | ((<uint64_t> 1) << child_move[lost])
     cdef int i
     moves[0] &= keep
+    prune[0] |= keep
     for i in range(n):
         if not child_cut[i] and child_phi[i] != 0 and not (keep >> child_move[i]) & 1:
             child_cut[i] = True
@@ -1251,7 +1258,7 @@ cdef void hx_cut_outside(HxSolver* s, int n, int lost, const uint64_t* child_key
 
 cdef void hx_refresh(HxSolver* s, int n, const uint64_t* child_key, const int8_t* child_move,
                      uint32_t* child_phi, uint32_t* child_delta, bint* child_cut, bint* child_done,
-                     uint64_t* moves) noexcept nogil:
+                     uint64_t* moves, uint64_t* prune) noexcept nogil:
     """Reads the children's numbers again from the shared table (other threads search them too); a
     child another thread proved lost for this position's player cuts its siblings as hx_mid does."""
     cdef HxEntry c
@@ -1263,7 +1270,7 @@ cdef void hx_refresh(HxSolver* s, int n, const uint64_t* child_key, const int8_t
         child_delta[i] = c.delta
         if c.phi == 0:
             child_done[i] = True
-            hx_cut_outside(s, n, i, child_key, child_move, child_phi, child_delta, child_cut, moves)
+            hx_cut_outside(s, n, i, child_key, child_move, child_phi, child_delta, child_cut, moves, prune)
 
 
 cdef bint hx_has_joined(const HxGeometry* g, uint64_t own, int player) noexcept nogil:
@@ -1341,7 +1348,7 @@ cdef class HexDfpn:
 
     Args:
         board_size: N, from 3 to 8.
-        table_bits: log2 of the number of transposition-table buckets (4 entries of 48 bytes each: 48 MiB at 18).
+        table_bits: log2 of the number of transposition-table buckets (4 entries of 40 bytes each: 40 MiB at 18).
         empty_pair_max: largest carrier H-search keeps between two empty cells (more finds more
             connections and costs more per position).
         threads: search threads sharing the table (each runs the search from the root; a position
@@ -1355,6 +1362,7 @@ cdef class HexDfpn:
     cdef HxWorker* workers
     cdef readonly int board_size
     cdef readonly int threads
+    cdef list _helpers
 
     def __cinit__(self, int board_size, *, int table_bits=18, int empty_pair_max=2, int threads=1):
         cdef uint64_t seed = 0x4865784466706E
@@ -1369,6 +1377,7 @@ cdef class HexDfpn:
             raise ValueError(f"threads must be in [1, 64], got {threads}")
         self.board_size = board_size
         self.threads = threads
+        self._helpers = []
         self.s = <HxSolver*> calloc(1, sizeof(HxSolver))
         self.workers = <HxWorker*> calloc(threads, sizeof(HxWorker))
         if self.s == NULL or self.workers == NULL:
@@ -1480,29 +1489,36 @@ cdef class HexDfpn:
         cdef uint64_t key = self._key(b, w, tm)
         if hx_has_joined(&self.s.geo, b, 0) or hx_has_joined(&self.s.geo, w, 1):
             raise UnsolvableError("the game is already over")
+        self._join_helpers()   # an interrupted earlier search may have left some running
         cdef int i
         for i in range(self.threads):
             self.workers[i].nodes = 0
             self.workers[i].expansions = 0
             self.workers[i].conn.searches = 0
         self.s.total_nodes = 0
-        self.s.aborted = False
+        hx_atomic_store_int(&self.s.aborted, 0)
         memset(self.s.busy, 0, sizeof(self.s.busy))
         # a budget past 2^62 positions can never run out: no limit (and no overflow of the C field)
         self.s.max_nodes = -1 if max_nodes is None or max_nodes >= 1 << 62 else int(max_nodes)
         self.s.deadline = -1.0 if time_limit is None else hx_now() + float(time_limit)
-        helpers = [threading.Thread(target=self._help, args=(i, black, white, to_move), daemon=True)
-                   for i in range(1, self.threads)]
-        for t in helpers:
-            t.start()
         try:
+            for i in range(1, self.threads):
+                t = threading.Thread(target=self._help, args=(i, black, white, to_move), daemon=True)
+                t.start()
+                self._helpers.append(t)
             with nogil:
                 result = hx_solve(&self.workers[0], b, w, tm, key)
         finally:
-            self.s.aborted = True     # the helpers stop at their next position
-            for t in helpers:
-                t.join()
+            hx_atomic_store_int(&self.s.aborted, 1)     # the helpers stop at their next position
+            self._join_helpers()
         return 1 if result == HX_WIN else (-1 if result == HX_LOSS else 0)
+
+    def _join_helpers(self) -> None:
+        """Stops and waits for the helper threads of the last search (started ones only)."""
+        hx_atomic_store_int(&self.s.aborted, 1)
+        while self._helpers:
+            self._helpers[len(self._helpers) - 1].join()    # (no negative indices in this module)
+            self._helpers.pop()
 
     def _help(self, int index, black: int, white: int, int to_move) -> None:
         """A helper thread's search from the root (solve_bits has set the shared state up)."""
