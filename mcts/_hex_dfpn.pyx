@@ -601,10 +601,12 @@ cdef void hx_and_rule(HxConnections* h, int x, int z, uint64_t c1) noexcept nogi
             edges &= ~1u
         if h.adjacent[HX_EDGE_B] & xbit:
             edges &= ~2u
-    if xbit != 0 and zbit != 0:
+    if xbit != 0 and (zbit != 0 or hx_popcount(c1) > h.empty_pair_max):
         # three empty cells: only semi connections keyed by z with the carrier {z} (both full
         # connections empty) could follow, and the OR rule makes from those only the bridges,
-        # which are stored from the start: only groups and edges are worth joining to here
+        # which are stored from the start: only groups and edges are worth joining to here.
+        # Nor can x join an empty y through a group once c1 alone is past the carrier bound
+        # between two empty cells.
         cells &= h.group_cells
     while cells or edges:
         if cells:
