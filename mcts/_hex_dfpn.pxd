@@ -38,6 +38,7 @@ ctypedef struct HxConnections:
     uint8_t num_vc[HX_PAIRS]            # full connections stored per pair
     uint8_t num_sc[HX_PAIRS]            # semi connections stored per pair
     uint64_t adjacent[HX_POINTS]        # empty cells adjacent to each point
+    uint64_t adjacent_groups[HX_POINTS] # for an empty cell: the naming cells of the groups next to it (0 for others)
     uint64_t partner_cells[HX_POINTS]   # the cell points (groups included) each point has a full connection with
     uint8_t partner_edges[HX_POINTS]    # the same for the edges: bit 0 first edge, bit 1 second edge
     bint is_stone[HX_POINTS]            # whether the point is a group (or an edge) rather than an empty cell

@@ -590,7 +590,7 @@ cdef void hx_and_rule(HxConnections* h, int x, int z, uint64_t c1) noexcept nogi
     # a partner y inside c1, or x itself, joins nothing; a carrier meeting c1 or holding x neither;
     # and neither does a cell adjacent to x (their connection with the empty carrier covers
     # every other), nor an edge x touches
-    cdef uint64_t cells = h.partner_cells[z] & ~c1 & ~xbit & ~h.adjacent[x], clash = c1 | xbit
+    cdef uint64_t cells = h.partner_cells[z] & ~c1 & ~xbit & ~h.adjacent[x] & ~h.adjacent_groups[x], clash = c1 | xbit
     cdef unsigned int edges = h.partner_edges[z]
     if x >= HX_CELLS:
         edges &= ~(1u << (x - HX_CELLS))
@@ -653,6 +653,8 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
     h.min_bucket = HX_CELLS + 1
     h.adjacent[HX_EDGE_A] = edge_a & empty
     h.adjacent[HX_EDGE_B] = edge_b & empty
+    h.adjacent_groups[HX_EDGE_A] = 0
+    h.adjacent_groups[HX_EDGE_B] = 0
     h.is_stone[HX_EDGE_A] = True
     h.is_stone[HX_EDGE_B] = True
     h.points[0] = HX_EDGE_A
@@ -681,6 +683,7 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
             h.is_stone[p] = True
             h.group_cells |= (<uint64_t> 1) << p
             h.adjacent[p] = 0
+            h.adjacent_groups[p] = 0
             h.points[h.num_points] = <int16_t> p
             h.num_points += 1
         h.adjacent[p] |= hx_expand(g, group) & empty
@@ -689,8 +692,19 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
         cell = hx_lowest(m)
         m &= m - 1
         h.adjacent[cell] = g.neighbours[cell] & empty
+        h.adjacent_groups[cell] = 0
         h.points[h.num_points] = <int16_t> cell
         h.num_points += 1
+    # the groups next to each empty cell (the AND rule skips them as partners of that cell)
+    m = h.group_cells
+    while m:
+        p = hx_lowest(m)
+        m &= m - 1
+        grown = h.adjacent[p]
+        while grown:
+            cell = hx_lowest(grown)
+            grown &= grown - 1
+            h.adjacent_groups[cell] |= (<uint64_t> 1) << p
     # adjacent points are fully connected with an empty carrier
     for t in range(h.num_points):
         p = h.points[t]
