@@ -41,7 +41,6 @@ ctypedef struct HxConnections:
     uint64_t adjacent_groups[HX_POINTS] # for an empty cell: the naming cells of the groups next to it (0 for others)
     uint64_t partner_cells[HX_POINTS]   # the cell points (groups included) each point has a full connection with
     uint8_t partner_edges[HX_POINTS]    # the same for the edges: bit 0 first edge, bit 1 second edge
-    bint is_stone[HX_POINTS]            # whether the point is a group (or an edge) rather than an empty cell
     uint64_t group_cells                # the cell naming each group point (its lowest stone)
     uint64_t empty_cells                # the empty cells (the points that are cells)
     int16_t points[HX_POINTS]           # the points of this position
@@ -101,8 +100,6 @@ ctypedef struct HxWorker:
     long long nodes              # positions evaluated by this thread (two H-searches at most each)
     long long expansions         # interior positions expanded by this thread
     long long loops              # children chosen by this thread (the clock is read every so many)
-    bint weak                    # the disproof number: the hardest child plus one per other open child (weak
-                                 # proof numbers) instead of the sum over the children
     uint32_t eval_work           # evaluation: work of the filled position's stored proof it reused (1: none)
 
 

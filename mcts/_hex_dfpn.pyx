@@ -641,7 +641,6 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
     out.sc_and = g.all_cells
     memset(h.num_vc, 0, sizeof(h.num_vc))
     memset(h.num_sc, 0, sizeof(h.num_sc))
-    memset(h.is_stone, 0, sizeof(h.is_stone))
     memset(h.partner_cells, 0, sizeof(h.partner_cells))
     memset(h.partner_edges, 0, sizeof(h.partner_edges))
     h.num_points = 0
@@ -655,8 +654,6 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
     h.adjacent[HX_EDGE_B] = edge_b & empty
     h.adjacent_groups[HX_EDGE_A] = 0
     h.adjacent_groups[HX_EDGE_B] = 0
-    h.is_stone[HX_EDGE_A] = True
-    h.is_stone[HX_EDGE_B] = True
     h.points[0] = HX_EDGE_A
     h.points[1] = HX_EDGE_B
     h.num_points = 2
@@ -680,7 +677,6 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
             p = HX_EDGE_B
         else:
             p = hx_lowest(group)
-            h.is_stone[p] = True
             h.group_cells |= (<uint64_t> 1) << p
             h.adjacent[p] = 0
             h.adjacent_groups[p] = 0
@@ -712,7 +708,7 @@ cdef void hx_edge_connections(HxConnections* h, const HxGeometry* g, uint64_t ow
         while m:
             q = hx_lowest(m)
             m &= m - 1
-            if h.is_stone[p] or q > p:
+            if not hx_point_bit(h, p) or q > p:
                 hx_add_vc(h, p, q, 0)
     # two empty cells bridged through two empty cells (found by the rules too; listed first, it
     # keeps larger carriers out)
@@ -884,9 +880,14 @@ cdef void hx_store_filled(HxSolver* s, uint64_t black, uint64_t white, int to_mo
     hx_tt_write(s, &e)
 
 
-cdef inline bint hx_should_stop(HxWorker* w) noexcept nogil:
-    """Counts an evaluation and tells whether the search must stop (a limit, or another thread
-    proved the root)."""
+cdef inline void hx_clock(HxSolver* s, long long count) noexcept nogil:
+    """Reads the clock every HX_TIME_CHECK counts and stops the search past the deadline."""
+    if s.deadline >= 0 and count % HX_TIME_CHECK == 0 and hx_now() > s.deadline:
+        hx_atomic_store_int(&s.aborted, 1)
+
+
+cdef inline void hx_count_evaluation(HxWorker* w) noexcept nogil:
+    """Counts an evaluation and stops the search at the node or time limit."""
     cdef HxSolver* s = w.s
     cdef long long total
     w.nodes += 1
@@ -894,10 +895,9 @@ cdef inline bint hx_should_stop(HxWorker* w) noexcept nogil:
         total = hx_atomic_add64(&s.total_nodes, 1)
     else:
         total = w.nodes
-    if (s.max_nodes >= 0 and total >= s.max_nodes) or (
-            s.deadline >= 0 and w.nodes % HX_TIME_CHECK == 0 and hx_now() > s.deadline):
+    if s.max_nodes >= 0 and total >= s.max_nodes:
         hx_atomic_store_int(&s.aborted, 1)
-    return hx_atomic_load_int(&s.aborted) != 0
+    hx_clock(s, w.nodes)
 
 
 cdef int hx_evaluate(HxWorker* w, uint64_t black, uint64_t white, int to_move, bint use_table, bint own_search,
@@ -924,7 +924,7 @@ cdef int hx_evaluate(HxWorker* w, uint64_t black, uint64_t white, int to_move, b
     cdef uint64_t black0 = black, white0 = white
     w.eval_work = 1
     opp_sc[0] = True
-    hx_should_stop(w)
+    hx_count_evaluation(w)
     moves[0] = 0
     best[0] = -1
     hx_fill(&s.geo, &black, &white)
@@ -1069,7 +1069,7 @@ cdef void hx_mid_body(HxWorker* w, uint64_t black, uint64_t white, int to_move, 
 
     With several threads the children's numbers are read again from the shared table before each
     choice (another thread may have moved or proven them), and a child another thread is searching
-    counts as half as promising again as its numbers say (hx_spread), so the threads spread out.
+    counts with twice its disproof number (hx_spread), so the threads spread out.
     """
     cdef HxSolver* s = w.s
     cdef HxEntry e, c
@@ -1079,7 +1079,6 @@ cdef void hx_mid_body(HxWorker* w, uint64_t black, uint64_t white, int to_move, 
     cdef uint32_t child_delta[HX_CELLS]
     cdef int8_t child_move[HX_CELLS]
     cdef bint child_cut[HX_CELLS]
-    cdef bint child_done[HX_CELLS]
     cdef int n = 0, i, best, cell
     cdef uint32_t phi, delta2, tp, td, most
     cdef uint64_t delta, work0 = w.nodes, filled_black, filled_white, relied
@@ -1125,7 +1124,6 @@ cdef void hx_mid_body(HxWorker* w, uint64_t black, uint64_t white, int to_move, 
         child_phi[n] = c.phi
         child_delta[n] = c.delta
         child_cut[n] = False
-        child_done[n] = c.phi == 0
         n += 1
         if c.delta == 0:
             break   # a move to a lost position: proven
@@ -1135,7 +1133,7 @@ cdef void hx_mid_body(HxWorker* w, uint64_t black, uint64_t white, int to_move, 
             hx_cut_outside(s, n, n - 1, child_key, child_move, child_phi, child_delta, child_cut, &moves, &prune)
     while True:
         if shared:
-            hx_refresh(s, n, child_key, child_move, child_phi, child_delta, child_cut, child_done, &moves, &prune)
+            hx_refresh(s, n, child_key, child_move, child_phi, child_delta, child_cut, &moves, &prune)
         phi = HX_INF
         delta2 = HX_INF
         delta = 0
@@ -1148,15 +1146,12 @@ cdef void hx_mid_body(HxWorker* w, uint64_t black, uint64_t white, int to_move, 
                 best = i
             elif child_delta[i] < delta2:
                 delta2 = child_delta[i]
-            if w.weak:
-                # weak disproof number: the hardest child plus one for each other open one
-                if child_phi[i] > most:
-                    most = child_phi[i]
-                if child_phi[i] != 0:
-                    delta += 1
-            else:
-                delta += child_phi[i]
-        if w.weak and most != 0:
+            # weak disproof number: the hardest child plus one for each other open one
+            if child_phi[i] > most:
+                most = child_phi[i]
+            if child_phi[i] != 0:
+                delta += 1
+        if most != 0:
             delta = HX_INF if most >= HX_INF else most + delta - 1
         if phi == 0:
             delta = HX_INF
@@ -1165,14 +1160,17 @@ cdef void hx_mid_body(HxWorker* w, uint64_t black, uint64_t white, int to_move, 
         if phi == 0 or delta == 0 or phi >= th_phi or delta >= th_delta or hx_stopped(s):
             break
         if shared:
-            hx_deadline_check(w)
+            # a thread may go on choosing children other threads have just searched, without
+            # evaluating: the clock is read between choices too
+            w.loops += 1
+            hx_clock(s, w.loops)
             if delta <= phi:
                 # the position looks lost for its player (every move to be refuted): the threads
                 # share the refutations out; where it looks won they search the same best move
                 hx_spread(s, n, child_key, child_delta, th_phi, &best, &delta2)
         # the child may grow until this position's delta reaches its threshold: with weak numbers
         # that is while it stays below the hardest child, and past it one for one
-        tp = hx_sat(<uint64_t> th_delta - delta + (most if w.weak else child_phi[best]))
+        tp = hx_sat(<uint64_t> th_delta - delta + most)
         if th_delta >= HX_INF:
             tp = HX_INF
         td = hx_sat(<uint64_t> delta2 + 1 + delta2 // 8)
@@ -1187,7 +1185,6 @@ cdef void hx_mid_body(HxWorker* w, uint64_t black, uint64_t white, int to_move, 
         else:
             hx_mid(w, black, white | bit, 0, child_key[best], tp, td, &child_phi[best], &child_delta[best])
         if child_phi[best] == 0 and not hx_stopped(s):
-            child_done[best] = True
             hx_cut_outside(s, n, best, child_key, child_move, child_phi, child_delta, child_cut, &moves, &prune)
     if n == 0:
         phi = HX_INF
@@ -1224,8 +1221,8 @@ cdef void hx_mid_body(HxWorker* w, uint64_t black, uint64_t white, int to_move, 
 
 cdef void hx_spread(HxSolver* s, int n, const uint64_t* child_key, const uint32_t* child_delta, uint32_t th_phi,
                     int* best, uint32_t* delta2) noexcept nogil:
-    """With several threads: the child to search when a child another thread is searching counts as
-    half as promising again as its numbers say (`best`, `delta2`: the plain choice, replaced when
+    """With several threads: the child to search when a child another thread is searching counts with
+    twice its disproof number (`best`, `delta2`: the plain choice, replaced when
     the other choice can make progress within `th_phi`)."""
     cdef uint32_t eff, best_eff = HX_INF, second = HX_INF
     cdef int i, pick = -1
@@ -1244,14 +1241,6 @@ cdef void hx_spread(HxSolver* s, int n, const uint64_t* child_key, const uint32_
     if pick >= 0 and pick != best[0] and child_delta[pick] < th_phi and child_delta[pick] <= second:
         best[0] = pick
         delta2[0] = second
-
-
-cdef inline void hx_deadline_check(HxWorker* w) noexcept nogil:
-    """A clock read now and then between evaluations too (a thread may go on choosing children
-    that other threads have just searched)."""
-    w.loops += 1
-    if w.s.deadline >= 0 and w.loops % HX_TIME_CHECK == 0 and hx_now() > w.s.deadline:
-        hx_atomic_store_int(&w.s.aborted, 1)
 
 
 cdef void hx_cut_outside(HxSolver* s, int n, int lost, const uint64_t* child_key, const int8_t* child_move,
@@ -1273,19 +1262,18 @@ cdef void hx_cut_outside(HxSolver* s, int n, int lost, const uint64_t* child_key
 
 
 cdef void hx_refresh(HxSolver* s, int n, const uint64_t* child_key, const int8_t* child_move,
-                     uint32_t* child_phi, uint32_t* child_delta, bint* child_cut, bint* child_done,
+                     uint32_t* child_phi, uint32_t* child_delta, bint* child_cut,
                      uint64_t* moves, uint64_t* prune) noexcept nogil:
     """Reads the children's numbers again from the shared table (other threads search them too); a
     child another thread proved lost for this position's player cuts its siblings as hx_mid does."""
     cdef HxEntry c
     cdef int i
     for i in range(n):
-        if child_cut[i] or child_done[i] or not hx_tt_read(s, child_key[i], &c):
-            continue
+        if child_phi[i] == 0 or not hx_tt_read(s, child_key[i], &c):
+            continue     # cut, or proven lost for this position's player, its cut made
         child_phi[i] = c.phi
         child_delta[i] = c.delta
         if c.phi == 0:
-            child_done[i] = True
             hx_cut_outside(s, n, i, child_key, child_move, child_phi, child_delta, child_cut, moves, prune)
 
 
@@ -1405,9 +1393,6 @@ cdef class HexDfpn:
             if self.workers[i].conn == NULL:
                 raise MemoryError("no memory for the Hex solver's connection tables")
             self.workers[i].conn.empty_pair_max = empty_pair_max
-            # weak disproof numbers everywhere (a portfolio with the sum in every other thread
-            # searched longer: the two kinds of numbers mixed in the shared table mislead both)
-            self.workers[i].weak = True
         self.s.table = <HxEntry*> calloc((<size_t> 1 << table_bits) * HX_BUCKET, sizeof(HxEntry))
         self.s.locks = <uint8_t*> calloc(<size_t> 1 << table_bits, sizeof(uint8_t))
         if self.s.table == NULL or self.s.locks == NULL:
