@@ -71,6 +71,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                     "proves, fine-tune --init on them (engine/_hex_proof_data.py)")
     pf.add_argument("--proof-nodes", type=int, default=20_000, help="solver positions per labelled position (default 20000)")
     pf.add_argument("--min-stones", type=int, default=2, help="fewest stones of a labelled position (default 2)")
+    pf.add_argument("--proof-play", type=float, default=0.0, metavar="P",
+                    help="chance that a player the solver proves won (within --proof-nodes / 10 positions) plays "
+                    "the proof's move instead of the search's (default 0: the search always)")
     ce = p.add_argument_group("chess-eval (the learned chess evaluation)")
     ce.add_argument("--data", default=None, help="shard directory of labelled positions (created; existing shards are "
                     "kept); training reads also the directories of --extra-data")
@@ -144,8 +147,10 @@ def _run_proofs(args: argparse.Namespace) -> int:
         raise ProofRecipeError("--proofs needs --init FILE.onnx (the network to start from)")
     if args.proof_nodes < 1 or args.min_stones < 0:
         raise ProofRecipeError("--proof-nodes must be positive and --min-stones non-negative")
+    if not 0.0 <= args.proof_play <= 1.0:
+        raise ProofRecipeError(f"--proof-play is a chance in [0, 1], not {args.proof_play}")
     cfg = ProofLabelConfig(simulations=args.simulations, max_nodes=args.proof_nodes, min_stones=args.min_stones,
-                           seed=args.seed)
+                           seed=args.seed, proof_play=args.proof_play, proof_play_nodes=max(1, args.proof_nodes // 10))
     summary = learn_from_proofs(args.run, init=args.init, board_size=args.board_size or 7, games_total=args.games,
                                 cfg=cfg, steps=args.train_steps if args.train_steps is not None else 2000,
                                 batch_size=args.batch_size, learning_rate=args.lr, label_time=args.label_time,

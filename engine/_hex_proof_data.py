@@ -1,7 +1,9 @@
 """Hex positions labelled by the proof-number solver: the ``--proofs`` recipe of ``plytree learn hex``.
 
 Games come from MCTS on a network after a first move that cycles through every cell (Dirichlet
-noise, the first plies sampled from the visits). Each game's positions are then given to the solver from the last to the
+noise, the first plies sampled from the visits); with ``proof_play`` a player the solver proves won
+plays the proof's move instead, at that chance per move, so the games also follow the winning lines
+a search must find and the losing side's best tries against them. Each game's positions are then given to the solver from the last to the
 first (``mcts.SolverEvaluator.prove``, one table for the whole run, so a position reuses the proofs of the positions
 after it) with a budget of ``max_nodes`` positions; the walk back stops after ``misses`` positions
 in a row stay unproven. A proven position is a record: value target its exact value for the player
@@ -43,6 +45,10 @@ class ProofLabelConfig:
         games_per_chunk: games per shard.
         temperature_moves: plies sampled from the visits (later: the most visited move).
         seed: seeds the games.
+        proof_play: chance that a player whose position the solver proves won (within
+            ``proof_play_nodes`` positions) plays the proof's move instead of the search's: the
+            games then follow the winning lines that a search has to find (0: the search always).
+        proof_play_nodes: solver positions per move for ``proof_play``.
     """
 
     simulations: int = 100
@@ -52,6 +58,8 @@ class ProofLabelConfig:
     games_per_chunk: int = 49
     temperature_moves: int = 8
     seed: int = 0
+    proof_play: float = 0.0
+    proof_play_nodes: int = 20_000
 
 
 def label_game(game: Any, history: list[int], records: Records, solver: Any, cfg: ProofLabelConfig) -> Records:
@@ -86,9 +94,12 @@ def label_game(game: Any, history: list[int], records: Records, solver: Any, cfg
                    np.asarray(values, dtype=np.float32), records.legal[idx], records.generation[idx])
 
 
-def play_game(game: Any, evaluator: Any, opening: int, cfg: ProofLabelConfig, rng: np.random.Generator) -> tuple[list[int], Records]:
+def play_game(game: Any, evaluator: Any, opening: int, cfg: ProofLabelConfig, rng: np.random.Generator,
+              solver: Any = None) -> tuple[list[int], Records]:
     """One game of MCTS on ``evaluator`` after black's first move ``opening`` (Dirichlet noise at the
-    root, the first ``cfg.temperature_moves`` plies sampled from the visits).
+    root, the first ``cfg.temperature_moves`` plies sampled from the visits). With ``cfg.proof_play``
+    and a ``solver`` (``mcts.SolverEvaluator``), a player whose position the solver proves won plays
+    the proof's move with that chance (its record's policy: the searched visits, as for any move).
 
     Returns:
         The moves and one record per position (values: the game's result for the mover).
@@ -116,6 +127,10 @@ def play_game(game: Any, evaluator: Any, opening: int, cfg: ProofLabelConfig, rn
             result = search.run(state, limit)
             policy = _visit_policy(result, game.num_actions)
             action = _choose(result, ply, sp, rng)
+            if solver is not None and cfg.proof_play > 0 and rng.random() < cfg.proof_play:
+                verdict, line = solver.prove(state, max_nodes=cfg.proof_play_nodes, pv_length=1) or (0, ())
+                if verdict == 1:
+                    action = line[0]
         pol.append(policy)
         state.apply_action(action)
         ply += 1
@@ -148,7 +163,7 @@ def make_proof_data(buffer: ReplayBuffer, model: str, board_size: int, cfg: Proo
     while played < games_total and (time_limit is None or time.perf_counter() - start < time_limit):
         parts = []
         for _ in range(min(cfg.games_per_chunk, games_total - played)):
-            history, records = play_game(game, evaluator, (first + played) % game.num_actions, cfg, rng)
+            history, records = play_game(game, evaluator, (first + played) % game.num_actions, cfg, rng, solver)
             positions += len(records)
             rec = label_game(game, history, records, solver, cfg)
             proven += len(rec)

@@ -63,6 +63,42 @@ def test_min_stones_and_misses_bound_the_walk_back():
     assert len(label_game(game, history, records, SolverEvaluator(UniformEvaluator()), tight)) <= len(history)
 
 
+def test_proof_play_keeps_a_proven_win():
+    """With proof_play=1 a player once proven won plays the proof's moves, so it wins the game; with
+    proof_play=0 MCTS on a uniform evaluator throws such wins away (so the check can fail)."""
+    game = games.load("hex", board_size=5)
+
+    def first_proven_winner(history, solver):   # after the opening, which play_game imposes
+        state = game.new_initial_state()
+        state.apply_action(history[0])
+        for action in history[1:]:
+            verdict, _ = solver.prove(state, max_nodes=5000, pv_length=1)
+            if verdict == 1:
+                return state.current_player()
+            state.apply_action(action)
+        return None
+
+    thrown = 0
+    for seed in range(6):
+        for chance in (1.0, 0.0):
+            cfg = ProofLabelConfig(simulations=4, max_nodes=5000, proof_play=chance, proof_play_nodes=5000,
+                                   temperature_moves=30)
+            solver = SolverEvaluator(UniformEvaluator())
+            history, records = play_game(game, mcts.UniformEvaluator(), (7 * seed) % 25, cfg,
+                                         np.random.default_rng(seed), solver)
+            state = game.new_initial_state()
+            for action in history:
+                state.apply_action(action)
+            winner = 0 if state.returns()[0] > 0 else 1
+            proven = first_proven_winner(history, SolverEvaluator(UniformEvaluator()))
+            assert proven is not None
+            if chance == 1.0:
+                assert winner == proven, (seed, history)
+            else:
+                thrown += winner != proven
+    assert thrown > 0
+
+
 def test_imported_onnx_net_matches_onnxruntime():
     import models
     import torch
