@@ -99,6 +99,17 @@ def test_proof_play_keeps_a_proven_win():
     assert thrown > 0
 
 
+def test_shipped_hex7_names_every_opening_winner_at_mcts_800():
+    """The goal of models/zoo/hex7.md: MCTS-800 on the shipped network (no solver) names the winner of
+    each of the 49 solved 7x7 openings (``shared/data``, benzene's results; none is in its training data)."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from bench_hex_openings import judge_openings
+
+    out = judge_openings(str(HEX7), simulations=800, mode="net")
+    assert out["total"] == 49 and out["proven"] == 0
+    assert out["wrong"] == [], out["wrong"]
+
+
 def test_imported_onnx_net_matches_onnxruntime():
     import models
     import torch
