@@ -86,10 +86,7 @@ def test_proof_play_keeps_a_proven_win():
             solver = SolverEvaluator(UniformEvaluator())
             history, records = play_game(game, mcts.UniformEvaluator(), (7 * seed) % 25, cfg,
                                          np.random.default_rng(seed), solver)
-            state = game.new_initial_state()
-            for action in history:
-                state.apply_action(action)
-            winner = 0 if state.returns()[0] > 0 else 1
+            winner = 0 if records.values[0] > 0 else 1   # record 0: black's move, valued by black's result
             proven = first_proven_winner(history, SolverEvaluator(UniformEvaluator()))
             assert proven is not None
             if chance == 1.0:
@@ -102,7 +99,8 @@ def test_proof_play_keeps_a_proven_win():
 def test_shipped_hex7_names_every_opening_winner_at_mcts_800():
     """The goal of models/zoo/hex7.md: MCTS-800 on the shipped network (no solver) names the winner of
     each of the 49 solved 7x7 openings (``shared/data``, benzene's results; none is in its training data)."""
-    sys.path.insert(0, str(REPO / "bench"))
+    if str(REPO / "bench") not in sys.path:
+        sys.path.insert(0, str(REPO / "bench"))
     from bench_hex_openings import judge_openings
 
     out = judge_openings(str(HEX7), simulations=800, mode="net")
@@ -135,6 +133,10 @@ def test_imported_onnx_net_matches_onnxruntime():
     (["learn", "connect4", "--proofs", "--run", "x", "--init", "m.onnx"], "game hex"),
     (["learn", "hex", "--proofs", "--run", "x"], "--init"),
     (["learn", "hex", "--proofs", "--run", "x", "--init", "m.onnx", "--proof-nodes", "0"], "--proof-nodes"),
+    (["learn", "hex", "--proofs", "--run", "x", "--init", "m.onnx", "--proof-play", "1.5"], "--proof-play"),
+    (["learn", "hex", "--proofs", "--run", "x", "--init", "m.onnx", "--proof-play", "-0.1"], "--proof-play"),
+    (["learn", "hex", "--proofs", "--run", "x", "--init", "m.onnx", "--proof-play", "nan"], "--proof-play"),
+    (["learn", "hex", "--proofs", "--run", "x", "--init", "m.onnx", "--proof-play", "half"], "--proof-play"),
 ])
 def test_cli_refuses_bad_settings(args, words, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "engine.cli", *args], cwd=tmp_path, capture_output=True, text=True,
