@@ -60,6 +60,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sup.add_argument("--level", choices=("random", "play", "hard"), default="random",
                      help="connect4 --supervised: positions of random games (default), of decent play, or of decent "
                      "play where exactly one move keeps the value")
+    sup.add_argument("--keep-rejected", action="store_true",
+                     help="with --level hard: store the solved positions that are not hard too, as play labels "
+                     "(they cost the same solve; --positions counts the hard ones)")
     sup.add_argument("--init", default=None, metavar="MODEL",
                      help="an ONNX export to fine-tune instead of training a fresh network: connect4 "
                      "--supervised (--train-steps 0 only labels), or hex --proofs (required; it also plays "
@@ -118,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
                               seed=args.seed, threads=args.threads),
             min_moves=args.min_moves, max_moves=args.max_moves, label_time=args.label_time,
             train_time=args.train_time, seed=args.seed, progress_bars=not args.no_progress, output=args.output,
-            level=args.level, init=args.init)
+            level=args.level, init=args.init, keep_rejected=args.keep_rejected)
         print(json.dumps(entry))
         return 0
     params = {"board_size": args.board_size} if args.board_size else {}

@@ -21,7 +21,8 @@ from models.train import Records, ReplayBuffer, augment
 
 
 def solver_records(num_positions: int, *, seed: int, min_moves: int = 12, max_moves: int = 36,
-                   time_limit: Optional[float] = None, solver=None, level: str = "random") -> Records:
+                   time_limit: Optional[float] = None, solver=None, level: str = "random",
+                   rejected: Optional[list] = None) -> Records:
     """``num_positions`` solver-labelled positions (before augmentation).
 
     Args:
@@ -33,6 +34,8 @@ def solver_records(num_positions: int, *, seed: int, min_moves: int = 12, max_mo
         solver: a ``mcts.Connect4Solver`` (a fresh one with a 2^23-entry table by default).
         level: ``random`` (uniformly random games), ``play`` (decent play) or ``hard`` (decent play,
             kept when not lost and exactly one move keeps the value); see ``engine._c4_testsets``.
+        rejected: with ``level="hard"``, a list that receives ``(observation, policy, value, legal)``
+            for each solved position that was not hard (a ``play`` label that cost the same solve).
 
     Returns:
         Records with generation -1.
@@ -63,24 +66,29 @@ def solver_records(num_positions: int, *, seed: int, min_moves: int = 12, max_mo
         if position_key(moves) in skip:
             continue
         position = solve_position(solver, moves)
-        if level == "hard" and not position.is_hard():
-            continue
         legal = np.zeros(game.num_actions, dtype=bool)
         legal[state.legal_actions()] = True
-        obs.append(state.observation())
-        pol.append(np.asarray(position.policy_target(), dtype=np.float32))
-        val.append(float(position.value))
-        leg.append(legal)
+        label = (state.observation(), np.asarray(position.policy_target(), dtype=np.float32),
+                 float(position.value), legal)
+        if level == "hard" and not position.is_hard():
+            if rejected is not None:
+                rejected.append(label)
+            continue
+        for column, item in zip((obs, pol, val, leg), label):
+            column.append(item)
     return Records.from_lists(obs, pol, val, leg, generation=-1)
 
 
 def solver_worker(directory: str, worker: int, num_positions: int, seed: int, shard_size: int = 500,
                   min_moves: int = 12, max_moves: int = 36, time_limit: Optional[float] = None,
-                  progress: Optional[Callable[[int], None]] = None, level: str = "random") -> int:
+                  progress: Optional[Callable[[int], None]] = None, level: str = "random",
+                  keep_rejected: bool = False) -> int:
     """Labels positions in shards of ``shard_size`` (mirrored) into the buffer at ``directory``.
 
     Each shard is on disk as soon as it is complete, so a killed worker loses at most one shard's
-    work. Returns the number of positions labelled (before mirroring).
+    work. With ``level="hard"`` and ``keep_rejected``, the solved positions that were not hard are
+    stored too, as ``play`` shards (not counted). Returns the number of positions labelled at
+    ``level`` (before mirroring).
     """
     from mcts import Connect4Solver
 
@@ -93,10 +101,14 @@ def solver_worker(directory: str, worker: int, num_positions: int, seed: int, sh
         left = None if time_limit is None else time_limit - (time.perf_counter() - t0)
         if left is not None and left <= 0:
             break
+        rejected: Optional[list] = [] if keep_rejected and level == "hard" else None
         rec = solver_records(min(shard_size, num_positions - done), seed=seed * 100_003 + worker * 1009 + part,
                              min_moves=min_moves, max_moves=max_moves, time_limit=left, solver=solver,
-                             level=level)
+                             level=level, rejected=rejected)
         part += 1
+        if rejected:
+            extra = Records.from_lists(*map(list, zip(*rejected)), generation=-1)
+            buffer.add(augment(extra, "connect4"), prefix=f"solver-play-w{worker}")
         if len(rec) == 0:
             break
         buffer.add(augment(rec, "connect4"), prefix=f"solver-{level}-w{worker}")

@@ -390,7 +390,8 @@ def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int
                      channels: int = 64, train: TrainConfig = TrainConfig(steps=4000), min_moves: int = 12,
                      max_moves: int = 36, label_time: Optional[float] = None, train_time: Optional[float] = None,
                      seed: int = 0, progress_bars: bool = True, output: Optional[str] = None,
-                     level: str = "random", init: Optional[str] = None) -> dict[str, Any]:
+                     level: str = "random", init: Optional[str] = None,
+                     keep_rejected: bool = False) -> dict[str, Any]:
     """Connect Four from exact-solver labels: label positions until ``run/buffer`` holds ``positions``
     (resumable: the shards already there count, whatever their level, so runs with different
     ``level`` and ply ranges build one mixed buffer), then train a ``ResNet`` on all of them
@@ -404,6 +405,8 @@ def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int
             architecture replaces ``blocks`` and ``channels``. (A checkpoint of such a run holds
             folded normalisations too, so fine-tuning restarts from its ONNX export, not from it.)
         train: ``train.steps == 0`` labels only (no training, no export).
+        keep_rejected: with ``level="hard"``, store the solved positions that were not hard too, as
+            ``play`` labels (they cost the same solve; ``positions`` counts the hard ones).
 
     Returns:
         ``{"records", "policy_loss", "value_loss", "seconds", "onnx"}``; labelling only:
@@ -416,6 +419,8 @@ def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int
     from models.nets import ResNet
     from models.train import save_checkpoint, train_network
 
+    if keep_rejected and level != "hard":
+        raise ValueError(f"keep_rejected (--keep-rejected) needs level 'hard', got {level!r}")
     if init is not None and not str(init).endswith(".onnx"):
         raise ValueError(f"init must be an ONNX export (models.export), got {str(init)!r}")
     # read the starting network before labelling, so a bad file fails at once, not after the labels
@@ -432,15 +437,19 @@ def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int
         with tqdm(total=positions, initial=have, desc="solver labels", unit="pos", disable=not progress_bars) as bar:
             if workers <= 1:
                 solver_worker(str(buffer.directory), 0, left, seed=seed * 7919 + have, min_moves=min_moves,
-                              max_moves=max_moves, time_limit=label_time, progress=bar.update, level=level)
+                              max_moves=max_moves, time_limit=label_time, progress=bar.update, level=level,
+                              keep_rejected=keep_rejected)
             else:
                 share = -(-left // workers)
+                own = f"solver-{level}-"   # the shards of this level (--keep-rejected adds play shards)
+                own_before = buffer.count(own) // 2
                 with WorkerPool(_SolverWorker, workers=workers) as pool:
                     pending = {pool.submit("label", str(buffer.directory), w, share, seed * 7919 + have + w, 500,
-                                           min_moves, max_moves, label_time, None, level) for w in range(workers)}
+                                           min_moves, max_moves, label_time, None, level, keep_rejected)
+                               for w in range(workers)}
                     while pending:
                         done, pending = pool.wait(pending, timeout=2.0)
-                        bar.n = min(positions, buffer.count() // 2)
+                        bar.n = min(positions, have + buffer.count(own) // 2 - own_before)
                         bar.refresh()
                         for f in done:
                             f.result()

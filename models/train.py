@@ -137,10 +137,12 @@ class ReplayBuffer:
             path = self.directory / f"{prefix}-{serial}.npz"
         return write_shard(path, records)
 
-    def count(self) -> int:
-        """Number of records in all shards."""
+    def count(self, prefix: str = "") -> int:
+        """Number of records in all shards (those whose file name starts with ``prefix``)."""
         total = 0
         for p in self.shards():
+            if not p.name.startswith(prefix):
+                continue
             with np.load(p) as data:
                 total += int(data["values"].shape[0])
         return total

@@ -177,3 +177,41 @@ def test_supervised_run_labels_by_level_then_fine_tunes_an_onnx_export(tmp_path:
     with pytest.raises(ValueError, match="ONNX"):
         learn_supervised(run, positions=6, train=TrainConfig(steps=1), init=str(run / "checkpoints" / "supervised.pt"),
                          progress_bars=False)
+
+
+def test_keep_rejected_stores_the_solved_positions_that_were_not_hard_as_play_labels(tmp_path: Path) -> None:
+    from engine.cli import main
+    from models.train import ReplayBuffer
+
+    run = tmp_path / "run"
+    assert main(["learn", "connect4", "--supervised", "--run", str(run), "--train-steps", "0", "--level", "hard",
+                 "--keep-rejected", "--positions", "5", "--min-moves", "24", "--max-moves", "34", "--seed", "5",
+                 "--no-progress"]) == 0
+    buffer = ReplayBuffer(run / "buffer")
+    assert buffer.count("solver-hard-") == 10  # the 5 hard positions, mirrored; the rejects are not counted
+    rejected = [p for p in buffer.shards() if p.name.startswith("solver-play-")]
+    assert rejected, "a hard draw rejects most positions; none were kept"
+    for path in rejected:
+        with np.load(path) as data:
+            policies, values = data["policies"], data["values"]
+        assert np.allclose(policies.sum(axis=1), 1.0) and set(np.unique(values)) <= {-1.0, 0.0, 1.0}
+        # not hard: lost, or more than one move keeps the value
+        assert ((values < 0) | (np.count_nonzero(policies, axis=1) > 1)).all()
+    # without the flag a hard run keeps only hard positions
+    plain = tmp_path / "plain"
+    assert main(["learn", "connect4", "--supervised", "--run", str(plain), "--train-steps", "0", "--level", "hard",
+                 "--positions", "2", "--min-moves", "24", "--max-moves", "34", "--no-progress"]) == 0
+    assert {p.name.split("-w")[0] for p in ReplayBuffer(plain / "buffer").shards()} == {"solver-hard"}
+
+
+def test_keep_rejected_without_the_hard_level_is_refused(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "engine.cli", "learn", "connect4", "--supervised", "--run", "r",
+                           "--train-steps", "0", "--positions", "1", "--level", "play", "--keep-rejected"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode != 0 and "--keep-rejected" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "r" / "buffer").exists()  # refused before any labelling
