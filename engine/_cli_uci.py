@@ -15,7 +15,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from engine.uci import UciEngine
+    from engine.uci import UciEngine, dump_stacks_on_sigusr1
+
+    dump_stacks_on_sigusr1()  # a stuck engine can be asked where it waits (the UCI tests do)
 
     # the options are set after the GUI's ``uci`` has been answered: nothing may precede uciok
     startup = []

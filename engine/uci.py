@@ -293,8 +293,18 @@ class UciEngine:
         self._wait_idle()
 
 
+def dump_stacks_on_sigusr1() -> None:
+    """``kill -USR1`` then writes every thread's stack to stderr (for a stuck engine: where it waits)."""
+    import faulthandler
+    import signal
+
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Runs the engine on stdin/stdout."""
+    dump_stacks_on_sigusr1()
     engine = UciEngine(sys.stdout)
     return engine.run(sys.stdin)
 

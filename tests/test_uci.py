@@ -991,3 +991,20 @@ def test_batched_printer_flushes_once_per_bestmove():
     assert stream.text.splitlines() == ["info string before", "info depth 1", "info depth 2", "bestmove e2e4",
                                         "info string after", "readyok"]
     assert stream.flushes == [1, 4, 5, 6]
+
+
+def test_a_stuck_wait_reports_the_engines_thread_stacks():
+    """A harness that waits in vain asks the engine (SIGUSR1, faulthandler) where its threads are,
+    so a hang seen once in CI says where it waited."""
+    from tests.uci_process import EngineDied
+
+    engine = EngineProcess()
+    try:
+        engine.send("uci")
+        engine.wait_for("uciok", 60)
+        with pytest.raises(EngineDied) as info:
+            engine.wait_for("no engine says this", 0.5)
+        assert "most recent call first" in str(info.value) and "engine/uci.py" in str(info.value)
+        assert engine.sync() < 10  # the engine keeps working after the dump
+    finally:
+        engine.close()

@@ -5,6 +5,7 @@ sent); stderr goes to a file so that a chatty engine never blocks on a full pipe
 """
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import tempfile
@@ -79,8 +80,14 @@ class EngineProcess:
                 left = deadline - time.monotonic()
                 if self._eof or left <= 0:
                     why = "ended" if self._eof else f"gave nothing within {timeout} s"
+                    if not self._eof:
+                        self._cv.release()
+                        try:
+                            self.dump_stacks()
+                        finally:
+                            self._cv.acquire()
                     raise EngineDied(f"waiting for {test!r}: engine {why} (rc {self.proc.poll()}); "
-                                     f"last lines {self.lines[-8:]}; stderr {self.stderr_tail()}")
+                                     f"last lines {self.lines[-8:]}; stderr {self.stderr_tail(6000)}")
                 self._cv.wait(min(left, 0.5))
 
     def wait_count(self, prefix: str, count: int, timeout: float) -> None:
@@ -105,6 +112,13 @@ class EngineProcess:
         self.send("isready")
         self.wait_for("readyok", timeout, start)
         return time.monotonic() - t0
+
+    def dump_stacks(self) -> None:
+        """Asks a stuck engine for its threads' stacks (``SIGUSR1``: engine/uci.py's faulthandler);
+        they land in stderr, which the failure message quotes."""
+        if self.proc.poll() is None and hasattr(signal, "SIGUSR1"):
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(1.0)
 
     def stderr_tail(self, chars: int = 2000) -> str:
         self._stderr.seek(0)
