@@ -20,6 +20,10 @@ import games
 from models.train import Records, ReplayBuffer, augment
 
 
+# shards of --keep-rejected: play labels that do not count towards a run's --positions
+REJECTED_PREFIX = "solver-play-rejected-w"
+
+
 def solver_records(num_positions: int, *, seed: int, min_moves: int = 12, max_moves: int = 36,
                    time_limit: Optional[float] = None, solver=None, level: str = "random",
                    rejected: Optional[list] = None) -> Records:
@@ -87,7 +91,7 @@ def solver_worker(directory: str, worker: int, num_positions: int, seed: int, sh
 
     Each shard is on disk as soon as it is complete, so a killed worker loses at most one shard's
     work. With ``level="hard"`` and ``keep_rejected``, the solved positions that were not hard are
-    stored too, as ``play`` shards (not counted). Returns the number of positions labelled at
+    stored too, as ``play`` shards named ``REJECTED_PREFIX`` (not counted). Returns the number of positions labelled at
     ``level`` (before mirroring).
     """
     from mcts import Connect4Solver
@@ -108,7 +112,7 @@ def solver_worker(directory: str, worker: int, num_positions: int, seed: int, sh
         part += 1
         if rejected:
             extra = Records.from_lists(*map(list, zip(*rejected)), generation=-1)
-            buffer.add(augment(extra, "connect4"), prefix=f"solver-play-w{worker}")
+            buffer.add(augment(extra, "connect4"), prefix=f"{REJECTED_PREFIX}{worker}")
         if len(rec) == 0:
             break
         buffer.add(augment(rec, "connect4"), prefix=f"solver-{level}-w{worker}")

@@ -415,7 +415,7 @@ def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int
     from tqdm import tqdm
 
     import models
-    from engine._solver_data import solver_worker
+    from engine._solver_data import REJECTED_PREFIX, solver_worker
     from models.nets import ResNet
     from models.train import save_checkpoint, train_network
 
@@ -430,7 +430,8 @@ def learn_supervised(run_dir: str | os.PathLike, *, positions: int, workers: int
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     buffer = ReplayBuffer(run / "buffer")
-    have = buffer.count() // 2  # shards hold each position and its mirror
+    # shards hold each position and its mirror; --keep-rejected's extras never count towards positions
+    have = (buffer.count() - buffer.count(REJECTED_PREFIX)) // 2
     left = positions - have
     t0 = time.perf_counter()
     if left > 0:

@@ -197,6 +197,11 @@ def test_keep_rejected_stores_the_solved_positions_that_were_not_hard_as_play_la
         assert np.allclose(policies.sum(axis=1), 1.0) and set(np.unique(values)) <= {-1.0, 0.0, 1.0}
         # not hard: lost, or more than one move keeps the value
         assert ((values < 0) | (np.count_nonzero(policies, axis=1) > 1)).all()
+    # a longer run on the same buffer labels the missing hard positions: the rejects do not count
+    assert main(["learn", "connect4", "--supervised", "--run", str(run), "--train-steps", "0", "--level", "hard",
+                 "--keep-rejected", "--positions", "7", "--min-moves", "24", "--max-moves", "34", "--seed", "6",
+                 "--no-progress"]) == 0
+    assert buffer.count("solver-hard-") == 14
     # without the flag a hard run keeps only hard positions
     plain = tmp_path / "plain"
     assert main(["learn", "connect4", "--supervised", "--run", str(plain), "--train-steps", "0", "--level", "hard",
